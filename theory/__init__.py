@@ -1,0 +1,72 @@
+"""Exact and symbolic theory of the Pareto frontiers of sparse-parity learning.
+
+Predicted frontiers, no randomness (DESIGN.md, ``theory/``):
+
+* :mod:`theory.sq_bound` -- the SQ lower bound of Proposition 3 over (params, steps,
+  samples, luck);
+* :mod:`theory.lottery` -- lucky-neuron probabilities of s-sparse initialisation;
+* :mod:`theory.fourier_gaps` -- exact Fourier coefficients, gradients and gaps of sparse
+  ReLU neurons, and the Hoeffding sample size;
+* :mod:`theory.upper_bounds` -- the (width, samples) curves of Theorems 4 and 5;
+* :mod:`theory.symbolic` -- the same formulas as sympy expressions;
+* :mod:`theory.binomial` -- exact and log-space binomial coefficients.
+
+This package imports nothing else of the project.
+"""
+
+from .binomial import comb_exact, log10_comb, log_comb
+from .fourier_gaps import (
+    COORDINATE_CLASSES,
+    fourier_gap,
+    hoeffding_sample_size,
+    kappa,
+    kappa_exact,
+    kappa_row_exact,
+    neuron_gradient_by_class,
+    neuron_population_gradient,
+    selection_gap,
+    threshold_count,
+)
+from .lottery import (
+    log10_width_needed,
+    log_p_lucky,
+    overlap_pmf,
+    p_at_least_one_lucky,
+    p_lucky,
+    width_needed,
+)
+from .sq_bound import (
+    RESOURCES,
+    SQSolution,
+    mlp_param_count,
+    sq_log10_cost,
+    sq_log10_max_success_probability,
+    sq_log10_min_resource,
+    sq_log10_threshold,
+    sq_max_success_probability,
+    sq_solve,
+    two_layer_param_count,
+)
+from .upper_bounds import (
+    thm4_log10_samples,
+    thm4_log10_width,
+    thm4_steps,
+    thm5_log10_samples,
+    thm5_log10_width,
+    upper_bound_frontier,
+)
+
+__all__ = [
+    "COORDINATE_CLASSES", "RESOURCES", "SQSolution",
+    "comb_exact", "log_comb", "log10_comb",
+    "fourier_gap", "hoeffding_sample_size", "kappa", "kappa_exact", "kappa_row_exact",
+    "neuron_gradient_by_class", "neuron_population_gradient", "selection_gap",
+    "threshold_count",
+    "log10_width_needed", "log_p_lucky", "overlap_pmf", "p_at_least_one_lucky", "p_lucky",
+    "width_needed",
+    "mlp_param_count", "sq_log10_cost", "sq_log10_max_success_probability",
+    "sq_log10_min_resource", "sq_log10_threshold", "sq_max_success_probability", "sq_solve",
+    "two_layer_param_count",
+    "thm4_log10_samples", "thm4_log10_width", "thm4_steps", "thm5_log10_samples",
+    "thm5_log10_width", "upper_bound_frontier",
+]

@@ -1,0 +1,126 @@
+"""Argument validation shared by the theory modules.
+
+Every public function validates its inputs up front (scikit-learn style) and raises a
+``ValueError`` whose message starts with the offending parameter's name, so that the CLI can
+print it as one line. Values are accepted as Python scalars or numpy arrays; integral floats
+such as ``1e6`` count as integers because users write sample sizes that way.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = [
+    "check_size",
+    "check_int",
+    "check_probability",
+    "check_positive",
+    "check_subset_size",
+    "check_real",
+    "check_rational",
+]
+
+
+def _first_bad(arr: np.ndarray, bad: np.ndarray):
+    """Return the first offending element of ``arr`` (as a Python scalar) for messages."""
+    return np.broadcast_to(arr, bad.shape)[bad].flat[0].item()
+
+
+def _as_real_array(name: str, value) -> np.ndarray:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{name} must be finite, got {_first_bad(arr, bad)!r}")
+    return arr
+
+
+def check_size(name: str, value, minimum: int = 1) -> np.ndarray:
+    """Validate a size (integer >= ``minimum``), scalar or array; return it as float64 array.
+
+    Float64 is exact for integers below 2**53, far beyond any size this toolkit meets, and is
+    what the log-space special functions consume.
+    """
+    arr = _as_real_array(name, value)
+    bad = arr != np.floor(arr)
+    if bad.any():
+        raise ValueError(f"{name} must be an integer, got {_first_bad(arr, bad)!r}")
+    bad = arr < minimum
+    if bad.any():
+        raise ValueError(f"{name} must be >= {minimum}, got {_first_bad(arr, bad):g}")
+    return arr
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Validate one integer >= ``minimum`` and return it as an exact Python ``int``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, Integral):
+        result = int(value)
+    elif isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+        result = int(value)
+    else:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if result < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+    return result
+
+
+def check_probability(name: str, value) -> np.ndarray:
+    """Validate a probability in the open interval (0, 1)."""
+    arr = _as_real_array(name, value)
+    bad = (arr <= 0) | (arr >= 1)
+    if bad.any():
+        raise ValueError(f"{name} must lie in (0, 1), got {_first_bad(arr, bad)!r}")
+    return arr
+
+
+def check_positive(name: str, value) -> np.ndarray:
+    """Validate a strictly positive real number (e.g. a tolerance tau)."""
+    arr = _as_real_array(name, value)
+    bad = arr <= 0
+    if bad.any():
+        raise ValueError(f"{name} must be > 0, got {_first_bad(arr, bad)!r}")
+    return arr
+
+
+def check_real(name: str, value) -> np.ndarray:
+    """Validate a finite real number (scalar or array)."""
+    return _as_real_array(name, value)
+
+
+def check_rational(name: str, value) -> Fraction:
+    """Validate one finite real given as int, float, Fraction or string such as ``"1/3"``.
+
+    Returns the exact ``Fraction``; a float converts exactly (``0.1`` is the binary float it
+    denotes), so pass a string to mean the decimal.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError
+        return Fraction(value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise ValueError(f"{name} must be a finite number or fraction like 1/3, got {value!r}") from None
+
+
+def check_subset_size(name: str, value: np.ndarray, n: np.ndarray, n_name: str = "n") -> None:
+    """Check ``value <= n`` elementwise (e.g. k <= n, s <= n)."""
+    bad = np.asarray(value) > np.asarray(n)
+    if bad.any():
+        v = _first_bad(np.asarray(value, dtype=float), bad)
+        m = _first_bad(np.asarray(n, dtype=float), bad)
+        raise ValueError(f"{name} must be <= {n_name}, got {name}={v:g} > {n_name}={m:g}")

@@ -1,0 +1,202 @@
+"""Lottery-ticket probabilities of s-sparse initialisation (PAPER.md section 3).
+
+A hidden neuron's support U is a uniform s-subset of [n]; the target S is a fixed k-subset.
+The overlap |U n S| is hypergeometric, and a neuron is *lucky* when its overlap is as large as
+it can be:
+
+* over-sparse, s >= k: S inside U, probability C(s, k) / C(n, k) = C(n-k, s-k) / C(n, s)
+  (Theorem 4's lottery ticket);
+* under-sparse, s < k: U inside S, probability C(k, s) / C(n, s)
+  (Theorem 5's partial-progress neuron).
+
+Both are the hypergeometric mass at j = min(s, k). With r independent neurons,
+
+.. math:: P(\\text{at least one lucky}) = 1 - (1 - p)^r = -\\mathrm{expm1}(r\\,\\mathrm{log1p}(-p)),
+
+the scipy ``geom`` idiom, evaluated without the cancellation of ``1 - (1 - p)**r``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import hypergeom
+
+from ._checks import check_int, check_probability, check_size, check_subset_size
+from .binomial import log_comb
+
+__all__ = [
+    "overlap_pmf",
+    "p_lucky",
+    "log_p_lucky",
+    "p_at_least_one_lucky",
+    "width_needed",
+    "log10_width_needed",
+]
+
+_LN10 = math.log(10.0)
+# Below this log-probability, log(1 - p) = -p to better than 1e-13 relative.
+_TINY_LOG_P = -30.0
+
+
+def _check_nks(n, k, s):
+    n_arr = check_size("n", n)
+    k_arr = check_size("k", k)
+    s_arr = check_size("s", s)
+    check_subset_size("k", k_arr, n_arr)
+    check_subset_size("s", s_arr, n_arr)
+    return n_arr, k_arr, s_arr
+
+
+def _out(arr):
+    arr = np.asarray(arr, dtype=np.float64)
+    return arr if arr.ndim else float(arr)
+
+
+def overlap_pmf(n, k, s, j=None):
+    """P(|U n S| = j) for a uniform s-subset U of [n] and a fixed k-subset S.
+
+    .. math:: P(j) = \\frac{\\binom{k}{j}\\binom{n-k}{s-j}}{\\binom{n}{s}}
+
+    the hypergeometric law (``scipy.stats.hypergeom(M=n, n=k, N=s)``).
+
+    Parameters
+    ----------
+    n, k, s : int or array_like
+        Dimension, parity degree and support size, ``k <= n``, ``s <= n``.
+    j : int or array_like, optional
+        Overlap(s). When omitted, n, k, s must be scalars and the whole law for
+        j = 0 .. min(s, k) is returned.
+
+    Examples
+    --------
+    >>> overlap_pmf(10, 3, 2)
+    array([0.46666667, 0.46666667, 0.06666667])
+    """
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    if j is None:
+        if n_arr.ndim or k_arr.ndim or s_arr.ndim:
+            raise ValueError("j is required when n, k or s is an array")
+        j_arr = np.arange(int(min(s_arr, k_arr)) + 1, dtype=np.float64)
+    else:
+        j_arr = check_size("j", j, minimum=0)
+    return _out(hypergeom.pmf(j_arr, n_arr, k_arr, s_arr))
+
+
+def log_p_lucky(n, k, s):
+    """Natural log of :func:`p_lucky`; finite however small the probability."""
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    small = np.minimum(s_arr, k_arr)
+    big = np.maximum(s_arr, k_arr)
+    # C(max, min) / C(n, min): both branches in one expression, S in U or U in S.
+    out = log_comb(big, small) - log_comb(n_arr, small)
+    return _out(out)
+
+
+def p_lucky(n, k, s):
+    """Probability that one s-sparse neuron is lucky.
+
+    .. math::
+        p = \\begin{cases} \\binom{s}{k} / \\binom{n}{k} & s \\ge k
+            \\quad (S \\subseteq U,\\ \\text{Theorem 4}) \\\\
+            \\binom{k}{s} / \\binom{n}{s} & s < k \\quad (U \\subseteq S,\\ \\text{Theorem 5})
+            \\end{cases}
+
+    Examples
+    --------
+    >>> round(p_lucky(10, 2, 4), 12)   # C(4,2)/C(10,2) = 6/45
+    0.133333333333
+    >>> round(p_lucky(50, 3, 2), 12)   # C(3,2)/C(50,2) = 3/1225
+    0.002448979592
+    """
+    return _out(np.exp(log_p_lucky(n, k, s)))
+
+
+def _log1m_exp(log_p):
+    """log(1 - exp(log_p)) for log_p <= 0, accurate at both ends (Maechler 2012)."""
+    log_p = np.asarray(log_p, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(log_p > -math.log(2.0),
+                        np.log(-np.expm1(np.minimum(log_p, -1e-300))),
+                        np.log1p(-np.exp(np.minimum(log_p, -math.log(2.0)))))
+
+
+def _log_fail_all(log_p, width):
+    """log P(no lucky neuron among r) = r log(1 - p), finite unless p == 1."""
+    log_r = np.log(width)
+    tiny = log_p < _TINY_LOG_P
+    # For tiny p, r log(1-p) = -r p to 1e-13, and r p is formed in log-space so that a
+    # p below the smallest float still counts when r is huge.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(tiny, -np.exp(log_r + np.minimum(log_p, 0.0)),
+                        width * _log1m_exp(log_p))
+
+
+def p_at_least_one_lucky(n, k, s, width):
+    """Probability that at least one of r independent s-sparse neurons is lucky.
+
+    .. math:: 1 - (1 - p)^r = -\\mathrm{expm1}\\bigl(r\\, \\mathrm{log1p}(-p)\\bigr)
+
+    Examples
+    --------
+    >>> round(p_at_least_one_lucky(50, 3, 2, width=1000), 6)
+    0.913877
+    """
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    w_arr = check_size("width", width)
+    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
+    with np.errstate(invalid="ignore"):
+        log_fail = _log_fail_all(log_p, w_arr)
+    out = -np.expm1(log_fail)
+    return _out(np.clip(out, 0.0, 1.0))
+
+
+def log10_width_needed(n, k, s, delta):
+    """log10 of the real-valued width r with (1 - p)^r = delta (see :func:`width_needed`)."""
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    d_arr = check_probability("delta", delta)
+    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
+    # r = log(delta) / log(1-p); in logs: log(-log delta) - log(-log(1-p)).
+    with np.errstate(divide="ignore"):
+        log_neg_log1m = np.where(log_p < _TINY_LOG_P, log_p,
+                                 np.log(-_log1m_exp(log_p)))
+    out = np.log(-np.log(d_arr)) - log_neg_log1m
+    return _out(np.where(np.isfinite(out), out, -np.inf) / _LN10)
+
+
+def width_needed(n, k, s, delta):
+    """Smallest width r with P(at least one lucky neuron among r) >= 1 - delta.
+
+    .. math:: r = \\Bigl\\lceil \\frac{\\log \\delta}{\\log(1 - p)} \\Bigr\\rceil
+
+    Returns an int for scalar input, a float64 array of integers otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the width exceeds 1e300 (C(n, k) astronomically large); use
+        :func:`log10_width_needed` there.
+
+    Examples
+    --------
+    >>> width_needed(50, 3, 2, delta=0.01)
+    1879
+    """
+    log10_r = np.asarray(log10_width_needed(n, k, s, delta))
+    if np.any(log10_r > 300):
+        raise ValueError(f"delta: the width needed is about 10^{float(np.max(log10_r)):.1f}, "
+                         "beyond float range; use log10_width_needed")
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    log_delta = np.log(check_probability("delta", delta))
+    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
+    r = np.maximum(1.0, np.ceil(10.0 ** log10_r))
+    # The ceiling of a rounded quotient can be off by one at exact boundaries: settle it
+    # against the defining inequality r log(1-p) <= log(delta).
+    with np.errstate(invalid="ignore"):
+        r = np.where((r > 1) & (_log_fail_all(log_p, np.maximum(r - 1, 1.0)) <= log_delta),
+                     r - 1, r)
+        r = np.where(_log_fail_all(log_p, r) > log_delta, r + 1, r)
+    if r.ndim:
+        return r
+    return check_int("width", float(r))
