@@ -266,7 +266,7 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
     49
     >>> sq_solve(10**6, 50, "samples", params=10**9, steps=10**5, delta=0.5).log10_value
     ... # doctest: +ELLIPSIS
-    220.90...
+    220.914...
     """
     log10_x = float(sq_log10_min_resource(n, k, solve_for, params=params, steps=steps,
                                           samples=samples, tau=tau, delta=delta))
