@@ -29,6 +29,7 @@ from .fourier_gaps import (
 )
 from .lottery import (
     log10_width_needed,
+    log_overlap_pmf,
     log_p_lucky,
     overlap_pmf,
     p_at_least_one_lucky,
@@ -62,7 +63,7 @@ __all__ = [
     "fourier_gap", "hoeffding_sample_size", "kappa", "kappa_exact", "kappa_row_exact",
     "neuron_gradient_by_class", "neuron_population_gradient", "selection_gap",
     "threshold_count",
-    "log10_width_needed", "log_p_lucky", "overlap_pmf", "p_at_least_one_lucky", "p_lucky",
+    "log10_width_needed", "log_overlap_pmf", "log_p_lucky", "overlap_pmf", "p_at_least_one_lucky", "p_lucky",
     "width_needed",
     "mlp_param_count", "sq_log10_cost", "sq_log10_max_success_probability",
     "sq_log10_min_resource", "sq_log10_threshold", "sq_max_success_probability", "sq_solve",

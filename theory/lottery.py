@@ -28,6 +28,7 @@ from .binomial import log_comb
 
 __all__ = [
     "overlap_pmf",
+    "log_overlap_pmf",
     "p_lucky",
     "log_p_lucky",
     "p_at_least_one_lucky",
@@ -81,7 +82,34 @@ def overlap_pmf(n, k, s, j=None):
         j_arr = np.arange(int(min(s_arr, k_arr)) + 1, dtype=np.float64)
     else:
         j_arr = check_size("j", j, minimum=0)
-    return _out(hypergeom.pmf(j_arr, n_arr, k_arr, s_arr))
+    pmf = hypergeom.pmf(j_arr, n_arr, k_arr, s_arr)
+    # Subnormal results carry few significant digits; report them as the underflow they are
+    # (log-space values: :func:`log_overlap_pmf`).
+    return _out(np.where(pmf < np.finfo(np.float64).tiny, 0.0, pmf))
+
+
+def log_overlap_pmf(n, k, s, j=None):
+    """Natural log of :func:`overlap_pmf`; finite for every possible overlap.
+
+    .. math:: \\log P(j) = \\log\\binom{k}{j} + \\log\\binom{n-k}{s-j} - \\log\\binom{n}{s}
+
+    Impossible overlaps (j > s or s - j > n - k) give -inf.
+    """
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    if j is None:
+        if n_arr.ndim or k_arr.ndim or s_arr.ndim:
+            raise ValueError("j is required when n, k or s is an array")
+        j_arr = np.arange(int(min(s_arr, k_arr)) + 1, dtype=np.float64)
+    else:
+        j_arr = check_size("j", j, minimum=0)
+    n_arr, k_arr, s_arr, j_arr = np.broadcast_arrays(n_arr, k_arr, s_arr, j_arr)
+    possible = (j_arr <= k_arr) & (j_arr <= s_arr) & (s_arr - j_arr <= n_arr - k_arr)
+    jj = np.where(possible, j_arr, 0.0)
+    ss = np.where(possible, s_arr, 0.0)
+    kk = np.where(possible, k_arr, 0.0)
+    nn = np.where(possible, n_arr, 0.0)
+    out = log_comb(kk, jj) + log_comb(nn - kk, ss - jj) - log_comb(nn, ss)
+    return _out(np.where(possible, out, -np.inf))
 
 
 def log_p_lucky(n, k, s):

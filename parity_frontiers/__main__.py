@@ -1,0 +1,7 @@
+"""``python -m parity_frontiers``: same as the ``parity-frontiers`` console command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

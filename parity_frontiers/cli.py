@@ -1,0 +1,329 @@
+"""The ``parity-frontiers`` console command: argument parsing and printing only.
+
+Each subcommand calls one documented library function (``theory.summaries`` and friends) and
+prints a readable table, or with ``--json`` one JSON object on stdout. Bad input exits with
+status 2 and a single line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from fractions import Fraction
+
+from theory import symbolic
+from theory.sq_bound import RESOURCES
+from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
+from theory.upper_bounds import upper_bound_frontier
+
+from . import __version__
+from .output import dumps_json, format_number, format_table
+
+PROG = "parity-frontiers"
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# --- argument types: integral sizes may be written 1e6 --------------------------------------
+
+def _size(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not math.isfinite(value) or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
+    return int(value)
+
+
+def _real(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def _rational(text: str) -> Fraction:
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"must be a number or a fraction like 1/2, got {text!r}") from None
+
+
+def _add_output_flags(parser, latex: bool = True):
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout instead of a table")
+    if latex:
+        parser.add_argument("--latex", action="store_true",
+                            help="also print the formulas used, as LaTeX (sympy)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=(
+        "Pareto frontiers of neural feature learning on sparse parity: bounds, lottery "
+        "probabilities, Fourier gaps and upper-bound curves (Edelman et al., NeurIPS 2023)."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("bound", help="SQ lower bound (Prop. 3): largest success probability, "
+                       "or solve for one resource", description=(
+                           "Prop. 3: success probability <= min(1, 2 r T / (tau^2 C(n,k))), "
+                           "tau = 1/sqrt(m)."))
+    p.add_argument("--n", type=_size, required=True, help="input dimension")
+    p.add_argument("--k", type=_size, required=True, help="parity degree")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--params", type=_size, help="number of model parameters r")
+    size.add_argument("--width", type=_size, help="2-layer MLP width w (r = w(n+2)+1)")
+    p.add_argument("--steps", type=_size, help="iterations T")
+    prec = p.add_mutually_exclusive_group()
+    prec.add_argument("--samples", type=_size, help="sample size m (tau = 1/sqrt(m))")
+    prec.add_argument("--tau", type=_real, help="gradient tolerance tau")
+    p.add_argument("--delta", type=_real, help="target success probability, in (0, 1)")
+    p.add_argument("--solve-for", choices=RESOURCES,
+                   help="solve the frontier for this resource (needs --delta unless delta)")
+    _add_output_flags(p)
+    p.set_defaults(handler=_cmd_bound)
+
+    p = sub.add_parser("lottery", help="lucky-neuron probabilities of s-sparse init",
+                       description="P(lucky) = C(s,k)/C(n,k) (s >= k) or C(k,s)/C(n,s) (s < k).")
+    p.add_argument("--n", type=_size, required=True, help="input dimension")
+    p.add_argument("--k", type=_size, required=True, help="parity degree")
+    p.add_argument("--s", type=_size, required=True, help="support size of each neuron")
+    p.add_argument("--width", type=_size, help="number of neurons r")
+    p.add_argument("--delta", type=_real, help="failure probability for width_needed")
+    _add_output_flags(p)
+    p.set_defaults(handler=_cmd_lottery)
+
+    p = sub.add_parser("gap", help="exact Fourier coefficients and gap of sparse neurons",
+                       description="kappa(s, b, d) exactly; per-class gradients; the gap; "
+                                   "Hoeffding sample size 8 ln(2n/delta)/gap^2.")
+    p.add_argument("--s", type=_size, required=True, help="support size")
+    p.add_argument("--k", type=_size, required=True, help="parity degree")
+    p.add_argument("--bias", type=_rational, default=Fraction(0),
+                   help="neuron bias b (number or fraction like 1/2; default 0)")
+    p.add_argument("--n", type=_size, help="input dimension (for samples_needed)")
+    p.add_argument("--delta", type=_real, default=0.01,
+                   help="failure probability for samples_needed (default 0.01)")
+    _add_output_flags(p)
+    p.set_defaults(handler=_cmd_gap)
+
+    p = sub.add_parser("upper", help="upper-bound frontier (Thm. 4, 5) over sparsity s",
+                       description="Thm 4 (s >= k): r = c2 (n/s)^k, m = c3 (s/k)^(k-1) n^2 ln n;"
+                                   " Thm 5 (s < k): r = c2 (n/k)^s, m = c3 (n/k)^(k-s-1).")
+    p.add_argument("--n", type=_size, required=True, help="input dimension (>= 2)")
+    p.add_argument("--k", type=_size, required=True, help="parity degree")
+    p.add_argument("--s", type=_size, nargs="+", help="support sizes (default 1, 2, 4, ..., n)")
+    p.add_argument("--c2", type=_real, default=1.0, help="width constant (default 1)")
+    p.add_argument("--c3", type=_real, default=1.0, help="sample constant (default 1)")
+    p.add_argument("--c4", type=_real, default=1.0, help="step constant (default 1)")
+    p.add_argument("--epsilon", type=_real, default=0.1, help="target loss (default 0.1)")
+    _add_output_flags(p)
+    p.set_defaults(handler=_cmd_upper)
+
+    p = sub.add_parser("demo", help="the theory tables for a default (n, k)",
+                       description="Prints the SQ, lottery, gap and upper-bound tables.")
+    p.add_argument("--n", type=_size, default=50, help="input dimension (default 50)")
+    p.add_argument("--k", type=_size, default=3, help="parity degree (default 3)")
+    _add_output_flags(p, latex=False)
+    p.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        text = args.handler(args)
+    except ValueError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+    return 0
+
+
+# --- subcommands ---------------------------------------------------------------------------
+
+def _latex_block(formulas: dict) -> str:
+    return "\n".join(f"{name}: {symbolic.latex(expr)}" for name, expr in formulas.items())
+
+
+def _emit(args, result: dict, table: str, formulas: dict | None = None) -> str:
+    if args.json:
+        if formulas and getattr(args, "latex", False):
+            result = {**result, "latex": {k: symbolic.latex(v) for k, v in formulas.items()}}
+        return dumps_json(result)
+    if formulas and getattr(args, "latex", False):
+        table += "\n\nFormulas (LaTeX):\n" + _latex_block(formulas)
+    return table
+
+
+def _cmd_bound(args) -> str:
+    if args.solve_for not in (None, "delta") and args.delta is None:
+        raise ValueError(f"delta is required to solve for {args.solve_for}")
+    given = {"params": args.params if args.width is None else args.width,
+             "steps": args.steps, "samples": args.samples, "delta": args.delta}
+    if args.solve_for is not None and given[args.solve_for] is not None:
+        flag = "--width/--params" if args.solve_for == "params" else f"--{args.solve_for}"
+        raise ValueError(f"{args.solve_for} is being solved for; drop {flag}")
+    if args.solve_for == "samples" and args.tau is not None:
+        raise ValueError("tau is set by samples (tau = 1/sqrt(samples)); drop --tau")
+    out = sq_bound_summary(args.n, args.k, params=args.params, width=args.width,
+                           steps=args.steps, samples=args.samples, tau=args.tau,
+                           delta=args.delta, solve_for=args.solve_for)
+    rows = [["C(n, k)", format_number(out.get("binomial"), out["log10_binomial"])],
+            ["threshold log10 C(n,k)/2", f"{out['log10_threshold']:.4f}"]]
+    if out["params"] is not None:
+        extra = f" (width {out['width']})" if out["width"] is not None else ""
+        rows.append(["params r", format_number(out["params"]) + extra])
+    for label, key in (("steps T", "steps"), ("samples m", "samples"), ("tau", "tau"),
+                       ("delta", "delta")):
+        if out[key] is not None:
+            rows.append([label, format_number(out[key])])
+    if "solved_for" in out:
+        rows.append([f"solved: smallest {out['solved_for']}" if out["solved_for"] != "delta"
+                     else "solved: delta",
+                     format_number(out["solved_value"], out["log10_solved_value"])])
+        if "solved_width" in out:
+            rows.append(["  as 2-layer width", format_number(out["solved_width"])])
+    if "max_success_probability" in out:
+        rows.append(["max success probability",
+                     format_number(out["max_success_probability"])
+                     + f" (log10 {out['log10_max_success_probability']:.4f})"])
+        label = "log10 cost r T m / delta" if out["delta"] is not None else "log10 cost r T m"
+        rows.append([label, f"{out['log10_cost']:.4f}"])
+    if "forbidden" in out:
+        rows.append(["success >= delta ruled out", format_number(out["forbidden"])])
+    table = format_table(["quantity", "value"], rows,
+                         title=f"SQ lower bound (Prop. 3), n = {out['n']}, k = {out['k']}")
+    formulas = {"max_success_probability": symbolic.sq_max_success_expr(in_samples=True)}
+    if args.solve_for:
+        formulas[f"frontier_{args.solve_for}"] = symbolic.sq_min_resource_expr(args.solve_for)
+    return _emit(args, out, table, formulas)
+
+
+def _cmd_lottery(args) -> str:
+    out = lottery_summary(args.n, args.k, args.s, width=args.width, delta=args.delta)
+    lucky = "S inside U" if out["regime"] == "over-sparse" else "U inside S"
+    rows = [["regime", f"{out['regime']} ({lucky})"],
+            ["P(lucky) per neuron", format_number(out["p_lucky"])],
+            ["log10 P(lucky)", f"{out['log10_p_lucky']:.4f}"]]
+    if "p_at_least_one" in out:
+        rows += [[f"P(>= 1 lucky among {out['width']})", format_number(out["p_at_least_one"])],
+                 ["expected lucky neurons", format_number(out["expected_lucky"])]]
+    if "width_needed" in out:
+        rows.append([f"width for P >= 1 - {format_number(out['delta'])}",
+                     format_number(out["width_needed"], out["log10_width_needed"])])
+    table = format_table(["quantity", "value"], rows,
+                         title=f"Lottery tickets, n = {out['n']}, k = {out['k']}, s = {out['s']}")
+    pmf = format_table(["overlap j = |U n S|", "probability"],
+                       [[j, format_number(v)] for j, v in enumerate(out["overlap_pmf"])])
+    formulas = {"overlap_pmf": symbolic.overlap_pmf_expr(), "p_lucky": symbolic.p_lucky_expr(),
+                "p_at_least_one": symbolic.p_at_least_one_expr(),
+                "width_needed": symbolic.width_needed_expr()}
+    return _emit(args, out, table + "\n\n" + pmf, formulas)
+
+
+def _cmd_gap(args) -> str:
+    out = gap_summary(args.s, args.k, args.bias, n=args.n, delta=args.delta)
+    kappa_rows = [[d, exact, format_number(value)]
+                  for d, (exact, value) in enumerate(zip(out["kappa_exact"], out["kappa"]))]
+    title = f"Fourier coefficients kappa(s={out['s']}, b={out['bias']}, d)"
+    parts = [format_table(["d", "exact", "float"], kappa_rows, title=title)]
+    classes = ["in_S_in_U", "in_S_off_U", "in_U_off_S", "outside"]
+    grad_rows = [[g["overlap"]] + [g.get(c, "n/a") for c in classes] for g in out["gradients"]]
+    parts.append(format_table(["overlap j"] + classes, grad_rows,
+                              title="|population gradient| per coordinate class (a = 1)"))
+    rows = [["gap (" + out["gap_kind"] + ")", f"{out['gap_exact']} = {format_number(out['gap'])}"]]
+    if "samples_needed" in out:
+        needed = out["samples_needed"]
+        rows.append([f"samples for P >= 1 - {format_number(out['delta'])}, n = {out['n']}",
+                     format_number(needed) if needed is not None
+                     else "none (gap <= 0: the gradient cannot separate S)"])
+    parts.append(format_table(["quantity", "value"], rows, title="Luckiest neuron"))
+    formulas = {"kappa": symbolic.kappa_expr(), "samples_needed": symbolic.hoeffding_expr()}
+    return _emit(args, out, "\n\n".join(parts), formulas)
+
+
+def _cmd_upper(args) -> str:
+    rows = upper_bound_frontier(args.n, args.k, args.s, c2=args.c2, c3=args.c3, c4=args.c4,
+                                epsilon=args.epsilon)
+    out = {"n": args.n, "k": args.k, "c2": args.c2, "c3": args.c3, "c4": args.c4,
+           "epsilon": args.epsilon, "rows": rows}
+    table = format_table(
+        ["s", "theorem", "applies", "log10 width", "log10 samples", "steps",
+         "log10 params*T*m", "minus SQ threshold"],
+        [[r["s"], r["theorem"], format_number(r["applies"]), f"{r['log10_width']:.3f}",
+          f"{r['log10_samples']:.3f}", format_number(r["steps"]), f"{r['log10_cost']:.3f}",
+          f"{r['log10_cost_over_threshold']:+.3f}"] for r in rows],
+        title=(f"Upper-bound frontier, n = {args.n}, k = {args.k} (c2 = {args.c2:g}, "
+               f"c3 = {args.c3:g}, c4 = {args.c4:g}, epsilon = {args.epsilon:g}); "
+               "'applies': the theorem's parity conditions hold"))
+    formulas = {"thm4_width": symbolic.thm4_width_expr(),
+                "thm4_samples": symbolic.thm4_samples_expr(),
+                "thm4_steps": symbolic.thm4_steps_expr(),
+                "thm5_width": symbolic.thm5_width_expr(),
+                "thm5_samples": symbolic.thm5_samples_expr()}
+    return _emit(args, out, table, formulas)
+
+
+def _cmd_demo(args) -> str:
+    out = demo_summary(args.n, args.k)
+    if args.json:
+        return dumps_json(out)
+    n, k = out["n"], out["k"]
+    parts = [f"parity-frontiers demo: ({n}, {k})-sparse parity, C(n, k) / 2 = "
+             f"10^{out['log10_threshold']:.3f}"]
+    parts.append(format_table(
+        ["width", "params", "steps x samples", f"samples at T = {out['steps']:g}"],
+        [[r["width"], r["params"],
+          format_number(r["steps_times_samples"], r["log10_steps_times_samples"]),
+          format_number(r["samples_at_steps"], r["log10_samples_at_steps"])]
+         for r in out["sq"]],
+        title=f"SQ lower bound (Prop. 3): least resources for success probability "
+              f"{out['delta']:g} (below them the bound rules it out)"))
+    lot = out["lottery"]
+    width = lot[0]["width"] if lot else 0
+    parts.append(format_table(
+        ["s", "regime", "P(lucky)", f"P(>=1 of {width})", "width for 99%"],
+        [[r["s"], r["regime"], format_number(r["p_lucky"]), format_number(r["p_at_least_one"]),
+          format_number(r["width_needed"], r["log10_width_needed"])] for r in lot],
+        title="Lottery tickets of s-sparse initialisation"))
+    gaps = out["gaps"]
+    biases = gaps[0]["biases"] if gaps else []
+    parts.append(format_table(
+        ["s"] + [f"gap, b = {b}" for b in biases] + ["samples (99%), best b"],
+        [[r["s"]] + [f"{e} = {format_number(g)}" if g else "0"
+                     for e, g in zip(r["gaps_exact"], r["gaps"])]
+         + [format_number(r["best_samples_needed"]) if r["best_samples_needed"] is not None
+            else "none: gap <= 0"] for r in gaps],
+        title="Fourier gap of the luckiest +-1 sparse ReLU neuron (exact) and Hoeffding "
+              "sample size"))
+    parts.append(format_table(
+        ["s", "theorem", "applies", "log10 width", "log10 samples", "minus SQ threshold"],
+        [[r["s"], r["theorem"], format_number(r["applies"]), f"{r['log10_width']:.2f}",
+          f"{r['log10_samples']:.2f}", f"{r['log10_cost_over_threshold']:+.2f}"]
+         for r in out["upper"]],
+        title="Upper-bound frontier (Thm. 4 for s >= k, Thm. 5 for s < k; constants = 1)"))
+    return "\n\n".join(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
