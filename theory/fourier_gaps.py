@@ -126,7 +126,12 @@ def kappa(s, bias, d):
     s_arr, b_arr, d_arr = np.broadcast_arrays(s_arr, b_arr, d_arr)
     if np.any(d_arr > s_arr):
         raise ValueError("d must be <= s")
-    H = np.clip(np.ceil((s_arr + b_arr) / 2.0), 0, s_arr + 1)
+    # H = #{h : 2h - s < b}. The float (s + b)/2 can round across an integer (b = 1e-17,
+    # s = 2), so settle the ceiling against that comparison, which is exact in float64.
+    H = np.ceil((s_arr + b_arr) / 2.0)
+    H = np.where(2.0 * (H - 1.0) - s_arr >= b_arr, H - 1.0, H)
+    H = np.where(2.0 * H - s_arr < b_arr, H + 1.0, H)
+    H = np.clip(H, 0, s_arr + 1)
     keys = np.stack([s_arr.ravel(), H.ravel(), d_arr.ravel()], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     values = np.empty(len(unique))
@@ -217,7 +222,7 @@ def neuron_population_gradient(n, target, support, weights, bias, output_weight=
     U = _check_index_set("support", support, n)
     if len(weights) != len(U):
         raise ValueError(f"weights must have one entry per support coordinate ({len(U)})")
-    if any(w not in (-1, 1) for w in weights):
+    if any(isinstance(w, (bool, np.bool_)) or w not in (-1, 1) for w in weights):
         raise ValueError("weights must be +1 or -1")
     w = dict(zip(support, weights))
     a = check_rational("output_weight", output_weight)

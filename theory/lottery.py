@@ -146,7 +146,7 @@ def _log1m_exp(log_p):
     log_p = np.asarray(log_p, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.where(log_p > -math.log(2.0),
-                        np.log(-np.expm1(np.minimum(log_p, -1e-300))),
+                        np.log(-np.expm1(np.minimum(log_p, 0.0))),
                         np.log1p(-np.exp(np.minimum(log_p, -math.log(2.0)))))
 
 
