@@ -1,14 +1,20 @@
 """Binomial coefficients: exact where cheap, log-space where not.
 
 The frontier formulas divide by C(n, k), which for n = 1e6 and k = 50 is about 1e235 and for
-k = 100 overflows float64. Everything numeric therefore works with
+k = 100 overflows float64. Everything numeric therefore works with log C(n, k), written (for
+0 < k < n) in Stirling form with the remainder stirlerr(z) = log z! - (z log z - z +
+log(2 pi z)/2) kept separately (Loader 2000, as in R's dbinom):
 
 .. math::
 
-    \\log \\binom{n}{k} = -\\log(n + 1) - \\log B(n - k + 1, k + 1),
+    \\log \\binom{n}{k} = k \\log\\frac{n}{k} - (n - k)\\,\\mathrm{log1p}\\Bigl(-\\frac{k}{n}\\Bigr)
+        + \\frac{1}{2}\\log\\frac{n}{2\\pi k (n-k)}
+        + \\mathrm{stirlerr}(n) - \\mathrm{stirlerr}(k) - \\mathrm{stirlerr}(n-k).
 
-using ``scipy.special.betaln``, whose asymptotic expansions avoid the cancellation of the
-three-``gammaln`` form (for C(1e9, 3) the latter loses 1e-6 in the log; betaln keeps ~1e-14).
+The leading terms are both positive, so nothing cancels: the result is good to a few ulps
+(about 1e-15 relative) for every n, k. The ``gammaln`` and ``betaln`` forms are not: betaln
+falls back to gammaln(a) + gammaln(b) - gammaln(a+b) when a + b > 171 unless a > 1e6 b,
+and lost 5e-9 in the log for C(1e7, 10) and 2e-6 for C(1e9, 5000).
 Exact integers come from :func:`math.comb`.
 """
 
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import betaln
+from scipy.special import gammaln
 
 from ._checks import check_int, check_size, check_subset_size
 
@@ -28,12 +34,27 @@ __all__ = ["log_comb", "log10_comb", "comb_exact", "EXACT_DIGITS_LIMIT", "comb_i
 EXACT_DIGITS_LIMIT = 100_000
 
 _LN10 = math.log(10.0)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _stirlerr(z):
+    """log z! - (z log z - z + log(2 pi z)/2) for z >= 1: direct below 16, series above."""
+    small = z < 16.0
+    zs = np.where(small, z, 16.0)
+    direct = gammaln(zs + 1.0) - (zs * np.log(zs) - zs + 0.5 * np.log(zs) + _HALF_LOG_2PI)
+    inv = 1.0 / np.where(small, 16.0, z)
+    inv2 = inv * inv
+    # 1/(12z) - 1/(360z^3) + 1/(1260z^5) - 1/(1680z^7) + 1/(1188z^9); next term < 2e-16
+    series = inv * (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680
+                                                                        - inv2 / 1188))))
+    return np.where(small, direct, series)
 
 
 def log_comb(n, k):
     """Natural log of the binomial coefficient C(n, k), vectorised.
 
-    .. math:: \\log \\binom{n}{k} = -\\log(n+1) - \\log B(n-k+1,\\, k+1)
+    Stirling form with separate remainders (module docstring), accurate to about 1e-15
+    relative for all 0 <= k <= n.
 
     Parameters
     ----------
@@ -55,7 +76,16 @@ def log_comb(n, k):
     n_arr = check_size("n", n, minimum=0)
     k_arr = check_size("k", k, minimum=0)
     check_subset_size("k", k_arr, n_arr)
-    out = -np.log1p(n_arr) - betaln(n_arr - k_arr + 1.0, k_arr + 1.0)
+    n_arr, k_arr = np.broadcast_arrays(n_arr, k_arr)
+    small = np.minimum(k_arr, n_arr - k_arr)
+    inner = small > 0  # C(n, 0) = C(n, n) = 1
+    kk = np.where(inner, small, 1.0)
+    nn = np.where(inner, n_arr, 2.0)
+    rest = nn - kk
+    out = (kk * np.log(nn / kk) - rest * np.log1p(-kk / nn)
+           + 0.5 * (np.log(nn) - np.log(kk) - np.log(rest)) - _HALF_LOG_2PI
+           + _stirlerr(nn) - _stirlerr(kk) - _stirlerr(rest))
+    out = np.where(inner, out, 0.0)
     return out if out.ndim else float(out)
 
 

@@ -1,0 +1,178 @@
+"""theory.binomial against exact integers (math.comb, Pascal's triangle) and mpmath."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from theory.binomial import comb_exact, comb_is_cheap, log10_comb, log_comb
+
+
+def _log_int(x: int) -> float:
+    """Natural log of a positive Python int of any size, to float precision."""
+    shift = max(0, x.bit_length() - 60)
+    return math.log(x >> shift) + shift * math.log(2.0)
+
+
+def _pascal(rows: int) -> list[list[int]]:
+    """Pascal's triangle by additions only: an independent route to C(n, k)."""
+    tri = [[1]]
+    for _ in range(rows):
+        prev = tri[-1]
+        tri.append([1] + [a + b for a, b in zip(prev[:-1], prev[1:], strict=True)] + [1])
+    return tri
+
+
+def test_comb_exact_matches_pascal_triangle():
+    tri = _pascal(70)
+    for n, row in enumerate(tri):
+        for k, value in enumerate(row):
+            assert comb_exact(n, k) == value
+
+
+def test_c_300_4_by_hand():
+    # 300 * 299 * 298 * 297 / 4! = 330791175
+    assert 300 * 299 * 298 * 297 // 24 == 330791175
+    assert comb_exact(300, 4) == 330791175
+    assert round(math.exp(log_comb(300, 4))) == 330791175
+    assert abs(log_comb(300, 4) - math.log(330791175)) < 1e-12
+
+
+def test_log_comb_small_grid_vs_pascal_vectorised():
+    tri = _pascal(80)
+    n = np.array([[nn] for nn in range(81)], dtype=float)  # (81, 1)
+    k = np.arange(81, dtype=float)[None, :]  # (1, 81)
+    n_b, k_b = np.broadcast_arrays(n, k)
+    mask = k_b <= n_b
+    got = log_comb(n_b[mask], k_b[mask])
+    assert got.shape == (int(mask.sum()),)
+    pairs = zip(n_b[mask], k_b[mask], strict=True)
+    want = np.array([_log_int(tri[int(a)][int(b)]) for a, b in pairs])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+def test_log_comb_k0_and_kn_are_zero():
+    for n in (0, 1, 7, 10**6, 10**12):
+        assert log_comb(n, 0) == pytest.approx(0.0, abs=1e-12)
+        assert log_comb(n, n) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_c_1e6_50_log_error_below_1e_9():
+    exact = math.comb(10**6, 50)
+    assert abs(log_comb(10**6, 50) - _log_int(exact)) < 1e-9
+    # also accepts 1e6 written as a float
+    assert abs(log_comb(1e6, 50) - _log_int(exact)) < 1e-9
+
+
+def test_c_1e9_3_exact():
+    n = 10**9
+    exact = n * (n - 1) * (n - 2) // 6
+    assert abs(log_comb(n, 3) - math.log(exact)) < 1e-12
+    assert comb_exact(n, 3) == exact
+
+
+@pytest.mark.parametrize("n,k", [(10**6, 500), (1000, 500), (10**12, 2), (10**15, 7),
+                                 (123456, 789)])
+def test_log_comb_large_relative_error(n, k):
+    exact = math.comb(n, k)
+    ref = _log_int(exact)
+    assert abs(log_comb(n, k) - ref) <= 1e-12 * ref
+
+
+def test_c_1e6_half_finite_vs_mpmath():
+    n, k = 10**6, 5 * 10**5
+    got = log_comb(n, k)
+    assert math.isfinite(got)
+    with mpmath.workdps(40):
+        ref = mpmath.loggamma(n + 1) - mpmath.loggamma(k + 1) - mpmath.loggamma(n - k + 1)
+        assert abs(got - float(ref)) <= 1e-13 * float(ref)
+        assert abs(log10_comb(n, k) - float(ref / mpmath.log(10))) <= 1e-13 * float(ref)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 3000), st.data())
+def test_log10_comb_property(n, data):
+    k = data.draw(st.integers(0, n))
+    ref = _log_int(math.comb(n, k)) / math.log(10)
+    # betaln is accurate to ~1e-13 relative, so C(n, 0) = 1 comes out as 10**(~1e-13):
+    # bound the error of the log by 1e-12 absolute (value to 2.3e-12) plus 1e-13 relative.
+    assert abs(log10_comb(n, k) - ref) <= 1e-12 + 1e-13 * ref
+
+
+def test_broadcasting_shapes():
+    n = np.array([10, 20, 30])[:, None]
+    k = np.array([0, 1, 2, 3])[None, :]
+    out = log_comb(n, k)
+    assert out.shape == (3, 4)
+    assert isinstance(log_comb(10, 3), float)
+    for i, nn in enumerate((10, 20, 30)):
+        for j, kk in enumerate((0, 1, 2, 3)):
+            assert out[i, j] == pytest.approx(math.log(math.comb(nn, kk)), abs=1e-13)
+    np.testing.assert_allclose(log10_comb(n, k), out / math.log(10), rtol=1e-15)
+
+
+def test_comb_is_cheap_threshold():
+    assert comb_is_cheap(10**6, 50)
+    # log10 C(1e7, 5e4) > 1e5 digits; computed exactly only here, as a reference
+    c = math.comb(10**7, 50_000)
+    assert _log_int(c) / math.log(10) > 100_000
+    assert not comb_is_cheap(10**7, 50_000)
+
+
+@pytest.mark.parametrize("func", [log_comb, log10_comb, comb_exact])
+@pytest.mark.parametrize("n,k,prefix", [
+    (3, 4, "k"),
+    (-1, 0, "n"),
+    (5, -1, "k"),
+    (3.5, 1, "n"),
+    (5, 1.5, "k"),
+    (float("nan"), 1, "n"),
+    (5, float("inf"), "k"),
+    (True, 1, "n"),
+    (5, False, "k"),
+])
+def test_errors(func, n, k, prefix):
+    with pytest.raises(ValueError) as info:
+        func(n, k)
+    assert str(info.value).startswith(prefix)
+
+
+def test_array_error_names_parameter():
+    with pytest.raises(ValueError, match=r"^k must be <= n"):
+        log_comb([5, 6], [2, 7])
+
+
+def _mp_log_comb(n: int, k: int) -> float:
+    with mpmath.workdps(40):
+        return float(mpmath.loggamma(n + 1) - mpmath.loggamma(k + 1)
+                     - mpmath.loggamma(n - k + 1))
+
+
+@pytest.mark.parametrize("n,k", [(10**7, 10), (10**9, 5000), (99933, 0), (99933, 3),
+                                 (10**6, 5000), (171, 85), (10**15, 10**7)])
+def test_log_comb_no_cancellation(n, k):
+    # Regression: the betaln form lost up to 2e-6 in the log here (gammaln cancellation).
+    ref = _mp_log_comb(n, k)
+    assert abs(log_comb(n, k) - ref) <= 1e-13 * max(1.0, ref)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 15), st.floats(0.0, 1.0))
+def test_log_comb_property_vs_mpmath(log10_n, frac):
+    n = int(10 ** (log10_n * 1.0)) + int(frac * 997)
+    k = int(frac * n)
+    ref = _mp_log_comb(n, k)
+    assert abs(log_comb(n, k) - ref) <= 1e-13 * max(1.0, ref)
+
+
+def test_log_comb_large_grid_finite():
+    n = np.full(10**6, 1e6)
+    k = np.linspace(0, 1e6, 10**6).round()
+    out = log_comb(n, k)
+    assert out.shape == (10**6,)
+    assert np.all(np.isfinite(out)) and np.all(out >= -1e-12)
