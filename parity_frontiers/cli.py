@@ -244,7 +244,7 @@ def _cmd_lottery(args) -> str:
 def _cmd_gap(args) -> str:
     out = gap_summary(args.s, args.k, args.bias, n=args.n, delta=args.delta)
     kappa_rows = [[d, exact, format_number(value)]
-                  for d, (exact, value) in enumerate(zip(out["kappa_exact"], out["kappa"]))]
+                  for d, (exact, value) in enumerate(zip(out["kappa_exact"], out["kappa"], strict=True))]
     title = f"Fourier coefficients kappa(s={out['s']}, b={out['bias']}, d)"
     parts = [format_table(["d", "exact", "float"], kappa_rows, title=title)]
     classes = ["in_S_in_U", "in_S_off_U", "in_U_off_S", "outside"]
@@ -311,7 +311,7 @@ def _cmd_demo(args) -> str:
     parts.append(format_table(
         ["s"] + [f"gap, b = {b}" for b in biases] + ["samples (99%), best b"],
         [[r["s"]] + [f"{e} = {format_number(g)}" if g else "0"
-                     for e, g in zip(r["gaps_exact"], r["gaps"])]
+                     for e, g in zip(r["gaps_exact"], r["gaps"], strict=True)]
          + [format_number(r["best_samples_needed"]) if r["best_samples_needed"] is not None
             else "none: gap <= 0"] for r in gaps],
         title="Fourier gap of the luckiest +-1 sparse ReLU neuron (exact) and Hoeffding "

@@ -114,7 +114,8 @@ def check_rational(name: str, value) -> Fraction:
             raise ValueError
         return Fraction(value)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        raise ValueError(f"{name} must be a finite number or fraction like 1/3, got {value!r}") from None
+        raise ValueError(
+            f"{name} must be a finite number or fraction like 1/3, got {value!r}") from None
 
 
 def check_subset_size(name: str, value: np.ndarray, n: np.ndarray, n_name: str = "n") -> None:

@@ -1,4 +1,4 @@
-"""Binomial coefficients: exact where cheap, log-space where not.
+r"""Binomial coefficients: exact where cheap, log-space where not.
 
 The frontier formulas divide by C(n, k), which for n = 1e6 and k = 50 is about 1e235 and for
 k = 100 overflows float64. Everything numeric therefore works with log C(n, k), written (for
@@ -7,9 +7,9 @@ log(2 pi z)/2) kept separately (Loader 2000, as in R's dbinom):
 
 .. math::
 
-    \\log \\binom{n}{k} = k \\log\\frac{n}{k} - (n - k)\\,\\mathrm{log1p}\\Bigl(-\\frac{k}{n}\\Bigr)
-        + \\frac{1}{2}\\log\\frac{n}{2\\pi k (n-k)}
-        + \\mathrm{stirlerr}(n) - \\mathrm{stirlerr}(k) - \\mathrm{stirlerr}(n-k).
+    \log \binom{n}{k} = k \log\frac{n}{k} - (n - k)\,\mathrm{log1p}\Bigl(-\frac{k}{n}\Bigr)
+        + \frac{1}{2}\log\frac{n}{2\pi k (n-k)}
+        + \mathrm{stirlerr}(n) - \mathrm{stirlerr}(k) - \mathrm{stirlerr}(n-k).
 
 The leading terms are both positive, so nothing cancels: the result is good to a few ulps
 (about 1e-15 relative) for every n, k. The ``gammaln`` and ``betaln`` forms are not: betaln

@@ -1,18 +1,18 @@
-"""Exact Fourier gaps of sparse ReLU neurons at initialisation (PAPER.md section 4, derived).
+r"""Exact Fourier gaps of sparse ReLU neurons at initialisation (PAPER.md section 4, derived).
 
 A neuron a * relu(w.x + b) with support U (|U| = s), weights w_j = +-1 on U and zero elsewhere,
 bias b. Under the correlation loss (equal to the hinge loss while |output| < 1) the population
 gradient on input weight i, for target chi_S, is
 
-.. math:: \\partial_{w_i} = -a\\, \\mathbb{E}[\\chi_S(x)\\, x_i\\, g(x)],
-          \\qquad g(x) = \\mathbf{1}[w\\cdot x + b > 0],
+.. math:: \partial_{w_i} = -a\, \mathbb{E}[\chi_S(x)\, x_i\, g(x)],
+          \qquad g(x) = \mathbf{1}[w\cdot x + b > 0],
 
 the Fourier coefficient of g on D = S xor {i}. As g depends on x_U only, it vanishes unless
 D lies inside U, and then equals ``prod_{j in D} w_j * kappa(s, b, |D|)``, where kappa is the
 degree-|D| coefficient of the symmetric threshold z -> 1[z_1 + ... + z_s + b > 0]:
 
-.. math:: \\kappa(s, b, d) = 2^{-s} \\sum_{h:\\, s - 2h + b > 0}\\; \\sum_q (-1)^q
-          \\binom{d}{q}\\binom{s-d}{h-q}
+.. math:: \kappa(s, b, d) = 2^{-s} \sum_{h:\, s - 2h + b > 0}\; \sum_q (-1)^q
+          \binom{d}{q}\binom{s-d}{h-q}
 
 (h counts the -1 entries of z, q those inside a fixed d-set; the inner sum is the Krawtchouk
 polynomial K_h(d; s)). Check: kappa(3, 0, 1) = 1/4.
@@ -132,12 +132,17 @@ def kappa(s, bias, d):
     H = np.where(2.0 * (H - 1.0) - s_arr >= b_arr, H - 1.0, H)
     H = np.where(2.0 * H - s_arr < b_arr, H + 1.0, H)
     H = np.clip(H, 0, s_arr + 1)
-    keys = np.stack([s_arr.ravel(), H.ravel(), d_arr.ravel()], axis=1)
-    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    # One int64 key per point, so that np.unique runs on a flat array (10x faster than rows).
+    s_int, h_int, d_int = (x.ravel().astype(np.int64) for x in (s_arr, H, d_arr))
+    span = int(s_int.max()) + 2
+    keys = (s_int * span + h_int) * span + d_int
+    unique, inverse = np.unique(keys, return_inverse=True)
     values = np.empty(len(unique))
-    for i, (s_u, h_u, d_u) in enumerate(unique.astype(np.int64)):
+    for i, key in enumerate(unique.tolist()):
+        s_u, rest = divmod(key, span * span)
+        h_u, d_u = divmod(rest, span)
         # Bias 2H - s - 1 (an integer) reproduces the same threshold count H exactly.
-        values[i] = float(kappa_exact(int(s_u), int(2 * h_u - s_u - 1), int(d_u)))
+        values[i] = float(kappa_exact(s_u, 2 * h_u - s_u - 1, d_u))
     out = values[inverse.ravel()].reshape(s_arr.shape)
     return out if out.ndim else float(out)
 
@@ -195,10 +200,10 @@ def neuron_gradient_by_class(s, k, bias, overlap=None, output_weight=1):
 
 
 def neuron_population_gradient(n, target, support, weights, bias, output_weight=1):
-    """Exact population gradient of the correlation loss on every input weight of one neuron.
+    r"""Exact population gradient of the correlation loss on every input weight of one neuron.
 
-    .. math:: \\partial_{w_i} = -a \\Bigl(\\prod_{j \\in D} w_j\\Bigr) \\kappa(s, b, |D|)
-              \\text{ if } D = S \\triangle \\{i\\} \\subseteq U, \\text{ else } 0.
+    .. math:: \partial_{w_i} = -a \Bigl(\prod_{j \in D} w_j\Bigr) \kappa(s, b, |D|)
+              \text{ if } D = S \triangle \{i\} \subseteq U, \text{ else } 0.
 
     Parameters
     ----------
@@ -224,7 +229,7 @@ def neuron_population_gradient(n, target, support, weights, bias, output_weight=
         raise ValueError(f"weights must have one entry per support coordinate ({len(U)})")
     if any(isinstance(w, (bool, np.bool_)) or w not in (-1, 1) for w in weights):
         raise ValueError("weights must be +1 or -1")
-    w = dict(zip(support, weights))
+    w = dict(zip(support, weights, strict=True))
     a = check_rational("output_weight", output_weight)
     s = len(U)
     grad = []
@@ -297,12 +302,12 @@ def selection_gap(s, k, bias, output_weight=1) -> Fraction:
 
 
 def hoeffding_sample_size(gap, n, delta) -> int:
-    """Samples that separate S by its gradient with probability >= 1 - delta.
+    r"""Samples that separate S by its gradient with probability >= 1 - delta.
 
     Each empirical gradient coordinate is a mean of m terms in [-1, 1]; Hoeffding plus a
     union bound over the n coordinates gives (PAPER.md section 4)
 
-    .. math:: m = \\Bigl\\lceil \\frac{8 \\ln(2n/\\delta)}{\\mathrm{gap}^2} \\Bigr\\rceil .
+    .. math:: m = \Bigl\lceil \frac{8 \ln(2n/\delta)}{\mathrm{gap}^2} \Bigr\rceil .
 
     Raises ValueError when gap <= 0 (no finite sample separates S).
 

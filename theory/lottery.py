@@ -1,4 +1,4 @@
-"""Lottery-ticket probabilities of s-sparse initialisation (PAPER.md section 3).
+r"""Lottery-ticket probabilities of s-sparse initialisation (PAPER.md section 3).
 
 A hidden neuron's support U is a uniform s-subset of [n]; the target S is a fixed k-subset.
 The overlap |U n S| is hypergeometric, and a neuron is *lucky* when its overlap is as large as
@@ -11,7 +11,7 @@ it can be:
 
 Both are the hypergeometric mass at j = min(s, k). With r independent neurons,
 
-.. math:: P(\\text{at least one lucky}) = 1 - (1 - p)^r = -\\mathrm{expm1}(r\\,\\mathrm{log1p}(-p)),
+.. math:: P(\text{at least one lucky}) = 1 - (1 - p)^r = -\mathrm{expm1}(r\,\mathrm{log1p}(-p)),
 
 the scipy ``geom`` idiom, evaluated without the cancellation of ``1 - (1 - p)**r``.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import hypergeom
 
 from ._checks import check_int, check_probability, check_size, check_subset_size
 from .binomial import log_comb
@@ -56,11 +55,13 @@ def _out(arr):
 
 
 def overlap_pmf(n, k, s, j=None):
-    """P(|U n S| = j) for a uniform s-subset U of [n] and a fixed k-subset S.
+    r"""P(|U n S| = j) for a uniform s-subset U of [n] and a fixed k-subset S.
 
-    .. math:: P(j) = \\frac{\\binom{k}{j}\\binom{n-k}{s-j}}{\\binom{n}{s}}
+    .. math:: P(j) = \frac{\binom{k}{j}\binom{n-k}{s-j}}{\binom{n}{s}}
 
-    the hypergeometric law (``scipy.stats.hypergeom(M=n, n=k, N=s)``).
+    the hypergeometric law (``scipy.stats.hypergeom(M=n, n=k, N=s)``), evaluated here from
+    :func:`log_comb` because scipy's pmf costs O(k) per point on mixed grids (100 s for a
+    million points against 0.1 s); the tests compare the two.
 
     Parameters
     ----------
@@ -75,23 +76,17 @@ def overlap_pmf(n, k, s, j=None):
     >>> overlap_pmf(10, 3, 2)
     array([0.46666667, 0.46666667, 0.06666667])
     """
-    n_arr, k_arr, s_arr = _check_nks(n, k, s)
-    if j is None:
-        if n_arr.ndim or k_arr.ndim or s_arr.ndim:
-            raise ValueError("j is required when n, k or s is an array")
-        j_arr = np.arange(int(min(s_arr, k_arr)) + 1, dtype=np.float64)
-    else:
-        j_arr = check_size("j", j, minimum=0)
-    pmf = hypergeom.pmf(j_arr, n_arr, k_arr, s_arr)
+    with np.errstate(under="ignore"):
+        pmf = np.exp(np.asarray(log_overlap_pmf(n, k, s, j)))
     # Subnormal results carry few significant digits; report them as the underflow they are
     # (log-space values: :func:`log_overlap_pmf`).
     return _out(np.where(pmf < np.finfo(np.float64).tiny, 0.0, pmf))
 
 
 def log_overlap_pmf(n, k, s, j=None):
-    """Natural log of :func:`overlap_pmf`; finite for every possible overlap.
+    r"""Natural log of :func:`overlap_pmf`; finite for every possible overlap.
 
-    .. math:: \\log P(j) = \\log\\binom{k}{j} + \\log\\binom{n-k}{s-j} - \\log\\binom{n}{s}
+    .. math:: \log P(j) = \log\binom{k}{j} + \log\binom{n-k}{s-j} - \log\binom{n}{s}
 
     Impossible overlaps (j > s or s - j > n - k) give -inf.
     """
@@ -123,13 +118,13 @@ def log_p_lucky(n, k, s):
 
 
 def p_lucky(n, k, s):
-    """Probability that one s-sparse neuron is lucky.
+    r"""Probability that one s-sparse neuron is lucky.
 
     .. math::
-        p = \\begin{cases} \\binom{s}{k} / \\binom{n}{k} & s \\ge k
-            \\quad (S \\subseteq U,\\ \\text{Theorem 4}) \\\\
-            \\binom{k}{s} / \\binom{n}{s} & s < k \\quad (U \\subseteq S,\\ \\text{Theorem 5})
-            \\end{cases}
+        p = \begin{cases} \binom{s}{k} / \binom{n}{k} & s \ge k
+            \quad (S \subseteq U,\ \text{Theorem 4}) \\
+            \binom{k}{s} / \binom{n}{s} & s < k \quad (U \subseteq S,\ \text{Theorem 5})
+            \end{cases}
 
     Examples
     --------
@@ -162,9 +157,9 @@ def _log_fail_all(log_p, width):
 
 
 def p_at_least_one_lucky(n, k, s, width):
-    """Probability that at least one of r independent s-sparse neurons is lucky.
+    r"""Probability that at least one of r independent s-sparse neurons is lucky.
 
-    .. math:: 1 - (1 - p)^r = -\\mathrm{expm1}\\bigl(r\\, \\mathrm{log1p}(-p)\\bigr)
+    .. math:: 1 - (1 - p)^r = -\mathrm{expm1}\bigl(r\, \mathrm{log1p}(-p)\bigr)
 
     Examples
     --------
@@ -194,9 +189,9 @@ def log10_width_needed(n, k, s, delta):
 
 
 def width_needed(n, k, s, delta):
-    """Smallest width r with P(at least one lucky neuron among r) >= 1 - delta.
+    r"""Smallest width r with P(at least one lucky neuron among r) >= 1 - delta.
 
-    .. math:: r = \\Bigl\\lceil \\frac{\\log \\delta}{\\log(1 - p)} \\Bigr\\rceil
+    .. math:: r = \Bigl\lceil \frac{\log \delta}{\log(1 - p)} \Bigr\rceil
 
     Returns an int for scalar input, a float64 array of integers otherwise.
 

@@ -1,13 +1,13 @@
-"""The statistical-query lower bound of Edelman et al. (2023), Proposition 3.
+r"""The statistical-query lower bound of Edelman et al. (2023), Proposition 3.
 
 Noisy SGD on a model with r parameters, T steps, gradient noise tolerance tau, succeeds on an
 (n, k)-sparse parity with probability at most delta whenever
 
-.. math:: \\frac{r\\,T}{\\tau^2\\,\\delta} \\le \\frac{1}{2}\\binom{n}{k}.
+.. math:: \frac{r\,T}{\tau^2\,\delta} \le \frac{1}{2}\binom{n}{k}.
 
 Read as a frontier: the largest success probability the bound allows is
 
-.. math:: \\delta^*(n, k, r, T, \\tau) = \\min\\Bigl(1,\\; \\frac{2\\,r\\,T}{\\tau^2 \\binom{n}{k}}\\Bigr),
+.. math:: \delta^*(n, k, r, T, \tau) = \min\Bigl(1,\; \frac{2\,r\,T}{\tau^2 \binom{n}{k}}\Bigr),
 
 and a sample of m examples gives gradient precision tau = 1/sqrt(m) (PAPER.md section 2), so
 the "cost" r T m / delta must exceed C(n, k)/2. All functions here broadcast over numpy arrays
@@ -52,9 +52,9 @@ _LN2 = math.log(2.0)
 
 
 def two_layer_param_count(n_inputs, width):
-    """Parameters of a 2-layer MLP with biases and one output, vectorised over ``width``.
+    r"""Parameters of a 2-layer MLP with biases and one output, vectorised over ``width``.
 
-    .. math:: r = w\\,n + w + w + 1 = w(n + 2) + 1
+    .. math:: r = w\,n + w + w + 1 = w(n + 2) + 1
 
     Examples
     --------
@@ -94,7 +94,7 @@ def mlp_param_count(n_inputs, hidden_widths, n_outputs: int = 1) -> int:
         raise ValueError("width must list at least one hidden layer")
     sizes += [check_int("width", w) for w in hidden_widths]
     sizes.append(check_int("n_outputs", n_outputs))
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
 
 def _log_precision(tau, samples):
@@ -129,10 +129,10 @@ def _log_max_success(n, k, params, steps, tau, samples):
 
 
 def sq_max_success_probability(n, k, params, steps, *, tau=None, samples=None):
-    """Largest success probability Prop. 3 allows.
+    r"""Largest success probability Prop. 3 allows.
 
-    .. math:: \\delta^* = \\min\\Bigl(1, \\frac{2 r T}{\\tau^2 \\binom{n}{k}}\\Bigr),
-              \\qquad \\tau = 1/\\sqrt{m} \\text{ when samples } m \\text{ are given.}
+    .. math:: \delta^* = \min\Bigl(1, \frac{2 r T}{\tau^2 \binom{n}{k}}\Bigr),
+              \qquad \tau = 1/\sqrt{m} \text{ when samples } m \text{ are given.}
 
     Parameters
     ----------
@@ -188,14 +188,14 @@ def sq_log10_cost(params, steps, *, tau=None, samples=None, delta=None):
 
 def sq_log10_min_resource(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None,
                           delta=None):
-    """log10 of the real-valued frontier of one resource given the others, vectorised.
+    r"""log10 of the real-valued frontier of one resource given the others, vectorised.
 
     Setting delta* = delta and solving:
 
-    .. math:: r = \\frac{\\delta \\tau^2 \\binom{n}{k}}{2T}, \\quad
-              T = \\frac{\\delta \\tau^2 \\binom{n}{k}}{2r}, \\quad
-              m = \\frac{\\delta \\binom{n}{k}}{2 r T}, \\quad
-              \\delta = \\frac{2 r T}{\\tau^2 \\binom{n}{k}}
+    .. math:: r = \frac{\delta \tau^2 \binom{n}{k}}{2T}, \quad
+              T = \frac{\delta \tau^2 \binom{n}{k}}{2r}, \quad
+              m = \frac{\delta \binom{n}{k}}{2 r T}, \quad
+              \delta = \frac{2 r T}{\tau^2 \binom{n}{k}}
 
     Below the returned value (for r, T, m) the bound caps success probability under delta.
     For ``solve_for="delta"`` this is log10 of :func:`sq_max_success_probability`. The

@@ -156,7 +156,8 @@ def lottery_summary(n, k, s, *, width=None, delta=None) -> dict:
         "p_lucky": math.exp(log_p),
         "log10_p_lucky": log_p / math.log(10.0),
         "overlap_pmf": [float(v) for v in overlap_pmf(n_int, k_int, s_int)],
-        "log10_overlap_pmf": [float(v) / math.log(10.0)
+        # None marks an impossible overlap (log of probability 0), as JSON has no -inf.
+        "log10_overlap_pmf": [float(v) / math.log(10.0) if math.isfinite(v) else None
                               for v in log_overlap_pmf(n_int, k_int, s_int)],
     }
     if width is not None:

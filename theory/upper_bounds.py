@@ -1,18 +1,18 @@
-"""Upper-bound frontiers of sparse initialisation: Theorems 4 and 5 of Edelman et al. (2023).
+r"""Upper-bound frontiers of sparse initialisation: Theorems 4 and 5 of Edelman et al. (2023).
 
 The support size s of the initialisation traces a curve of (width r, samples m):
 
 * Theorem 4, over-sparse (s >= k, k even, s = Omega(k)):
 
-  .. math:: r = c_2 \\Bigl(\\frac{n}{s}\\Bigr)^k, \\quad
-            m = c_3 \\Bigl(\\frac{s}{k}\\Bigr)^{k-1} n^2 \\ln n, \\quad
-            T = \\frac{c_4}{\\varepsilon^2}
+  .. math:: r = c_2 \Bigl(\frac{n}{s}\Bigr)^k, \quad
+            m = c_3 \Bigl(\frac{s}{k}\Bigr)^{k-1} n^2 \ln n, \quad
+            T = \frac{c_4}{\varepsilon^2}
 
   and gradient descent reaches loss <= eps with probability 0.99.
 * Theorem 5, under-sparse (s < k, k and s even), one step of clipped batch GD:
 
-  .. math:: r = c_2 \\Bigl(\\frac{n}{k}\\Bigr)^s, \\quad
-            m = c_3 \\Bigl(\\frac{n}{k}\\Bigr)^{k-s-1}, \\quad T = 1.
+  .. math:: r = c_2 \Bigl(\frac{n}{k}\Bigr)^s, \quad
+            m = c_3 \Bigl(\frac{n}{k}\Bigr)^{k-s-1}, \quad T = 1.
 
 The constants c2, c3, c4 are not given by the paper; they are parameters here (default 1).
 Values are computed in log10 so that (n/s)^k for n = 1e6 never overflows.
