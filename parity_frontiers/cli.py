@@ -243,8 +243,8 @@ def _cmd_lottery(args) -> str:
 
 def _cmd_gap(args) -> str:
     out = gap_summary(args.s, args.k, args.bias, n=args.n, delta=args.delta)
-    kappa_rows = [[d, exact, format_number(value)]
-                  for d, (exact, value) in enumerate(zip(out["kappa_exact"], out["kappa"], strict=True))]
+    pairs = zip(out["kappa_exact"], out["kappa"], strict=True)
+    kappa_rows = [[d, exact, format_number(value)] for d, (exact, value) in enumerate(pairs)]
     title = f"Fourier coefficients kappa(s={out['s']}, b={out['bias']}, d)"
     parts = [format_table(["d", "exact", "float"], kappa_rows, title=title)]
     classes = ["in_S_in_U", "in_S_off_U", "in_U_off_S", "outside"]

@@ -35,7 +35,8 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = [title] if title else []
     for index, row in enumerate(cells):
-        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        rest = zip(row[1:], widths[1:], strict=True)
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in rest]
         lines.append("  ".join(parts).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
