@@ -76,6 +76,12 @@ def log_comb(n, k):
     n_arr = check_size("n", n, minimum=0)
     k_arr = check_size("k", k, minimum=0)
     check_subset_size("k", k_arr, n_arr)
+    out = log_comb_unchecked(n_arr, k_arr)
+    return out if out.ndim else float(out)
+
+
+def log_comb_unchecked(n_arr: np.ndarray, k_arr: np.ndarray) -> np.ndarray:
+    """:func:`log_comb` on float64 arrays already validated by the caller (0 <= k <= n)."""
     n_arr, k_arr = np.broadcast_arrays(n_arr, k_arr)
     small = np.minimum(k_arr, n_arr - k_arr)
     inner = small > 0  # C(n, 0) = C(n, n) = 1
@@ -85,8 +91,7 @@ def log_comb(n, k):
     out = (kk * np.log(nn / kk) - rest * np.log1p(-kk / nn)
            + 0.5 * (np.log(nn) - np.log(kk) - np.log(rest)) - _HALF_LOG_2PI
            + _stirlerr(nn) - _stirlerr(kk) - _stirlerr(rest))
-    out = np.where(inner, out, 0.0)
-    return out if out.ndim else float(out)
+    return np.where(inner, out, 0.0)
 
 
 def log10_comb(n, k):

@@ -19,11 +19,12 @@ the scipy ``geom`` idiom, evaluated without the cancellation of ``1 - (1 - p)**r
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
-from ._checks import check_int, check_probability, check_size, check_subset_size
-from .binomial import log_comb
+from ._checks import check_probability, check_size, check_subset_size
+from .binomial import log_comb, log_comb_unchecked
 
 __all__ = [
     "overlap_pmf",
@@ -109,12 +110,14 @@ def log_overlap_pmf(n, k, s, j=None):
 
 def log_p_lucky(n, k, s):
     """Natural log of :func:`p_lucky`; finite however small the probability."""
-    n_arr, k_arr, s_arr = _check_nks(n, k, s)
-    small = np.minimum(s_arr, k_arr)
-    big = np.maximum(s_arr, k_arr)
+    return _out(_log_p_lucky(*_check_nks(n, k, s)))
+
+
+def _log_p_lucky(n_arr, k_arr, s_arr):
     # C(max, min) / C(n, min): both branches in one expression, S in U or U in S.
-    out = log_comb(big, small) - log_comb(n_arr, small)
-    return _out(out)
+    small = np.minimum(s_arr, k_arr)
+    return (log_comb_unchecked(np.maximum(s_arr, k_arr), small)
+            - log_comb_unchecked(n_arr, small))
 
 
 def p_lucky(n, k, s):
@@ -168,7 +171,7 @@ def p_at_least_one_lucky(n, k, s, width):
     """
     n_arr, k_arr, s_arr = _check_nks(n, k, s)
     w_arr = check_size("width", width)
-    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
+    log_p = _log_p_lucky(n_arr, k_arr, s_arr)
     with np.errstate(invalid="ignore"):
         log_fail = _log_fail_all(log_p, w_arr)
     out = -np.expm1(log_fail)
@@ -179,13 +182,15 @@ def log10_width_needed(n, k, s, delta):
     """log10 of the real-valued width r with (1 - p)^r = delta (see :func:`width_needed`)."""
     n_arr, k_arr, s_arr = _check_nks(n, k, s)
     d_arr = check_probability("delta", delta)
-    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
-    # r = log(delta) / log(1-p); in logs: log(-log delta) - log(-log(1-p)).
+    return _out(_log_width(_log_p_lucky(n_arr, k_arr, s_arr), np.log(d_arr)) / _LN10)
+
+
+def _log_width(log_p, log_delta):
+    # r = log(delta) / log(1-p); in logs: log(-log delta) - log(-log(1-p)). p = 1 gives -inf
+    # (any width works), which callers turn into width 1.
     with np.errstate(divide="ignore"):
-        log_neg_log1m = np.where(log_p < _TINY_LOG_P, log_p,
-                                 np.log(-_log1m_exp(log_p)))
-    out = np.log(-np.log(d_arr)) - log_neg_log1m
-    return _out(np.where(np.isfinite(out), out, -np.inf) / _LN10)
+        log_neg_log1m = np.where(log_p < _TINY_LOG_P, log_p, np.log(-_log1m_exp(log_p)))
+    return np.log(-log_delta) - log_neg_log1m
 
 
 def width_needed(n, k, s, delta):
@@ -206,14 +211,15 @@ def width_needed(n, k, s, delta):
     >>> width_needed(50, 3, 2, delta=0.01)
     1879
     """
-    log10_r = np.asarray(log10_width_needed(n, k, s, delta))
-    if np.any(log10_r > 300):
-        raise ValueError(f"delta: the width needed is about 10^{float(np.max(log10_r)):.1f}, "
-                         "beyond float range; use log10_width_needed")
     n_arr, k_arr, s_arr = _check_nks(n, k, s)
     log_delta = np.log(check_probability("delta", delta))
-    log_p = np.asarray(log_p_lucky(n_arr, k_arr, s_arr))
-    r = np.maximum(1.0, np.ceil(10.0 ** log10_r))
+    log_p = _log_p_lucky(n_arr, k_arr, s_arr)
+    log_r = _log_width(log_p, log_delta)
+    if np.any(log_r > 300 * _LN10):
+        raise ValueError(f"delta: the width needed is about 10^{float(np.max(log_r)) / _LN10:.1f}"
+                         ", beyond float range; use log10_width_needed")
+    with np.errstate(under="ignore"):
+        r = np.maximum(1.0, np.ceil(np.exp(log_r)))
     # The ceiling of a rounded quotient can be off by one at exact boundaries: settle it
     # against the defining inequality r log(1-p) <= log(delta).
     with np.errstate(invalid="ignore"):
@@ -222,4 +228,22 @@ def width_needed(n, k, s, delta):
         r = np.where(_log_fail_all(log_p, r) > log_delta, r + 1, r)
     if r.ndim:
         return r
-    return check_int("width", float(r))
+    return _settle_exactly(int(n_arr), int(k_arr), int(s_arr), float(delta), int(r))
+
+
+def _settle_exactly(n: int, k: int, s: int, delta: float, r: int) -> int:
+    """For small cases, fix r in exact rationals: (1-p)^r <= delta < (1-p)^(r-1).
+
+    Floats cannot decide ties such as p = delta = 1/2; rationals can, cheaply while r and the
+    binomials are small (r <= 2000, C(n, min(s, k)) below 1e30).
+    """
+    small = min(s, k)
+    if r > 2000 or log_comb(n, small) > 30 * _LN10:
+        return r
+    q = 1 - Fraction(math.comb(max(s, k), small), math.comb(n, small))
+    d = Fraction(delta)
+    while r > 1 and q ** (r - 1) <= d:
+        r -= 1
+    while q**r > d:
+        r += 1
+    return r
