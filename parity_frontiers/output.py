@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
 from fractions import Fraction
 
 __all__ = ["format_number", "format_table", "dumps_json"]
@@ -21,7 +22,8 @@ def format_number(value, log10_value: float | None = None) -> str:
     if isinstance(value, Fraction):
         return f"{value.numerator}/{value.denominator}"
     if isinstance(value, int):
-        return str(value) if abs(value) < 10**15 else f"{value:.6e}"
+        # Decimal rounds correctly where float(value) would overflow.
+        return str(value) if abs(value) < 10**15 else f"{Decimal(value):.6e}"
     if isinstance(value, float):
         if value == 0 or (1e-4 <= abs(value) < 1e15 and value == int(value)):
             return f"{value:.0f}" if value == int(value) else f"{value:.6g}"

@@ -35,6 +35,8 @@ def _as_real_array(name: str, value) -> np.ndarray:
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         arr = np.asarray(value, dtype=np.float64)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for floating point (over 1e308)") from None
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
     if arr.size == 0:

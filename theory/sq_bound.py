@@ -237,8 +237,7 @@ class SQSolution:
     value : int, float or None
         Smallest integer r, T or m at which the bound allows success probability ``delta``
         (at least 1), or the largest allowed success probability when solving for delta.
-        ``None`` only when the number has over 300 digits and C(n, k) is too large to handle
-        exactly; ``log10_value`` then carries it.
+        ``None`` when the number exceeds 1e300; ``log10_value`` then carries it.
     log10_value : float
         log10 of the real-valued frontier (before rounding up).
     exact : bool
@@ -295,4 +294,6 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
         x = d * c / (2 * check_int("params", params) * precision)
     else:
         x = d * c / (2 * check_int("params", params) * check_int("steps", steps))
-    return SQSolution(solve_for, max(1, math.ceil(x)), log10_x, exact=True)
+    value = max(1, math.ceil(x))
+    # Past 300 digits an integer helps nobody and breaks float consumers: keep the log.
+    return SQSolution(solve_for, value if log10_x < 300 else None, log10_x, exact=True)

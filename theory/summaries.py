@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ._checks import check_int, check_probability, check_rational
-from .binomial import comb_exact, comb_is_cheap, log10_comb
+from .binomial import comb_exact, log10_comb
 from .fourier_gaps import (
     hoeffding_sample_size,
     kappa_row_exact,
@@ -88,9 +88,9 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
     if width is not None:
         params = two_layer_param_count(n_int, check_int("width", width))
     out = {"n": n_int, "k": k_int}
-    if comb_is_cheap(n_int, k_int):
-        out["binomial"] = comb_exact(n_int, k_int)
     out["log10_binomial"] = float(log10_comb(n_int, k_int))
+    # The exact integer while it is readable (<= 300 digits); the log always.
+    out["binomial"] = comb_exact(n_int, k_int) if out["log10_binomial"] < 300 else None
     out["log10_threshold"] = sq_log10_threshold(n_int, k_int)
     out.update({"params": params, "width": width, "steps": steps, "samples": samples,
                 "tau": tau, "delta": delta})
