@@ -236,3 +236,17 @@ def test_console_script_and_module_entry_points():
     bad = subprocess.run([*exe, "lottery", "--n", "3", "--k", "4", "--s", "1"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stdout == ""
+
+
+def test_bound_solution_beyond_float_range_is_null_with_log(capsys):
+    # C(1e7, 20000) has about 62,654 digits: exact arithmetic still runs, but the answer is
+    # reported by its log10 (JSON has no room for 62,000-digit integers in practice).
+    out = run_json(capsys, "bound", "--n", "1e7", "--k", "20000", "--width", "1e5", "--steps",
+                   "1e5", "--delta", "0.5", "--solve-for", "samples")
+    assert out["solved_value"] is None and out["binomial"] is None
+    params = 10**5 * (10**7 + 2) + 1
+    expected = (math.log10(0.5) + out["log10_binomial"] - math.log10(2 * params * 10**5))
+    assert out["log10_solved_value"] == pytest.approx(expected, rel=1e-12)
+    assert main(["bound", "--n", "1e7", "--k", "20000", "--width", "1e5", "--steps", "1e5",
+                 "--delta", "0.5", "--solve-for", "samples"]) == 0
+    assert "10^62636.4" in capsys.readouterr().out
