@@ -31,7 +31,9 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray):
 
 
 def _as_real_array(name: str, value) -> np.ndarray:
-    if isinstance(value, (bool, np.bool_)):
+    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_ or (
+            isinstance(value, (list, tuple)) and any(isinstance(v, (bool, np.bool_))
+                                                     for v in value)):
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         arr = np.asarray(value, dtype=np.float64)

@@ -167,7 +167,10 @@ def evaluate(expr: sp.Expr, **values) -> sp.Expr:
         if name not in SYMBOLS:
             raise ValueError(f"unknown symbol {name!r}; known: {', '.join(SYMBOLS)}")
         subs[SYMBOLS[name]] = sp.Rational(value) if isinstance(value, float) else value
-    return sp.simplify(expr.subs(subs).doit())
+    result = expr.subs(subs).doit()
+    # A closed number is already exact (and simplify() can take minutes factoring logs of
+    # integers, e.g. 8 log(2n/delta)/gap^2): simplify only what still has free symbols.
+    return sp.simplify(result) if result.free_symbols else result
 
 
 def latex(expr: sp.Expr) -> str:
