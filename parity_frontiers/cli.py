@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from fractions import Fraction
 
@@ -18,13 +19,19 @@ from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_boun
 from theory.upper_bounds import upper_bound_frontier
 
 from . import __version__
-from .output import dumps_json, format_number, format_table
+from .output import dumps_json, format_fraction, format_number, format_table
 
 PROG = "parity-frontiers"
 
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line on stderr and exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Let values such as --bias -1/2 or --bias -1e3 through as numbers, not options.
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^-\d+/\d+$")
 
     def error(self, message):  # noqa: D401 - argparse API
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -207,15 +214,22 @@ def _cmd_bound(args) -> str:
         rows.append(["max success probability",
                      format_number(out["max_success_probability"])
                      + f" (log10 {out['log10_max_success_probability']:.4f})"])
-        label = "log10 cost r T m / delta" if out["delta"] is not None else "log10 cost r T m"
+        precision = "r T / tau^2" if out["tau"] is not None else "r T m"
+        label = f"log10 cost {precision}" + (" / delta" if out["delta"] is not None else "")
         rows.append([label, f"{out['log10_cost']:.4f}"])
     if "forbidden" in out:
         rows.append(["success >= delta ruled out", format_number(out["forbidden"])])
     table = format_table(["quantity", "value"], rows,
                          title=f"SQ lower bound (Prop. 3), n = {out['n']}, k = {out['k']}")
-    formulas = {"max_success_probability": symbolic.sq_max_success_expr(in_samples=True)}
+    formulas = {"max_success_probability":
+                symbolic.sq_max_success_expr(in_samples=args.tau is None)}
     if args.solve_for:
-        formulas[f"frontier_{args.solve_for}"] = symbolic.sq_min_resource_expr(args.solve_for)
+        frontier = symbolic.sq_min_resource_expr(args.solve_for)
+        if args.tau is not None:
+            m, tau = symbolic.SYMBOLS["m"], symbolic.SYMBOLS["tau"]
+            frontier = frontier.subs(m, 1 / tau**2)
+            formulas["max_success_probability"] = symbolic.sq_max_success_expr(False)
+        formulas[f"frontier_{args.solve_for}"] = frontier
     return _emit(args, out, table, formulas)
 
 
@@ -244,22 +258,32 @@ def _cmd_lottery(args) -> str:
 def _cmd_gap(args) -> str:
     out = gap_summary(args.s, args.k, args.bias, n=args.n, delta=args.delta)
     pairs = zip(out["kappa_exact"], out["kappa"], strict=True)
-    kappa_rows = [[d, exact, format_number(value)] for d, (exact, value) in enumerate(pairs)]
+    kappa_rows = [[d, format_fraction(exact), format_number(value)]
+                  for d, (exact, value) in enumerate(pairs)]
     title = f"Fourier coefficients kappa(s={out['s']}, b={out['bias']}, d)"
     parts = [format_table(["d", "exact", "float"], kappa_rows, title=title)]
     classes = ["in_S_in_U", "in_S_off_U", "in_U_off_S", "outside"]
-    grad_rows = [[g["overlap"]] + [g.get(c, "n/a") for c in classes] for g in out["gradients"]]
+    grad_rows = [[g["overlap"]] + [format_fraction(g[c]) if c in g else "n/a" for c in classes]
+                 for g in out["gradients"]]
     parts.append(format_table(["overlap j"] + classes, grad_rows,
                               title="|population gradient| per coordinate class (a = 1)"))
-    rows = [["gap (" + out["gap_kind"] + ")", f"{out['gap_exact']} = {format_number(out['gap'])}"]]
+    rows = [["gap (" + out["gap_kind"] + ")", _fraction_and_float(out["gap_exact"], out["gap"])]]
     if "samples_needed" in out:
-        needed = out["samples_needed"]
+        if "log10_samples_needed" in out:
+            needed = format_number(out["samples_needed"], out["log10_samples_needed"])
+        else:
+            needed = "none (gap <= 0: the gradient cannot separate S)"
         rows.append([f"samples for P >= 1 - {format_number(out['delta'])}, n = {out['n']}",
-                     format_number(needed) if needed is not None
-                     else "none (gap <= 0: the gradient cannot separate S)"])
+                     needed])
     parts.append(format_table(["quantity", "value"], rows, title="Luckiest neuron"))
     formulas = {"kappa": symbolic.kappa_expr(), "samples_needed": symbolic.hoeffding_expr()}
     return _emit(args, out, "\n\n".join(parts), formulas)
+
+
+def _fraction_and_float(exact: str, value: float) -> str:
+    shown = format_fraction(exact)
+    return shown if "/" not in shown or shown.startswith("~") else (
+        f"{shown} = {format_number(value)}")
 
 
 def _cmd_upper(args) -> str:
@@ -271,11 +295,12 @@ def _cmd_upper(args) -> str:
         ["s", "theorem", "applies", "log10 width", "log10 samples", "steps",
          "log10 params*T*m", "minus SQ threshold"],
         [[r["s"], r["theorem"], format_number(r["applies"]), f"{r['log10_width']:.3f}",
-          f"{r['log10_samples']:.3f}", format_number(r["steps"]), f"{r['log10_cost']:.3f}",
+          f"{r['log10_samples']:.3f}", format_number(r["steps"], r["log10_steps"]),
+          f"{r['log10_cost']:.3f}",
           f"{r['log10_cost_over_threshold']:+.3f}"] for r in rows],
         title=(f"Upper-bound frontier, n = {args.n}, k = {args.k} (c2 = {args.c2:g}, "
-               f"c3 = {args.c3:g}, c4 = {args.c4:g}, epsilon = {args.epsilon:g}); "
-               "'applies': the theorem's parity conditions hold"))
+               f"c3 = {args.c3:g}, c4 = {args.c4:g}, epsilon = {args.epsilon:g})\n"
+               "applies: the theorem's parity conditions hold (k even; Thm. 5 also s even)"))
     formulas = {"thm4_width": symbolic.thm4_width_expr(),
                 "thm4_samples": symbolic.thm4_samples_expr(),
                 "thm4_steps": symbolic.thm4_steps_expr(),
@@ -299,6 +324,9 @@ def _cmd_demo(args) -> str:
          for r in out["sq"]],
         title=f"SQ lower bound (Prop. 3): least resources for success probability "
               f"{out['delta']:g} (below them the bound rules it out)"))
+    if out["log10_threshold"] < 12:
+        parts[-1] += ("\nA lower bound, and a weak one while C(n, k) is small: it bites once "
+                      "C(n, k) outgrows r T m (try --n 1000 --k 8).")
     lot = out["lottery"]
     width = lot[0]["width"] if lot else 0
     parts.append(format_table(
@@ -310,7 +338,7 @@ def _cmd_demo(args) -> str:
     biases = gaps[0]["biases"] if gaps else []
     parts.append(format_table(
         ["s"] + [f"gap, b = {b}" for b in biases] + ["samples (99%), best b"],
-        [[r["s"]] + [f"{e} = {format_number(g)}" if g else "0"
+        [[r["s"]] + [_fraction_and_float(e, g)
                      for e, g in zip(r["gaps_exact"], r["gaps"], strict=True)]
          + [format_number(r["best_samples_needed"]) if r["best_samples_needed"] is not None
             else "none: gap <= 0"] for r in gaps],

@@ -7,7 +7,7 @@ import math
 from decimal import Decimal
 from fractions import Fraction
 
-__all__ = ["format_number", "format_table", "dumps_json"]
+__all__ = ["format_number", "format_fraction", "format_table", "dumps_json"]
 
 
 def format_number(value, log10_value: float | None = None) -> str:
@@ -28,6 +28,15 @@ def format_number(value, log10_value: float | None = None) -> str:
         if value == 0 or (1e-4 <= abs(value) < 1e15 and value == int(value)):
             return f"{value:.0f}" if value == int(value) else f"{value:.6g}"
         return f"{value:.6g}"
+    return str(value)
+
+
+def format_fraction(text: str, max_denominator: int = 10**6) -> str:
+    """A "p/q" string for reading: "0" and "1" for integers, "~0.0123" past ``max_denominator``
+    (a 2^50 denominator helps nobody in a table; JSON keeps the exact value)."""
+    value = Fraction(text)
+    if value.denominator > max_denominator:
+        return f"~{format_number(float(value))}"
     return str(value)
 
 

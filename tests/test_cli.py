@@ -211,6 +211,9 @@ BAD = [
     (["gap", "--s", "3", "--k", "2", "--bias", "x"], "--bias"),
     (["gap", "--s", "3", "--k", "2", "--n", "2"], "s"),
     (["gap", "--s", "3", "--k", "2", "--n", "10", "--delta", "1.5"], "delta"),
+    (["gap", "--s", "3", "--k", "2", "--delta", "1.5"], "delta"),
+    (["gap", "--s", "6000", "--k", "2"], "s"),
+    (["lottery", "--n", "1e16", "--k", "3", "--s", "2"], "n"),
     (["upper", "--n", "10", "--k", "3", "--s", "20"], "s"),
     (["upper", "--n", "10", "--k", "3", "--c2", "0"], "c2"),
     (["bogus"], "COMMAND"),
@@ -250,3 +253,67 @@ def test_bound_solution_beyond_float_range_is_null_with_log(capsys):
     assert main(["bound", "--n", "1e7", "--k", "20000", "--width", "1e5", "--steps", "1e5",
                  "--delta", "0.5", "--solve-for", "samples"]) == 0
     assert "10^62636.4" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("parity-frontiers ")
+
+
+def test_bound_forbidden_and_solved_width(capsys):
+    out = run_json(capsys, "bound", "--n", "50", "--k", "3", "--params", "10", "--steps", "10",
+                   "--delta", "0.5", "--solve-for", "samples")
+    assert out["solved_value"] == 49 and out["forbidden"] is False     # exactly at 1/2
+    out = run_json(capsys, "bound", "--n", "50", "--k", "3", "--params", "10", "--steps", "10",
+                   "--samples", "48", "--delta", "0.5")
+    assert out["forbidden"] is True                                     # 48/98 < 1/2
+    out = run_json(capsys, "bound", "--n", "100", "--k", "4", "--steps", "10", "--samples",
+                   "10", "--delta", "0.5", "--solve-for", "params")
+    assert out["solved_width"] == -(-(out["solved_value"] - 1) // 102)
+
+
+def test_bound_tau_form_in_label_and_latex(capsys):
+    assert main(["bound", "--n", "50", "--k", "3", "--width", "10", "--delta", "0.5",
+                 "--tau", "0.1", "--solve-for", "steps", "--latex"]) == 0
+    text = capsys.readouterr().out
+    assert "r T / tau^2 / delta" in text
+    frontier = text.split("frontier_steps:")[1]
+    assert "\\delta \\tau^{2}" in frontier and "2 T m" not in frontier
+
+
+def test_lottery_json_when_s_equals_n(capsys):
+    out = run_json(capsys, "lottery", "--n", "10", "--k", "3", "--s", "10", "--delta", "0.1")
+    assert out["width_needed"] == 1 and out["log10_width_needed"] == 0.0
+    demo = run_json(capsys, "demo", "--n", "6", "--k", "3")
+    assert all(row["width_needed"] >= 1 for row in demo["lottery"])
+
+
+def test_gap_negative_fraction_bias(capsys):
+    out = run_json(capsys, "gap", "--s", "3", "--k", "1", "--bias", "-1/2")
+    assert out["bias"] == "-1/2"
+    # threshold z1+z2+z3 > 1/2 fires when at most one z is -1: mean 4/8, degree-1 coefficient
+    # E[z1 * 1[...]] = (3 - 1) / 8 = 1/4 (z1 = +1 in 3 firing inputs, -1 in 1).
+    assert out["kappa_exact"][:2] == ["1/2", "1/4"]
+    assert out["gradients"][1]["in_S_in_U"] == "1/2"     # kappa(3, -1/2, 0) for k = 1
+
+
+def test_upper_steps_beyond_float_range(capsys):
+    out = run_json(capsys, "upper", "--n", "100", "--k", "4", "--s", "4", "--epsilon", "1e-170",
+                   "--c4", "3")
+    row = out["rows"][0]
+    assert row["steps"] is None
+    assert row["log10_steps"] == pytest.approx(math.log10(3) + 340, rel=1e-14)
+    assert main(["upper", "--n", "100", "--k", "4", "--s", "4", "--epsilon", "1e-170"]) == 0
+    assert "10^340.00" in capsys.readouterr().out
+
+
+def test_output_helpers():
+    from parity_frontiers.output import dumps_json, format_fraction, format_number
+    assert format_number(10**400) == "1.000000e+400"
+    assert format_number(True) == "yes" and format_number(None, 12.5) == "10^12.50"
+    assert format_fraction("0/1") == "0" and format_fraction("6/4") == "3/2"
+    assert format_fraction(f"1/{2**60}").startswith("~")
+    with pytest.raises(ValueError, match="non-finite"):
+        dumps_json({"a": [1.0, float("inf")]})

@@ -15,6 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
+    "MAX_EXACT_SIZE",
     "check_size",
     "check_int",
     "check_probability",
@@ -30,17 +31,40 @@ def _first_bad(arr: np.ndarray, bad: np.ndarray):
     return np.broadcast_to(arr, bad.shape)[bad].flat[0].item()
 
 
+#: Largest integer below which every integer is exact in float64. Combinatorial sizes (n, k,
+#: s, j) beyond it would be silently rounded, so :func:`check_size` refuses them when asked.
+MAX_EXACT_SIZE = 2**53
+
+
+def _contains_bool(value) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_bool(v) for v in value)
+    return False
+
+
 def _as_real_array(name: str, value) -> np.ndarray:
-    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == np.bool_ or (
-            isinstance(value, (list, tuple)) and any(isinstance(v, (bool, np.bool_))
-                                                     for v in value)):
+    # numpy silently upcasts [2, True] to [2, 1]: a bool among numbers is refused up front.
+    if _contains_bool(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
+    except (TypeError, ValueError):  # e.g. ragged nested lists
+        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+    kind = raw.dtype.kind
+    if kind == "O":
+        items = raw.ravel().tolist()
+        if not all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in items):
+            bad = next(v for v in items
+                       if not isinstance(v, Real) or isinstance(v, (bool, np.bool_)))
+            raise ValueError(f"{name} must be a number, got {bad!r}")
+    elif kind not in "iuf":  # bool, str, bytes, complex, dates ...
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        arr = raw.astype(np.float64)
     except OverflowError:
         raise ValueError(f"{name} is too large for floating point (over 1e308)") from None
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty")
     bad = ~np.isfinite(arr)
@@ -49,11 +73,12 @@ def _as_real_array(name: str, value) -> np.ndarray:
     return arr
 
 
-def check_size(name: str, value, minimum: int = 1) -> np.ndarray:
+def check_size(name: str, value, minimum: int = 1, exact: bool = False) -> np.ndarray:
     """Validate a size (integer >= ``minimum``), scalar or array; return it as float64 array.
 
-    Float64 is exact for integers below 2**53, far beyond any size this toolkit meets, and is
-    what the log-space special functions consume.
+    Float64 holds every integer up to 2**53 exactly. With ``exact=True`` (combinatorial sizes
+    such as n, k, s) larger values are refused rather than rounded; resource counts (params,
+    steps, samples, width) may exceed it, as only their logarithms matter.
     """
     arr = _as_real_array(name, value)
     bad = arr != np.floor(arr)
@@ -62,6 +87,11 @@ def check_size(name: str, value, minimum: int = 1) -> np.ndarray:
     bad = arr < minimum
     if bad.any():
         raise ValueError(f"{name} must be >= {minimum}, got {_first_bad(arr, bad):g}")
+    if exact:
+        bad = arr > MAX_EXACT_SIZE
+        if bad.any():
+            raise ValueError(f"{name} must be <= 2**53 = {MAX_EXACT_SIZE} (exact in floating "
+                             f"point), got {_first_bad(arr, bad):g}")
     return arr
 
 

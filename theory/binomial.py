@@ -73,8 +73,8 @@ def log_comb(n, k):
     >>> float(log_comb(10**6, 50) / np.log(10))  # doctest: +ELLIPSIS
     235.51...
     """
-    n_arr = check_size("n", n, minimum=0)
-    k_arr = check_size("k", k, minimum=0)
+    n_arr = check_size("n", n, minimum=0, exact=True)
+    k_arr = check_size("k", k, minimum=0, exact=True)
     check_subset_size("k", k_arr, n_arr)
     out = log_comb_unchecked(n_arr, k_arr)
     return out if out.ndim else float(out)

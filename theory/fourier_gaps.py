@@ -40,6 +40,8 @@ from ._checks import check_int, check_probability, check_rational, check_real, c
 
 __all__ = [
     "COORDINATE_CLASSES",
+    "MAX_KAPPA_S",
+    "MAX_KAPPA_ROW_S",
     "threshold_count",
     "kappa_exact",
     "kappa_row_exact",
@@ -72,15 +74,44 @@ def _check_degree(s: int, d) -> int:
     return d
 
 
-def kappa_exact(s, bias, d) -> Fraction:
-    """Exact degree-d Fourier coefficient kappa(s, b, d) of z -> 1[sum(z) + b > 0].
+#: Largest support size for exact kappa values (big-integer cost grows with s).
+MAX_KAPPA_S = 100_000
+#: Largest support size for a whole row d = 0..s (the ``gap`` table).
+MAX_KAPPA_ROW_S = 5_000
 
-    Computed by the double sum in the module docstring (PAPER.md section 4) in integers.
+
+def _check_kappa_s(s, limit=MAX_KAPPA_S) -> int:
+    s = check_int("s", s)
+    if s > limit:
+        raise ValueError(f"s must be <= {limit} for exact Fourier coefficients, got {s}")
+    return s
+
+
+def _krawtchouk(t: int, e: int, N: int) -> int:
+    """K_t(e; N) = sum_q (-1)^q C(e, q) C(N - e, t - q): coefficient of x^t in
+    (1 - x)^e (1 + x)^(N - e)."""
+    return sum((-1) ** q * math.comb(e, q) * math.comb(N - e, t - q)
+               for q in range(max(0, t - (N - e)), min(e, t) + 1))
+
+
+def kappa_exact(s, bias, d) -> Fraction:
+    r"""Exact degree-d Fourier coefficient kappa(s, b, d) of z -> 1[sum(z) + b > 0].
+
+    The double sum of PAPER.md section 4 (module docstring) telescopes (derived here): the
+    partial sums of Krawtchouk polynomials are Krawtchouk polynomials,
+    :math:`\sum_{h \le t} K_h(d; s) = K_t(d - 1; s - 1)` for d >= 1 (divide the generating
+    function :math:`(1-x)^d (1+x)^{s-d}` by :math:`1 - x`), so with H the threshold count
+
+    .. math:: \kappa(s, b, 0) = 2^{-s} \sum_{h < H} inom{s}{h}, \qquad
+              \kappa(s, b, d) = 2^{-s} K_{H-1}(d - 1;\, s - 1) \quad (d \ge 1),
+
+    a single sum of O(d) terms. The tests check it against the double sum and against
+    enumeration of {-1, 1}^s.
 
     Parameters
     ----------
     s : int
-        Support size (number of +-1 inputs), >= 1.
+        Support size (number of +-1 inputs), 1 <= s <= :data:`MAX_KAPPA_S`.
     bias : int, Fraction, float or str
         Threshold offset b; converted exactly (a string ``"1/2"`` is the rational 1/2).
     d : int
@@ -93,20 +124,39 @@ def kappa_exact(s, bias, d) -> Fraction:
     >>> kappa_exact(4, 0, 2)
     Fraction(1, 16)
     """
-    s = check_int("s", s)
+    s = _check_kappa_s(s)
     d = _check_degree(s, d)
     H = threshold_count(s, bias)
-    total = 0
-    for h in range(H):
-        total += sum((-1) ** q * math.comb(d, q) * math.comb(s - d, h - q)
-                     for q in range(max(0, h - (s - d)), min(d, h) + 1))
-    return Fraction(total, 2**s)
+    if d == 0:
+        return Fraction(sum(math.comb(s, h) for h in range(H)), 2**s)
+    if H == 0 or H == s + 1:  # constant neuron: no coefficient above degree 0
+        return Fraction(0)
+    return Fraction(_krawtchouk(H - 1, d - 1, s - 1), 2**s)
 
 
 def kappa_row_exact(s, bias) -> list[Fraction]:
-    """[kappa(s, b, d) for d = 0..s] exactly (see :func:`kappa_exact`)."""
-    s = check_int("s", s)
-    return [kappa_exact(s, bias, d) for d in range(s + 1)]
+    r"""[kappa(s, b, d) for d = 0..s] exactly, in O(s) big-integer steps.
+
+    Uses the three-term recurrence in the degree (derived here, checked in the tests)
+
+    .. math:: (N - e) K_t(e + 1; N) = (N - 2t) K_t(e; N) - e K_t(e - 1; N),
+
+    with N = s - 1, t = H - 1, K_t(0; N) = C(N, t), and :func:`kappa_exact`'s identity.
+    s is limited to :data:`MAX_KAPPA_ROW_S`.
+    """
+    s = _check_kappa_s(s, MAX_KAPPA_ROW_S)
+    H = threshold_count(s, bias)
+    row = [kappa_exact(s, bias, 0)]
+    N, t = s - 1, H - 1
+    if t < 0 or t > N:
+        return row + [Fraction(0)] * s
+    previous, current = 0, math.comb(N, t)
+    values = [current]
+    for e in range(N):
+        numerator = (N - 2 * t) * current - e * previous
+        previous, current = current, numerator // (N - e)
+        values.append(current)
+    return row + [Fraction(v, 2**s) for v in values]
 
 
 def kappa(s, bias, d):
@@ -120,7 +170,10 @@ def kappa(s, bias, d):
     >>> kappa([3, 3, 4], 0, [1, 3, 2])
     array([ 0.25  , -0.25  ,  0.0625])
     """
-    s_arr = check_size("s", s)
+    s_arr = check_size("s", s, exact=True)
+    if np.any(s_arr > MAX_KAPPA_S):
+        raise ValueError(f"s must be <= {MAX_KAPPA_S} for exact Fourier coefficients, "
+                         f"got {float(np.max(s_arr)):g}")
     b_arr = check_real("bias", bias)
     d_arr = check_size("d", d, minimum=0)
     s_arr, b_arr, d_arr = np.broadcast_arrays(s_arr, b_arr, d_arr)
@@ -309,7 +362,11 @@ def hoeffding_sample_size(gap, n, delta) -> int:
 
     .. math:: m = \Bigl\lceil \frac{8 \ln(2n/\delta)}{\mathrm{gap}^2} \Bigr\rceil .
 
-    Raises ValueError when gap <= 0 (no finite sample separates S).
+    The ceiling is exact while m < 2**53; beyond, ln(2n/delta) in float64 fixes only the
+    leading ~16 digits (there is nothing to be gained from more). The terms are
+    a * y * g(x) * x_i, in [-1, 1] when the output weight has |a| <= 1 (the
+    default of :func:`fourier_gap`); for |a| > 1 pass gap / |a|. Raises ValueError when
+    gap <= 0 (no finite sample separates S).
 
     Examples
     --------
@@ -320,5 +377,10 @@ def hoeffding_sample_size(gap, n, delta) -> int:
     if g <= 0:
         raise ValueError(f"gap must be > 0 to separate S by its gradient, got {float(g):g}")
     n = check_int("n", n)
+    if np.ndim(delta) != 0:
+        raise ValueError("delta must be a scalar")
     d = float(check_probability("delta", delta))
-    return math.ceil(8.0 * math.log(2.0 * n / d) / float(g) ** 2)
+    # ln(2n/delta) as a sum of logs (2n/delta overflows for tiny delta or huge n), and the
+    # division in exact rationals (gap**2 underflows for tiny gaps).
+    log_term = math.log(2.0) + math.log(n) - math.log(d)
+    return math.ceil(Fraction(8.0 * log_term) / (g * g))

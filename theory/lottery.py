@@ -39,12 +39,18 @@ __all__ = [
 _LN10 = math.log(10.0)
 # Below this log-probability, log(1 - p) = -p to better than 1e-13 relative.
 _TINY_LOG_P = -30.0
+# log C(n, m) above which p_lucky is summed term by term (see _log_p_lucky), and the most
+# terms we are willing to sum per point (80 MB of float64).
+_LOG_C_EXACT_LIMIT = 1e5
+_MAX_PRODUCT_TERMS = 10_000_000
+#: Longest overlap law returned whole by :func:`overlap_pmf` when j is omitted.
+MAX_LAW_LENGTH = 10_000
 
 
 def _check_nks(n, k, s):
-    n_arr = check_size("n", n)
-    k_arr = check_size("k", k)
-    s_arr = check_size("s", s)
+    n_arr = check_size("n", n, exact=True)
+    k_arr = check_size("k", k, exact=True)
+    s_arr = check_size("s", s, exact=True)
     check_subset_size("k", k_arr, n_arr)
     check_subset_size("s", s_arr, n_arr)
     return n_arr, k_arr, s_arr
@@ -95,9 +101,13 @@ def log_overlap_pmf(n, k, s, j=None):
     if j is None:
         if n_arr.ndim or k_arr.ndim or s_arr.ndim:
             raise ValueError("j is required when n, k or s is an array")
-        j_arr = np.arange(int(min(s_arr, k_arr)) + 1, dtype=np.float64)
+        length = int(min(s_arr, k_arr)) + 1
+        if length > MAX_LAW_LENGTH:
+            raise ValueError(f"j is required: the whole overlap law would have {length} "
+                             f"entries (more than {MAX_LAW_LENGTH})")
+        j_arr = np.arange(length, dtype=np.float64)
     else:
-        j_arr = check_size("j", j, minimum=0)
+        j_arr = check_size("j", j, minimum=0, exact=True)
     n_arr, k_arr, s_arr, j_arr = np.broadcast_arrays(n_arr, k_arr, s_arr, j_arr)
     possible = (j_arr <= k_arr) & (j_arr <= s_arr) & (s_arr - j_arr <= n_arr - k_arr)
     jj = np.where(possible, j_arr, 0.0)
@@ -116,8 +126,23 @@ def log_p_lucky(n, k, s):
 def _log_p_lucky(n_arr, k_arr, s_arr):
     # C(max, min) / C(n, min): both branches in one expression, S in U or U in S.
     small = np.minimum(s_arr, k_arr)
-    return (log_comb_unchecked(np.maximum(s_arr, k_arr), small)
-            - log_comb_unchecked(n_arr, small))
+    big = np.maximum(s_arr, k_arr)
+    log_c = log_comb_unchecked(n_arr, small)
+    out = log_comb_unchecked(big, small) - log_c
+    # The difference of two log-binomials keeps ~1e-16 * log C(n, min) absolute error; past
+    # 1e5 that is 1e-11 relative in p and growing, so there sum the ratio term by term:
+    # C(big, m) / C(n, m) = prod_{i < m} (1 - (n - big) / (n - i)).
+    redo = (log_c > _LOG_C_EXACT_LIMIT) & (small <= _MAX_PRODUCT_TERMS)
+    if np.any(redo):
+        shape = np.shape(out)
+        out = np.array(out, dtype=np.float64, ndmin=1).ravel()
+        n_b, big_b, small_b, redo_b = (np.broadcast_to(x, shape).ravel()
+                                       for x in (n_arr, big, small, redo))
+        for i in np.flatnonzero(redo_b):
+            terms = n_b[i] - np.arange(small_b[i], dtype=np.float64)
+            out[i] = np.sum(np.log1p(-(n_b[i] - big_b[i]) / terms))
+        out = out.reshape(shape)
+    return out
 
 
 def p_lucky(n, k, s):
@@ -179,10 +204,15 @@ def p_at_least_one_lucky(n, k, s, width):
 
 
 def log10_width_needed(n, k, s, delta):
-    """log10 of the real-valued width r with (1 - p)^r = delta (see :func:`width_needed`)."""
+    """log10 of max(1, r), r the real-valued width with (1 - p)^r = delta.
+
+    Always finite; :func:`width_needed` is its ceiling, settled exactly.
+    """
     n_arr, k_arr, s_arr = _check_nks(n, k, s)
     d_arr = check_probability("delta", delta)
-    return _out(_log_width(_log_p_lucky(n_arr, k_arr, s_arr), np.log(d_arr)) / _LN10)
+    # Clamped at width 1 (log 0): when p is close to 1 one neuron is already enough.
+    log_r = _log_width(_log_p_lucky(n_arr, k_arr, s_arr), np.log(d_arr))
+    return _out(np.maximum(log_r, 0.0) / _LN10)
 
 
 def _log_width(log_p, log_delta):
@@ -198,7 +228,8 @@ def width_needed(n, k, s, delta):
 
     .. math:: r = \Bigl\lceil \frac{\log \delta}{\log(1 - p)} \Bigr\rceil
 
-    Returns an int for scalar input, a float64 array of integers otherwise.
+    Returns an int for scalar input, a float64 array of integers otherwise. Widths above
+    2**53 are the nearest float (their last digits carry no information anyway).
 
     Raises
     ------

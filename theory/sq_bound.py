@@ -42,6 +42,7 @@ __all__ = [
     "sq_log10_threshold",
     "sq_log10_min_resource",
     "sq_solve",
+    "sq_rules_out",
 ]
 
 #: The four resources of the frontier, by the names the CLI uses.
@@ -61,10 +62,11 @@ def two_layer_param_count(n_inputs, width):
     >>> two_layer_param_count(50, 100)
     5201
     """
-    n_arr = check_size("n", n_inputs)
+    n_arr = check_size("n", n_inputs, exact=True)
     w_arr = check_size("width", width)
-    out = w_arr * (n_arr + 2.0) + 1.0
-    return out if out.ndim else int(out)
+    if n_arr.ndim == 0 and w_arr.ndim == 0:  # exact integer arithmetic for one network
+        return check_int("width", width) * (check_int("n", n_inputs) + 2) + 1
+    return w_arr * (n_arr + 2.0) + 1.0
 
 
 def mlp_param_count(n_inputs, hidden_widths, n_outputs: int = 1) -> int:
@@ -109,8 +111,8 @@ def _log_precision(tau, samples):
 
 
 def _check_nk(n, k):
-    n_arr = check_size("n", n)
-    k_arr = check_size("k", k)
+    n_arr = check_size("n", n, exact=True)
+    k_arr = check_size("k", k, exact=True)
     check_subset_size("k", k_arr, n_arr)
     return n_arr, k_arr
 
@@ -256,8 +258,8 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
 
     For r, T and m the answer is the smallest integer x >= 1 with
     ``sq_max_success_probability(..., x, ...) >= delta`` in exact arithmetic, found with
-    exact rationals
-    (a float ``tau`` or ``delta`` converts exactly), so the boundary is never off by one.
+    exact rationals (a float ``tau`` or ``delta`` converts exactly), so the boundary is never
+    off by one. Takes scalars; for grids use :func:`sq_log10_min_resource`.
 
     Examples
     --------
@@ -267,6 +269,8 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
     ... # doctest: +ELLIPSIS
     220.914...
     """
+    _require_scalars(n=n, k=k, params=params, steps=steps, samples=samples, tau=tau,
+                     delta=delta)
     log10_x = float(sq_log10_min_resource(n, k, solve_for, params=params, steps=steps,
                                           samples=samples, tau=tau, delta=delta))
     n_int, k_int = check_int("n", n), check_int("k", k)
@@ -297,3 +301,47 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
     value = max(1, math.ceil(x))
     # Past 300 digits an integer helps nobody and breaks float consumers: keep the log.
     return SQSolution(solve_for, value if log10_x < 300 else None, log10_x, exact=True)
+
+
+def _require_scalars(**values):
+    for name, value in values.items():
+        if value is not None and np.ndim(value) != 0:
+            raise ValueError(f"{name} must be a scalar here (this function solves one "
+                             "configuration exactly; use the vectorised log10 functions "
+                             "for grids)")
+
+
+def sq_rules_out(n, k, params, steps, *, delta, tau=None, samples=None) -> bool:
+    r"""Whether Prop. 3 rules out success probability ``delta`` (or more).
+
+    True exactly when the largest allowed success probability is below delta:
+
+    .. math:: \frac{2\,r\,T}{\tau^2 \binom{n}{k}} < \delta ,
+
+    decided in exact rationals while C(n, k) has at most 100,000 digits (so the frontier
+    found by :func:`sq_solve` is never ruled out), else in log-space.
+
+    Examples
+    --------
+    >>> sq_rules_out(50, 3, params=10, steps=10, samples=48, delta=0.5)
+    True
+    >>> sq_rules_out(50, 3, params=10, steps=10, samples=49, delta=0.5)  # exactly 1/2
+    False
+    """
+    _require_scalars(n=n, k=k, params=params, steps=steps, samples=samples, tau=tau,
+                     delta=delta)
+    log_max = float(_log_max_success(n, k, params, steps, tau, samples))
+    log_delta = math.log(float(check_probability("delta", delta)))
+    n_int, k_int = check_int("n", n), check_int("k", k)
+    if not comb_is_cheap(n_int, k_int) or not _all_integral(params, steps):
+        return log_max < log_delta
+    if samples is not None:
+        precision = Fraction(check_int("samples", samples))
+    else:
+        precision = 1 / Fraction(float(check_positive("tau", tau))) ** 2
+    cost = 2 * check_int("params", params) * check_int("steps", steps) * precision
+    return cost < Fraction(float(delta)) * comb_exact(n_int, k_int)
+
+
+def _all_integral(*values) -> bool:
+    return all(float(v).is_integer() for v in values)

@@ -18,6 +18,7 @@ from .fourier_gaps import (
     selection_gap,
 )
 from .lottery import (
+    MAX_LAW_LENGTH,
     log10_width_needed,
     log_overlap_pmf,
     log_p_lucky,
@@ -30,6 +31,7 @@ from .sq_bound import (
     sq_log10_max_success_probability,
     sq_log10_threshold,
     sq_max_success_probability,
+    sq_rules_out,
     sq_solve,
     two_layer_param_count,
 )
@@ -67,10 +69,15 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
     -------
     dict
         Always ``n``, ``k``, ``log10_threshold``. When every resource is known (after solving):
-        ``max_success_probability``, ``log10_max_success_probability``, ``log10_cost``,
-        ``forbidden`` (with delta: the bound caps success below delta). When solving:
+        ``max_success_probability``, ``log10_max_success_probability``, ``log10_cost``
+        (log10 of r T m / delta, or r T / (tau^2 delta); without delta, delta = 1), and with
+        delta ``forbidden``: True when the bound rules out success probability >= delta
+        (decided exactly, see :func:`theory.sq_bound.sq_rules_out`). When solving:
         ``solved_for``, ``solved_value``, ``log10_solved_value``, ``exact`` and, for params,
-        ``solved_width`` (smallest 2-layer width with at least that many parameters).
+        ``solved_width`` (smallest 2-layer width with at least that many parameters). A
+        solved value beyond 1e300 is None; the resources are then at the real-valued
+        frontier, where by definition the success probability is delta and the cost equals
+        the threshold, and those keys are filled from that.
 
     Examples
     --------
@@ -105,6 +112,10 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
         if solve_for == "delta":
             return _with_probability(out, n_int, k_int, params, steps, samples, tau, None)
         if solution.value is None:
+            out["max_success_probability"] = float(delta)
+            out["log10_max_success_probability"] = math.log10(delta)
+            out["log10_cost"] = out["log10_threshold"]
+            out["forbidden"] = False
             return out
         resolved = {"params": params, "steps": steps, "samples": samples}
         resolved[solve_for] = solution.value
@@ -125,9 +136,8 @@ def _with_probability(out, n, k, params, steps, samples, tau, delta):
         n, k, params, steps, tau=tau, samples=samples)
     out["log10_cost"] = sq_log10_cost(params, steps, tau=tau, samples=samples, delta=delta)
     if delta is not None:
-        check_probability("delta", delta)
-        # Prop. 3 applies when cost <= C(n,k)/2: success probability is then at most delta.
-        out["forbidden"] = bool(out["log10_cost"] <= out["log10_threshold"])
+        out["forbidden"] = sq_rules_out(n, k, params, steps, tau=tau, samples=samples,
+                                        delta=delta)
     return out
 
 
@@ -138,7 +148,9 @@ def lottery_summary(n, k, s, *, width=None, delta=None) -> dict:
     -------
     dict
         ``regime`` ("over-sparse" when s >= k: S inside U; "under-sparse": U inside S),
-        ``p_lucky``, ``log10_p_lucky``, ``overlap_pmf`` (j = 0..min(s, k)); with ``width``:
+        ``p_lucky``, ``log10_p_lucky``, ``overlap_pmf`` and ``log10_overlap_pmf``
+        (j = 0..min(s, k); None when that is over 10,000 entries; entries of the log law are
+        None where the overlap is impossible); with ``width``:
         ``p_at_least_one``, ``expected_lucky``; with ``delta``: ``width_needed`` (None
         beyond 1e300) and ``log10_width_needed``.
 
@@ -148,18 +160,21 @@ def lottery_summary(n, k, s, *, width=None, delta=None) -> dict:
     >>> out["regime"], out["width_needed"]
     ('under-sparse', 1879)
     """
+    log_p = log_p_lucky(n, k, s)  # validates n, k, s
     n_int, k_int, s_int = check_int("n", n), check_int("k", k), check_int("s", s)
-    log_p = log_p_lucky(n_int, k_int, s_int)
     out = {
         "n": n_int, "k": k_int, "s": s_int,
         "regime": "over-sparse" if s_int >= k_int else "under-sparse",
         "p_lucky": math.exp(log_p),
         "log10_p_lucky": log_p / math.log(10.0),
-        "overlap_pmf": [float(v) for v in overlap_pmf(n_int, k_int, s_int)],
-        # None marks an impossible overlap (log of probability 0), as JSON has no -inf.
-        "log10_overlap_pmf": [float(v) / math.log(10.0) if math.isfinite(v) else None
-                              for v in log_overlap_pmf(n_int, k_int, s_int)],
     }
+    if min(s_int, k_int) < MAX_LAW_LENGTH:
+        out["overlap_pmf"] = [float(v) for v in overlap_pmf(n_int, k_int, s_int)]
+        # None marks an impossible overlap (log of probability 0), as JSON has no -inf.
+        out["log10_overlap_pmf"] = [float(v) / math.log(10.0) if math.isfinite(v) else None
+                                    for v in log_overlap_pmf(n_int, k_int, s_int)]
+    else:  # a law with more entries than anyone reads; ask overlap_pmf for the js needed
+        out["overlap_pmf"] = out["log10_overlap_pmf"] = None
     if width is not None:
         w = check_int("width", width)
         out["width"] = w
@@ -185,7 +200,8 @@ def gap_summary(s, k, bias=0, *, n=None, delta=0.01) -> dict:
         ``gap_exact`` (the luckiest neuron's selection gap, see
         :func:`theory.fourier_gaps.selection_gap`), ``gap_kind``, ``gradients`` (one entry per
         overlap j = 0..min(s, k) with per-class magnitudes as "p/q"); with ``n``:
-        ``samples_needed`` (None when the gap is <= 0: no sample size separates S).
+        ``samples_needed`` (None when the gap is <= 0: no sample size separates S, or when it
+        exceeds 1e300) and, for a positive gap, ``log10_samples_needed``.
 
     Examples
     --------
@@ -195,6 +211,7 @@ def gap_summary(s, k, bias=0, *, n=None, delta=0.01) -> dict:
     """
     s_int, k_int = check_int("s", s), check_int("k", k)
     b = check_rational("bias", bias)
+    delta_value = float(check_probability("delta", delta))
     row = kappa_row_exact(s_int, b)
     gap = selection_gap(s_int, k_int, b)
     out = {
@@ -218,9 +235,15 @@ def gap_summary(s, k, bias=0, *, n=None, delta=0.01) -> dict:
         if k_int > n_int:
             raise ValueError(f"k must be <= n, got k={k_int} > n={n_int}")
         out["n"] = n_int
-        out["delta"] = float(check_probability("delta", delta))
-        out["samples_needed"] = (hoeffding_sample_size(gap, n_int, delta) if gap > 0 else None)
+        out["delta"] = delta_value
+        if gap > 0:
+            needed = hoeffding_sample_size(gap, n_int, delta_value)
+            out["log10_samples_needed"] = math.log10(needed)  # exact for big ints too
+            out["samples_needed"] = needed if out["log10_samples_needed"] < 300 else None
+        else:
+            out["samples_needed"] = None
     return out
+
 
 
 def _frac(value) -> str:

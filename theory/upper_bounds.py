@@ -27,10 +27,13 @@ import numpy as np
 from ._checks import check_positive, check_size, check_subset_size
 from .binomial import log10_comb
 
+_LN10 = math.log(10.0)
+
 __all__ = [
     "thm4_log10_width",
     "thm4_log10_samples",
     "thm4_steps",
+    "thm4_log10_steps",
     "thm5_log10_width",
     "thm5_log10_samples",
     "upper_bound_frontier",
@@ -43,9 +46,9 @@ def _out(arr):
 
 
 def _check(n, k, s, over: bool):
-    n_arr = check_size("n", n, minimum=2)
-    k_arr = check_size("k", k)
-    s_arr = check_size("s", s)
+    n_arr = check_size("n", n, minimum=2, exact=True)
+    k_arr = check_size("k", k, exact=True)
+    s_arr = check_size("s", s, exact=True)
     check_subset_size("k", k_arr, n_arr)
     check_subset_size("s", s_arr, n_arr)
     if over and np.any(s_arr < k_arr):
@@ -68,9 +71,22 @@ def thm4_log10_samples(n, k, s, c3=1.0):
                 + 2 * np.log10(n_arr) + np.log10(np.log(n_arr)))
 
 
+def thm4_log10_steps(epsilon, c4=1.0):
+    """log10 of Theorem 4's iteration count T = c4 / eps^2 for target loss eps."""
+    return _out(np.log10(check_positive("c4", c4))
+                - 2.0 * np.log10(check_positive("epsilon", epsilon)))
+
+
 def thm4_steps(epsilon, c4=1.0):
-    """Theorem 4's iteration count T = c4 / eps^2 for target loss eps."""
-    return _out(check_positive("c4", c4) / check_positive("epsilon", epsilon) ** 2)
+    """Theorem 4's iteration count T = c4 / eps^2 for target loss eps.
+
+    Raises ValueError when T exceeds 1e300 (use :func:`thm4_log10_steps`).
+    """
+    log10_t = np.asarray(thm4_log10_steps(epsilon, c4))
+    if np.any(log10_t > 300):
+        raise ValueError(f"epsilon: c4 / epsilon^2 = 10^{float(np.max(log10_t)):.1f} is beyond "
+                         "float range; use thm4_log10_steps")
+    return _out(10.0 ** log10_t)
 
 
 def thm5_log10_width(n, k, s, c2=1.0):
@@ -105,7 +121,8 @@ def upper_bound_frontier(n: int, k: int, s_values=None, *, c2=1.0, c3=1.0, c4=1.
     list of dict
         One row per s with keys ``s``, ``theorem`` (4 or 5), ``applies`` (the theorem's parity
         conditions hold: k even, and for Theorem 5 s even), ``log10_width``,
-        ``log10_samples``, ``steps``, ``log10_params`` (width * (n + 2) + 1 parameters),
+        ``log10_samples``, ``log10_steps``, ``steps`` (None beyond 1e300), ``log10_params``
+        (width * (n + 2) + 1 parameters),
         ``log10_cost`` (log10 of params * steps * samples) and ``log10_sq_threshold``
         (log10 C(n, k)/2 of Proposition 3, which any successful learner's cost must reach up
         to its success probability), and ``log10_cost_over_threshold``, their difference:
@@ -118,13 +135,13 @@ def upper_bound_frontier(n: int, k: int, s_values=None, *, c2=1.0, c3=1.0, c4=1.
     >>> row["theorem"], round(row["log10_width"], 3)
     (4, 4.388)
     """
-    n_int = int(check_size("n", n, minimum=2))
-    k_int = int(check_size("k", k))
+    n_int = int(check_size("n", n, minimum=2, exact=True))
+    k_int = int(check_size("k", k, exact=True))
     if k_int > n_int:
         raise ValueError(f"k must be <= n, got k={k_int} > n={n_int}")
     if s_values is None:
         s_values = sorted({2**i for i in range(int(math.log2(n_int)) + 1)} | {k_int, n_int})
-    s_arr = np.atleast_1d(check_size("s", s_values))
+    s_arr = np.atleast_1d(check_size("s", s_values, exact=True))
     check_subset_size("s", s_arr, np.float64(n_int))
     threshold = float(log10_comb(n_int, k_int) - math.log10(2.0))
     rows = []
@@ -133,26 +150,29 @@ def upper_bound_frontier(n: int, k: int, s_values=None, *, c2=1.0, c3=1.0, c4=1.
             theorem = 4
             log10_r = thm4_log10_width(n_int, k_int, s, c2)
             log10_m = thm4_log10_samples(n_int, k_int, s, c3)
-            steps = thm4_steps(epsilon, c4)
+            log10_t = thm4_log10_steps(epsilon, c4)
             applies = k_int % 2 == 0
         else:
             theorem = 5
             log10_r = thm5_log10_width(n_int, k_int, s, c2)
             log10_m = thm5_log10_samples(n_int, k_int, s, c3)
-            steps = 1.0
+            log10_t = 0.0
             applies = k_int % 2 == 0 and s % 2 == 0
+        # log10(r (n + 2) + 1), safe for any magnitude of r (c2 may be tiny or huge).
         base = log10_r + math.log10(n_int + 2)
-        log10_params = base + math.log10(1.0 + 10.0 ** -base)  # log10(r (n + 2) + 1)
+        log10_params = float(np.logaddexp(base * _LN10, 0.0) / _LN10)
+        log10_cost = log10_params + log10_m + log10_t
         rows.append({
             "s": s,
             "theorem": theorem,
             "applies": applies,
             "log10_width": log10_r,
             "log10_samples": log10_m,
-            "steps": steps,
+            "log10_steps": log10_t,
+            "steps": 10.0**log10_t if log10_t <= 300 else None,
             "log10_params": log10_params,
-            "log10_cost": log10_params + log10_m + math.log10(steps),
+            "log10_cost": log10_cost,
             "log10_sq_threshold": threshold,
-            "log10_cost_over_threshold": log10_params + log10_m + math.log10(steps) - threshold,
+            "log10_cost_over_threshold": log10_cost - threshold,
         })
     return rows
