@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import random
@@ -39,6 +40,45 @@ def brute_kappa(s: int, bias, degree_set) -> Fraction:
     return total / 2**s
 
 
+def brute_kappa_row(s: int, bias) -> list[Fraction]:
+    """[brute_kappa(s, bias, range(d)) for d = 0..s] in one pass over {-1,1}^s."""
+    b = Fraction(bias)
+    totals = [0] * (s + 1)
+    for z in itertools.product((-1, 1), repeat=s):
+        if sum(z) + b > 0:
+            totals[0] += 1
+            prod = 1
+            for d, zj in enumerate(z, 1):
+                prod *= zj
+                totals[d] += prod
+    return [Fraction(t, 2**s) for t in totals]
+
+
+def _comb0(a: int, b: int) -> int:
+    return math.comb(a, b) if 0 <= b <= a else 0
+
+
+@functools.cache
+def paper_inner_sums(s: int) -> tuple[tuple[int, ...], ...]:
+    """K[h][d] = sum_q (-1)^q C(d, q) C(s - d, h - q) for h, d in 0..s: the inner sum of
+    PAPER.md section 4's double sum (the Krawtchouk polynomial K_h(d; s)), typed in here."""
+    return tuple(tuple(sum((-1) ** q * _comb0(d, q) * _comb0(s - d, h - q)
+                           for q in range(d + 1))
+                       for d in range(s + 1))
+                 for h in range(s + 1))
+
+
+def paper_kappa_row(s: int, bias) -> list[Fraction]:
+    """kappa(s, b, d) = 2^-s sum_{h: s - 2h + b > 0} K_h(d; s) for d = 0..s, exactly.
+
+    The firing levels are selected by the paper's condition itself, not by a threshold count.
+    """
+    b = Fraction(bias)
+    K = paper_inner_sums(s)
+    firing = [h for h in range(s + 1) if s - 2 * h + b > 0]
+    return [Fraction(sum(K[h][d] for h in firing), 2**s) for d in range(s + 1)]
+
+
 def brute_gradient(n, target, support, weights, bias, a) -> list[Fraction]:
     """E_x[-y a 1[w.x + b > 0] x_i] for y = prod_{i in S} x_i, over all x in {-1,1}^n."""
     b, a = Fraction(bias), Fraction(a)
@@ -53,34 +93,32 @@ def brute_gradient(n, target, support, weights, bias, a) -> list[Fraction]:
 
 
 def _biases(s):
-    return ["1/2", Fraction(-3, 2), -1, 0, 1, 2, 0.5, s + 5, -s - 5, s, -s, s + 1, Fraction(1, 3)]
+    """Integers, rationals (as Fraction, str and float) and the extremes around +-s."""
+    return ["1/2", "-7/4", Fraction(-3, 2), Fraction(1, 3), Fraction(-1, 7), 0.5, -2.25,
+            -1, 0, 1, 2, s - 1, 1 - s, s, -s, s + 1, -s - 1, s + 5, -s - 5,
+            Fraction(2 * s - 1, 2), Fraction(1 - 2 * s, 2), 1e-17, -1e-17]
 
 
 # ---------------------------------------------------------------- kappa
 
 
-@pytest.mark.parametrize("s", range(1, 9))
+@pytest.mark.parametrize("s", range(1, 11))
 def test_kappa_exact_vs_enumeration(s):
     for bias in _biases(s):
-        row = kappa_row_exact(s, bias)
-        assert len(row) == s + 1
-        for d in range(s + 1):
-            want = brute_kappa(s, bias, range(d))
-            assert kappa_exact(s, bias, d) == want == row[d]
+        want = brute_kappa_row(s, bias)
+        assert kappa_row_exact(s, bias) == want
+        assert [kappa_exact(s, bias, d) for d in range(s + 1)] == want
 
 
-def test_kappa_symmetric_in_the_set():
-    # any d-set gives the same coefficient (the threshold is symmetric)
-    rng = random.Random(1)
-    for s in (4, 5, 6):
-        for d in range(s + 1):
-            D = rng.sample(range(s), d)
-            assert brute_kappa(s, 1, D) == kappa_exact(s, 1, d)
+PAPER_S = [*range(1, 25), 31, 32, 33, 47, 59, 60]
 
 
-def test_kappa_paper_anchor():
-    assert kappa_exact(3, 0, 1) == Fraction(1, 4)
-    assert kappa(3, 0, 1) == 0.25
+@pytest.mark.parametrize("s", PAPER_S)
+def test_kappa_exact_vs_paper_double_sum(s):
+    for bias in _biases(s):
+        want = paper_kappa_row(s, bias)
+        assert [kappa_exact(s, bias, d) for d in range(s + 1)] == want, bias
+        assert kappa_row_exact(s, bias) == want, bias
 
 
 @pytest.mark.parametrize("s", [1, 3, 5, 7, 9, 11, 21])
@@ -90,10 +128,6 @@ def test_even_degree_vanishes_for_odd_s_zero_bias(s):
     for d in range(2, s + 1, 2):
         assert kappa_exact(s, 0, d) == 0
     assert any(kappa_exact(s, 0, d) != 0 for d in range(1, s + 1, 2))
-
-
-def _comb0(a: int, b: int) -> int:
-    return math.comb(a, b) if 0 <= b <= a else 0
 
 
 def krawtchouk(t: int, d: int, N: int) -> int:
@@ -106,17 +140,22 @@ def _count_firing_levels(s: int, bias) -> int:
     return sum(1 for h in range(s + 1) if s - 2 * h + b > 0)
 
 
-@pytest.mark.parametrize("s", range(1, 16))
-def test_krawtchouk_partial_sum_identity(s):
-    # sum_{h < H} K_h(d; s) = K_{H-1}(d-1; s-1) for d >= 1 (generating function
-    # (1-x)^d (1+x)^(s-d) / (1-x)): an independent closed form.
-    for bias in _biases(s):
-        H = _count_firing_levels(s, bias)
-        assert threshold_count(s, bias) == H
+@pytest.mark.parametrize("s", range(1, 25))
+def test_krawtchouk_partial_sum_identity_vs_double_sum(s):
+    # The closed form kappa_exact is built on, checked against the paper's double sum (not
+    # against kappa_exact): sum_{h < H} K_h(d; s) = K_{H-1}(d-1; s-1) for d >= 1 (generating
+    # function (1-x)^d (1+x)^(s-d) / (1-x)), and sum_{h < H} C(s, h) for d = 0.
+    K = paper_inner_sums(s)
+    for H in range(s + 2):
         for d in range(1, s + 1):
-            assert kappa_exact(s, bias, d) == Fraction(krawtchouk(H - 1, d - 1, s - 1), 2**s)
-        # degree 0: fraction of inputs where the neuron fires
-        assert kappa_exact(s, bias, 0) == Fraction(sum(math.comb(s, h) for h in range(H)), 2**s)
+            assert sum(K[h][d] for h in range(H)) == krawtchouk(H - 1, d - 1, s - 1)
+        assert sum(K[h][0] for h in range(H)) == sum(math.comb(s, h) for h in range(H))
+
+
+@pytest.mark.parametrize("s", range(1, 25))
+def test_threshold_count_vs_firing_levels(s):
+    for bias in _biases(s):
+        assert threshold_count(s, bias) == _count_firing_levels(s, bias)
 
 
 def test_kappa_float_vectorised():
@@ -126,7 +165,7 @@ def test_kappa_float_vectorised():
     got = kappa(s, b, d)
     assert got.shape == (6,)
     for g, ss, bb, dd in zip(got, s, b, d, strict=True):
-        assert g == float(kappa_exact(int(ss), float(bb), int(dd)))
+        assert g == float(paper_kappa_row(int(ss), float(bb))[int(dd)])
     grid = kappa(np.arange(1, 9)[:, None], 0, 1)
     assert grid.shape == (8, 1)
 
@@ -139,7 +178,8 @@ def test_kappa_float_vectorised():
                  st.sampled_from([1e-17, -1e-17, 5e-324, 1 + 2**-52, 3 - 2**-51, 1e300])))
 def test_kappa_float_equals_exact(sd, bias):
     s, d = sd
-    assert kappa(s, bias, d) == float(kappa_exact(s, bias, d))
+    # correctly rounded: the float of the exact value, the bias taken exactly
+    assert kappa(s, bias, d) == float(paper_kappa_row(s, bias)[d])
 
 
 def test_kappa_float_tiny_bias_regression():
@@ -235,9 +275,11 @@ def test_selection_gap_vs_enumeration(s, k):
 
 
 def test_gradient_docstring_points_by_hand():
-    # s = 4, k = 2, b = 0: kappa(4, 0, 1) = 3/16, kappa(4, 0, 3) = -1/16 by enumeration
-    assert brute_kappa(4, 0, [0]) == Fraction(3, 16)
-    assert brute_kappa(4, 0, [0, 1, 2]) == Fraction(-1, 16)
+    # s = 4, b = 0 fires on the 5 inputs with at most one -1 (h = 0, 1). By hand:
+    # kappa(4, 0, 1) = E[z_1; fires] = (1 + (3 - 1)) / 16 = 3/16 (the -1 off/on coordinate 1),
+    # kappa(4, 0, 3) = E[z_1 z_2 z_3; fires] = (1 + (1 - 3)) / 16 = -1/16.
+    assert kappa_exact(4, 0, 1) == Fraction(3, 16)
+    assert kappa_exact(4, 0, 3) == Fraction(-1, 16)
     assert neuron_gradient_by_class(4, 2, 0) == {
         "in_S_in_U": Fraction(3, 16), "in_U_off_S": Fraction(1, 16), "outside": 0}
     assert fourier_gap(4, 2, 0) == Fraction(1, 8)
@@ -246,31 +288,45 @@ def test_gradient_docstring_points_by_hand():
 # ---------------------------------------------------------------- Hoeffding
 
 
-def _mp_hoeffding(gap: Fraction, n: int, delta: float) -> int:
+def _assert_hoeffding_minimal(m, gap: Fraction, n: int, delta: float) -> None:
+    """m is the smallest sample size with the Hoeffding + union bound
+    2 n exp(-m gap^2 / 8) <= delta, decided in 60-digit arithmetic from the bound itself
+    (no closed form for m involved)."""
+    assert isinstance(m, int) and m >= 1
     with mpmath.workdps(60):
-        g = mpmath.mpf(gap.numerator) / gap.denominator
-        d = mpmath.mpf(delta)
-        m = int(mpmath.ceil(8 * mpmath.log(2 * n / d) / g**2))
-        # smallest m with the Hoeffding + union bound 2 n exp(-m gap^2 / 8) <= delta
-        assert 2 * n * mpmath.exp(-m * g**2 / 8) <= d
-        assert m == 1 or 2 * n * mpmath.exp(-(m - 1) * g**2 / 8) > d
-        return m
+        g2 = (mpmath.mpf(gap.numerator) / gap.denominator) ** 2
+        d = mpmath.mpf(delta)  # the float delta, exactly
+
+        def failure_bound(mm):
+            return 2 * n * mpmath.exp(-mm * g2 / 8)
+
+        assert failure_bound(m) <= d
+        assert m == 1 or failure_bound(m - 1) > d
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.fractions(Fraction(1, 1000), 2, max_denominator=1000), st.integers(1, 10**6),
        st.floats(1e-9, 0.999))
-def test_hoeffding_vs_mpmath(gap, n, delta):
-    assert hoeffding_sample_size(gap, n, delta) == _mp_hoeffding(gap, n, delta)
+def test_hoeffding_minimal_vs_mpmath(gap, n, delta):
+    _assert_hoeffding_minimal(hoeffding_sample_size(gap, n, delta), gap, n, delta)
+
+
+@pytest.mark.parametrize("gap,n,delta", [
+    (Fraction(1, 4), 50, 0.01), (Fraction(2), 1, 0.999), (Fraction(1, 1000), 10**6, 1e-9),
+    (Fraction(1, 8), 100, 0.05), (Fraction(3, 7), 12345, 0.5), (Fraction(1, 10**4), 10, 0.1),
+])
+def test_hoeffding_minimal_fixed_points(gap, n, delta):
+    _assert_hoeffding_minimal(hoeffding_sample_size(gap, n, delta), gap, n, delta)
 
 
 def test_hoeffding_docstring_point_and_types():
-    assert hoeffding_sample_size(0.25, 50, 0.01) == _mp_hoeffding(Fraction(1, 4), 50, 0.01)
+    assert hoeffding_sample_size(0.25, 50, 0.01) == 1179
+    _assert_hoeffding_minimal(1179, Fraction(1, 4), 50, 0.01)
     assert hoeffding_sample_size(Fraction(1, 4), 50, 0.01) == \
-        hoeffding_sample_size("1/4", 50, 0.01)
+        hoeffding_sample_size("1/4", 50, 0.01) == 1179
     # gap from an exact neuron computation feeds straight in
     gap = fourier_gap(4, 2, 0)
-    assert hoeffding_sample_size(gap, 100, 0.05) == _mp_hoeffding(gap, 100, 0.05)
+    _assert_hoeffding_minimal(hoeffding_sample_size(gap, 100, 0.05), gap, 100, 0.05)
 
 
 @pytest.mark.parametrize("gap", [0, -0.1, Fraction(-1, 3), "0"])

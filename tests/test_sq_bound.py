@@ -25,6 +25,17 @@ from theory.sq_bound import (
 )
 
 LOG10_2 = math.log10(2.0)
+EPS = 2.0**-52
+
+
+def _log10_tol(*terms: float) -> float:
+    """Error allowance for a float64 sum of log10 terms (log10 C(n, k), log10 r, ...).
+
+    Each term is good to a few ulps of its own size (log_comb: ~1e-15 relative), and the
+    sum adds one rounding per term, so the error is a small multiple of eps times the
+    summed magnitudes, even where the terms cancel: 32 eps per unit, plus 32 eps.
+    """
+    return 32 * EPS * (1.0 + sum(abs(x) for x in terms))
 
 
 def _log10_int(x: int) -> float:
@@ -119,14 +130,18 @@ def test_log_cost_identity(nk_, r, T, m, delta):
     log10_delta = sq_log10_max_success_probability(n, k, params=r, steps=T, samples=m)
     cost = sq_log10_cost(r, T, samples=m)
     threshold = sq_log10_threshold(n, k)
-    assert log10_delta == pytest.approx(min(0.0, cost - threshold), abs=1e-11)
+    log10_c = _log10_int(math.comb(n, k))
+    tol = _log10_tol(math.log10(r), math.log10(T), math.log10(m), log10_c)
     # independently: cost is log10(r T m), threshold log10(C(n, k)/2), exactly
-    assert cost == pytest.approx(_log10_int(r * T * m), abs=1e-12)
-    assert threshold == pytest.approx(_log10_frac(Fraction(math.comb(n, k), 2)),
-                                      abs=1e-12 * max(1.0, threshold))
+    want_cost = _log10_int(r * T * m)
+    want_threshold = _log10_frac(Fraction(math.comb(n, k), 2))
+    assert cost == pytest.approx(want_cost, abs=tol)
+    assert threshold == pytest.approx(want_threshold, abs=_log10_tol(log10_c))
+    # the identity log10 delta* = min(0, cost - threshold), against the exact values
+    assert log10_delta == pytest.approx(min(0.0, want_cost - want_threshold), abs=tol)
     with_delta = sq_log10_cost(r, T, samples=m, delta=delta)
     assert with_delta == pytest.approx(_log10_frac(Fraction(r * T * m) / Fraction(delta)),
-                                       abs=1e-12)
+                                       abs=_log10_tol(want_cost, math.log10(delta)))
 
 
 def _check_minimal(n, k, solve_for, x, fixed, precision, delta):
@@ -169,9 +184,12 @@ def test_solve_round_trip(nk_, solve_for, a, b, delta, use_tau, tau):
     assert sol.exact and sol.resource == solve_for
     _check_minimal(n, k, solve_for, sol.value, fixed, precision, delta)
     # log10_value is the real-valued frontier: value = max(1, ceil(10**log10_value))
-    real = float(Fraction(delta) * math.comb(n, k) / (2 * a * (b if solve_for == "samples"
-                                                               else precision)))
-    assert sol.log10_value == pytest.approx(math.log10(real), abs=1e-11)
+    real = Fraction(delta) * math.comb(n, k) / (2 * a * (b if solve_for == "samples"
+                                                          else precision))
+    log10_c = _log10_int(math.comb(n, k))
+    tol = _log10_tol(math.log10(delta), log10_c, math.log10(a), _log10_frac(Fraction(
+        b if solve_for == "samples" else precision)))
+    assert sol.log10_value == pytest.approx(_log10_frac(real), abs=tol)
 
 
 @settings(max_examples=40, deadline=None)
@@ -185,7 +203,9 @@ def test_solve_delta_equals_max_success(nk_, r, T, m):
     num = sq_max_success_probability(n, k, params=r, steps=T, samples=m)
     assert sol.value == pytest.approx(num, rel=1e-12)
     if want < 1:
-        assert sol.log10_value == pytest.approx(_log10_frac(want), abs=1e-11)
+        tol = _log10_tol(math.log10(r), math.log10(T), math.log10(m),
+                         _log10_int(math.comb(n, k)))
+        assert sol.log10_value == pytest.approx(_log10_frac(want), abs=tol)
 
 
 def test_solve_docstring_point():
@@ -246,11 +266,14 @@ def test_min_resource_vs_sympy(nk_, solve_for, a, b, delta):
     want = _log10_frac(Fraction(int(exact.p), int(exact.q)))
     if solve_for == "delta":
         want = min(0.0, want)
+    tol = _log10_tol(_log10_int(math.comb(n, k)), math.log10(a), math.log10(b),
+                     math.log10(delta))
     got = sq_log10_min_resource(n, k, solve_for, **kwargs)
-    assert got == pytest.approx(want, abs=1e-11)
+    assert got == pytest.approx(want, abs=tol)
     if solve_for != "delta" and comb_is_cheap(n, k):
         sol = sq_solve(n, k, solve_for, **kwargs)
-        assert sol.log10_value == got
+        # both fields against the sympy-derived exact frontier, not against each other
+        assert sol.log10_value == pytest.approx(want, abs=tol)
         assert sol.value == max(1, math.ceil(Fraction(int(exact.p), int(exact.q))))
 
 
@@ -297,7 +320,8 @@ def test_vectorised_grid_million_points():
     # spot-check a few points in exact arithmetic
     for i in rng.integers(0, size, 5):
         want = exact_delta(int(n[i]), int(k[i]), int(r[i]), 10**5, Fraction(1000))
-        assert log_out[i] == pytest.approx(_log10_frac(want), abs=1e-11)
+        tol = _log10_tol(_log10_int(math.comb(int(n[i]), int(k[i]))), math.log10(r[i]), 8.0)
+        assert log_out[i] == pytest.approx(_log10_frac(want), abs=tol)
 
 
 @pytest.mark.parametrize("kwargs,prefix", [

@@ -19,10 +19,21 @@ from theory.upper_bounds import (
     upper_bound_frontier,
 )
 
+EPS = 2.0**-52
+
 
 def _mp_log10(x) -> float:
     with mpmath.workdps(50):
         return float(mpmath.log10(x))
+
+
+def _tol(k: int, *terms: float) -> float:
+    """Error allowance for a float64 log10 built as a sum of terms such as k log10(n/s).
+
+    Each term is good to a few ulps of its size, and the factor k multiplies the rounding of
+    the ratio (0.22 eps in log10 each), so: 32 eps per unit of summed magnitude and of k.
+    """
+    return 32 * EPS * (1.0 + k + sum(abs(x) for x in terms))
 
 
 over = st.integers(2, 10**6).flatmap(
@@ -42,8 +53,12 @@ def test_thm4_vs_mpmath(nks, c2, c3):
         width = mpmath.mpf(c2) * (mpmath.mpf(n) / s) ** k
         samples = mpmath.mpf(c3) * (mpmath.mpf(s) / k) ** (k - 1) * mpmath.mpf(n) ** 2 \
             * mpmath.log(n)
-    assert thm4_log10_width(n, k, s, c2) == pytest.approx(_mp_log10(width), abs=1e-10)
-    assert thm4_log10_samples(n, k, s, c3) == pytest.approx(_mp_log10(samples), abs=1e-10)
+    lc2, lc3 = math.log10(c2), math.log10(c3)
+    assert thm4_log10_width(n, k, s, c2) == pytest.approx(
+        _mp_log10(width), abs=_tol(k, lc2, k * math.log10(n / s)))
+    assert thm4_log10_samples(n, k, s, c3) == pytest.approx(
+        _mp_log10(samples), abs=_tol(k, lc3, (k - 1) * math.log10(s / k), 2 * math.log10(n),
+                                     math.log10(math.log(n))))
 
 
 @settings(max_examples=60, deadline=None)
@@ -53,8 +68,11 @@ def test_thm5_vs_mpmath(nks, c2, c3):
     with mpmath.workdps(50):
         width = mpmath.mpf(c2) * (mpmath.mpf(n) / k) ** s
         samples = mpmath.mpf(c3) * (mpmath.mpf(n) / k) ** (k - s - 1)
-    assert thm5_log10_width(n, k, s, c2) == pytest.approx(_mp_log10(width), abs=1e-10)
-    assert thm5_log10_samples(n, k, s, c3) == pytest.approx(_mp_log10(samples), abs=1e-10)
+    ratio = math.log10(n / k)
+    assert thm5_log10_width(n, k, s, c2) == pytest.approx(
+        _mp_log10(width), abs=_tol(k, math.log10(c2), s * ratio))
+    assert thm5_log10_samples(n, k, s, c3) == pytest.approx(
+        _mp_log10(samples), abs=_tol(k, math.log10(c3), (k - s - 1) * ratio))
 
 
 def test_exact_integer_points():
@@ -121,15 +139,19 @@ def _check_row(row, n, k, c2, c3, c4, epsilon):
             steps = mpmath.mpf(1)
         params = width * (n + 2) + 1
         threshold = mpmath.mpf(math.comb(n, k)) / 2
-        assert row["log10_width"] == pytest.approx(_mp_log10(width), abs=1e-10)
-        assert row["log10_samples"] == pytest.approx(_mp_log10(samples), abs=1e-10)
-        assert row["steps"] == pytest.approx(float(steps), rel=1e-13)
-        assert row["log10_params"] == pytest.approx(_mp_log10(params), abs=1e-10)
         cost = params * samples * steps
-        assert row["log10_cost"] == pytest.approx(_mp_log10(cost), abs=1e-10)
-        assert row["log10_sq_threshold"] == pytest.approx(_mp_log10(threshold), abs=1e-10)
-        assert row["log10_cost_over_threshold"] == pytest.approx(
-            _mp_log10(cost / threshold), abs=1e-10)
+        want = {"log10_width": _mp_log10(width), "log10_samples": _mp_log10(samples),
+                "log10_params": _mp_log10(params), "log10_cost": _mp_log10(cost),
+                "log10_sq_threshold": _mp_log10(threshold),
+                "log10_cost_over_threshold": _mp_log10(cost / threshold)}
+    # every field is a sum of at most these terms (each a few ulps of its size)
+    tol = _tol(k, want["log10_width"], want["log10_samples"], math.log10(n + 2),
+               _mp_log10(steps), want["log10_sq_threshold"], math.log10(c2), math.log10(c3),
+               2 * math.log10(n))
+    for key, value in want.items():
+        assert row[key] == pytest.approx(value, abs=tol), key
+    # 1/eps^2 costs two roundings, times c4 a third
+    assert row["steps"] == pytest.approx(float(steps), rel=4 * EPS)
 
 
 @pytest.mark.parametrize("n,k", [(100, 4), (100, 3), (50, 6), (1000, 2), (64, 64), (7, 1)])
@@ -148,7 +170,7 @@ def test_frontier_rows_custom():
     assert [row["applies"] for row in rows] == [False, True, False, True, True, True]
     for row in rows:
         _check_row(row, 200, 4, 2.0, 0.5, 7.0, 0.05)
-    # width 1 at s = n in Theorem 4: params = n + 3 exactly
+    # s = n in Theorem 4: width c2 (n/n)^k = 2, so params = 2 (n + 2) + 1 = 405 exactly
     assert 10 ** rows[-1]["log10_params"] == pytest.approx(2.0 * 202 + 1, rel=1e-13)
 
 

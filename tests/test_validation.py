@@ -12,7 +12,9 @@ import pytest
 import theory
 from theory import (
     comb_exact,
+    demo_summary,
     fourier_gap,
+    gap_summary,
     hoeffding_sample_size,
     kappa,
     kappa_exact,
@@ -22,6 +24,7 @@ from theory import (
     log_comb,
     log_overlap_pmf,
     log_p_lucky,
+    lottery_summary,
     mlp_param_count,
     neuron_gradient_by_class,
     neuron_population_gradient,
@@ -29,13 +32,16 @@ from theory import (
     p_at_least_one_lucky,
     p_lucky,
     selection_gap,
+    sq_bound_summary,
     sq_log10_cost,
     sq_log10_max_success_probability,
     sq_log10_min_resource,
     sq_log10_threshold,
     sq_max_success_probability,
+    sq_rules_out,
     sq_solve,
     thm4_log10_samples,
+    thm4_log10_steps,
     thm4_log10_width,
     thm4_steps,
     thm5_log10_samples,
@@ -146,8 +152,9 @@ def _cases():
         add(f, base, "k", SIZE_BAD)
         add(f, base, "s", SIZE_BAD + [101])
         add(f, {**base, c: 1.0}, c, POS_BAD)
-    add(thm4_steps, {"epsilon": 0.1, "c4": 1.0}, "epsilon", POS_BAD)
-    add(thm4_steps, {"epsilon": 0.1, "c4": 1.0}, "c4", POS_BAD)
+    for f in (thm4_steps, thm4_log10_steps):
+        add(f, {"epsilon": 0.1, "c4": 1.0}, "epsilon", POS_BAD)
+        add(f, {"epsilon": 0.1, "c4": 1.0}, "c4", POS_BAD)
     ub = {"n": 100, "k": 4}
     add(upper_bound_frontier, ub, "n", SIZE_BAD + [1])
     add(upper_bound_frontier, ub, "k", SIZE_BAD + [101])
@@ -155,6 +162,36 @@ def _cases():
         [[0], [2, 3.5], [101], [NAN], [True], [2, True], np.array([True]), []], "s")
     for c in ("c2", "c3", "c4", "epsilon"):
         add(upper_bound_frontier, ub, c, POS_BAD)
+    rules = {**sq, "delta": 0.5}
+    for p in ("n", "k", "params", "steps", "samples"):
+        add(sq_rules_out, rules, p, SIZE_BAD)
+    add(sq_rules_out, rules, "delta", PROB_BAD)
+    add(sq_rules_out, {**rules, "samples": None, "tau": 0.1}, "tau", POS_BAD)
+    # summaries (what the CLI prints): same names as the functions they call
+    summ = {"n": 50, "k": 3, "width": 10, "steps": 10, "samples": 10, "delta": 0.5}
+    for p in ("n", "k", "width", "steps", "samples"):
+        add(sq_bound_summary, summ, p, SIZE_BAD)
+    add(sq_bound_summary, summ, "delta", PROB_BAD)
+    add(sq_bound_summary, {**summ, "width": None, "params": 100}, "params", SIZE_BAD)
+    add(sq_bound_summary, {**summ, "samples": None, "tau": 0.1}, "tau", POS_BAD)
+    lot = {**nks, "width": 10, "delta": 0.5}
+    for p in ("n", "k", "s", "width"):
+        add(lottery_summary, lot, p, SIZE_BAD)
+    add(lottery_summary, lot, "delta", PROB_BAD)
+    gaps = {"s": 4, "k": 2, "bias": 0, "n": 50, "delta": 0.01}
+    for p in ("s", "k", "n"):
+        add(gap_summary, gaps, p, SIZE_BAD)
+    add(gap_summary, gaps, "bias", RATIONAL_BAD)
+    add(gap_summary, gaps, "delta", PROB_BAD)
+    demo = {"n": 20, "k": 3, "steps": 100, "delta": 0.5, "widths": (10,), "s_values": [2, 3],
+            "biases": (0, 1), "lottery_width": 100}
+    for p in ("n", "k", "steps"):
+        add(demo_summary, demo, p, SIZE_BAD)
+    add(demo_summary, demo, "delta", PROB_BAD)
+    add(demo_summary, demo, "lottery_width", SIZE_BAD, "width")
+    add(demo_summary, demo, "widths", [[0], [3.5], [True]], "width")
+    add(demo_summary, demo, "s_values", [[0], [3.5], [True], [21]], "s")
+    add(demo_summary, demo, "biases", [[NAN], ["abc"], [True]], "bias")
     return cases
 
 
@@ -197,6 +234,10 @@ RELATIONS = [
     (thm4_log10_width, (100, 4, 2), "s"),
     (thm5_log10_width, (100, 4, 4), "s"),
     (upper_bound_frontier, (10, 11), "k"),
+    (sq_bound_summary, (3, 4), "k"),
+    (lottery_summary, (5, 3, 6), "s"),
+    (lottery_summary, (5, 6, 3), "k"),
+    (demo_summary, (3, 4), "k"),
 ]
 
 
@@ -206,6 +247,17 @@ def test_relation_violations(func, args, prefix):
     # k > n, s > n, d > s, overlap > min(s, k), the theorems' regimes
     with pytest.raises(ValueError) as info:
         func(*args)
+    assert str(info.value).startswith(prefix), str(info.value)
+
+
+@pytest.mark.parametrize("func,kwargs,prefix", [
+    (sq_rules_out, {"n": 3, "k": 4, "params": 1, "steps": 1, "samples": 1, "delta": 0.5}, "k"),
+    (gap_summary, {"s": 6, "k": 3, "n": 5}, "s"),
+    (gap_summary, {"s": 3, "k": 6, "n": 5}, "k"),
+], ids=["sq_rules_out-k>n", "gap_summary-s>n", "gap_summary-k>n"])
+def test_relation_violations_keywords(func, kwargs, prefix):
+    with pytest.raises(ValueError) as info:
+        func(**kwargs)
     assert str(info.value).startswith(prefix), str(info.value)
 
 
