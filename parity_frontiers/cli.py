@@ -247,8 +247,12 @@ def _cmd_lottery(args) -> str:
                      format_number(out["width_needed"], out["log10_width_needed"])])
     table = format_table(["quantity", "value"], rows,
                          title=f"Lottery tickets, n = {out['n']}, k = {out['k']}, s = {out['s']}")
-    pmf = format_table(["overlap j = |U n S|", "probability"],
-                       [[j, format_number(v)] for j, v in enumerate(out["overlap_pmf"])])
+    if out["overlap_pmf"] is None:
+        pmf = (f"overlap law: {min(out['s'], out['k']) + 1} entries, not shown (ask "
+               "theory.overlap_pmf for the overlaps j you need)")
+    else:
+        pmf = format_table(["overlap j = |U n S|", "probability"],
+                           [[j, format_number(v)] for j, v in enumerate(out["overlap_pmf"])])
     formulas = {"overlap_pmf": symbolic.overlap_pmf_expr(), "p_lucky": symbolic.p_lucky_expr(),
                 "p_at_least_one": symbolic.p_at_least_one_expr(),
                 "width_needed": symbolic.width_needed_expr()}

@@ -317,3 +317,11 @@ def test_output_helpers():
     assert format_fraction(f"1/{2**60}").startswith("~")
     with pytest.raises(ValueError, match="non-finite"):
         dumps_json({"a": [1.0, float("inf")]})
+
+
+def test_lottery_table_with_too_long_law(capsys):
+    assert main(["lottery", "--n", "1e12", "--k", "5e11", "--s", "5e11", "--delta", "0.01"]) == 0
+    text = capsys.readouterr().out
+    assert "500000000001 entries, not shown" in text
+    out = run_json(capsys, "lottery", "--n", "1e12", "--k", "5e11", "--s", "5e11")
+    assert out["overlap_pmf"] is None and out["log10_p_lucky"] < -3e11

@@ -167,3 +167,10 @@ def test_demo_summary_small_n_with_certain_luck():
     row = next(r for r in out["lottery"] if r["s"] == 6)
     assert row["width_needed"] == 1
     assert {r["s"] for r in out["gaps"]} == {1, 2, 3, 4, 5, 6}
+
+
+@pytest.mark.parametrize("n", [2**53 + 1, [5, 2**53 + 1], 1e17])
+def test_sizes_beyond_exact_float_are_refused(n):
+    from theory import log_comb
+    with pytest.raises(ValueError, match=r"^n must be <= 2\*\*53"):
+        log_comb(n, 3)

@@ -88,10 +88,15 @@ def check_size(name: str, value, minimum: int = 1, exact: bool = False) -> np.nd
     if bad.any():
         raise ValueError(f"{name} must be >= {minimum}, got {_first_bad(arr, bad):g}")
     if exact:
-        bad = arr > MAX_EXACT_SIZE
+        raw = np.asarray(value)
+        # Compare integers before the float conversion, which rounds 2**53 + 1 down.
+        source = raw if raw.dtype.kind in "iuO" else arr
+        bad = np.asarray(source > MAX_EXACT_SIZE, dtype=bool)
         if bad.any():
+            shown = _first_bad(source, bad)
+            shown = f"{shown:g}" if isinstance(shown, float) else str(shown)
             raise ValueError(f"{name} must be <= 2**53 = {MAX_EXACT_SIZE} (exact in floating "
-                             f"point), got {_first_bad(arr, bad):g}")
+                             f"point), got {shown}")
     return arr
 
 

@@ -278,6 +278,8 @@ def neuron_population_gradient(n, target, support, weights, bias, output_weight=
     n = check_int("n", n)
     S = _check_index_set("target", target, n)
     U = _check_index_set("support", support, n)
+    if np.ndim(weights) != 1:
+        raise ValueError(f"weights must be a sequence of +1/-1, got {weights!r}")
     if len(weights) != len(U):
         raise ValueError(f"weights must have one entry per support coordinate ({len(U)})")
     if any(isinstance(w, (bool, np.bool_)) or w not in (-1, 1) for w in weights):
@@ -297,6 +299,8 @@ def neuron_population_gradient(n, target, support, weights, bias, output_weight=
 
 
 def _check_index_set(name, values, n):
+    if np.ndim(values) != 1:
+        raise ValueError(f"{name} must be a sequence of coordinates, got {values!r}")
     values = list(values)
     out = set()
     for v in values:
