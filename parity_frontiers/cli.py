@@ -183,15 +183,6 @@ def _emit(args, result: dict, table: str, formulas: dict | None = None) -> str:
 
 
 def _cmd_bound(args) -> str:
-    if args.solve_for not in (None, "delta") and args.delta is None:
-        raise ValueError(f"delta is required to solve for {args.solve_for}")
-    given = {"params": args.params if args.width is None else args.width,
-             "steps": args.steps, "samples": args.samples, "delta": args.delta}
-    if args.solve_for is not None and given[args.solve_for] is not None:
-        flag = "--width/--params" if args.solve_for == "params" else f"--{args.solve_for}"
-        raise ValueError(f"{args.solve_for} is being solved for; drop {flag}")
-    if args.solve_for == "samples" and args.tau is not None:
-        raise ValueError("tau is set by samples (tau = 1/sqrt(samples)); drop --tau")
     out = sq_bound_summary(args.n, args.k, params=args.params, width=args.width,
                            steps=args.steps, samples=args.samples, tau=args.tau,
                            delta=args.delta, solve_for=args.solve_for)
@@ -228,7 +219,6 @@ def _cmd_bound(args) -> str:
         if args.tau is not None:
             m, tau = symbolic.SYMBOLS["m"], symbolic.SYMBOLS["tau"]
             frontier = frontier.subs(m, 1 / tau**2)
-            formulas["max_success_probability"] = symbolic.sq_max_success_expr(False)
         formulas[f"frontier_{args.solve_for}"] = frontier
     return _emit(args, out, table, formulas)
 

@@ -15,6 +15,8 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
+    "LN10",
+    "as_result",
     "MAX_EXACT_SIZE",
     "check_size",
     "check_int",
@@ -24,6 +26,15 @@ __all__ = [
     "check_real",
     "check_rational",
 ]
+
+
+LN10 = math.log(10.0)
+
+
+def as_result(arr):
+    """float64 array for array input, Python float for scalar input (the numpy convention)."""
+    arr = np.asarray(arr, dtype=np.float64)
+    return arr if arr.ndim else float(arr)
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray):

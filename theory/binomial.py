@@ -25,7 +25,7 @@ import math
 import numpy as np
 from scipy.special import gammaln
 
-from ._checks import check_int, check_size, check_subset_size
+from ._checks import LN10, check_int, check_size, check_subset_size
 
 __all__ = ["log_comb", "log10_comb", "comb_exact", "EXACT_DIGITS_LIMIT", "comb_is_cheap"]
 
@@ -33,7 +33,6 @@ __all__ = ["log_comb", "log10_comb", "comb_exact", "EXACT_DIGITS_LIMIT", "comb_i
 #: scalar (exact) code paths; beyond it we stay in log-space. 100k digits take milliseconds.
 EXACT_DIGITS_LIMIT = 100_000
 
-_LN10 = math.log(10.0)
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
@@ -96,7 +95,7 @@ def log_comb_unchecked(n_arr: np.ndarray, k_arr: np.ndarray) -> np.ndarray:
 
 def log10_comb(n, k):
     """Base-10 log of C(n, k), vectorised; see :func:`log_comb`."""
-    return log_comb(n, k) / _LN10
+    return log_comb(n, k) / LN10
 
 
 def comb_is_cheap(n: int, k: int) -> bool:

@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._checks import check_probability, check_size, check_subset_size
+from ._checks import LN10, as_result, check_probability, check_size, check_subset_size
 from .binomial import log_comb, log_comb_unchecked
 
 __all__ = [
@@ -36,7 +36,6 @@ __all__ = [
     "log10_width_needed",
 ]
 
-_LN10 = math.log(10.0)
 # Below this log-probability, log(1 - p) = -p to better than 1e-13 relative.
 _TINY_LOG_P = -30.0
 # log C(n, m) above which p_lucky is summed term by term (see _log_p_lucky), and the most
@@ -54,11 +53,6 @@ def _check_nks(n, k, s):
     check_subset_size("k", k_arr, n_arr)
     check_subset_size("s", s_arr, n_arr)
     return n_arr, k_arr, s_arr
-
-
-def _out(arr):
-    arr = np.asarray(arr, dtype=np.float64)
-    return arr if arr.ndim else float(arr)
 
 
 def overlap_pmf(n, k, s, j=None):
@@ -87,7 +81,7 @@ def overlap_pmf(n, k, s, j=None):
         pmf = np.exp(np.asarray(log_overlap_pmf(n, k, s, j)))
     # Subnormal results carry few significant digits; report them as the underflow they are
     # (log-space values: :func:`log_overlap_pmf`).
-    return _out(np.where(pmf < np.finfo(np.float64).tiny, 0.0, pmf))
+    return as_result(np.where(pmf < np.finfo(np.float64).tiny, 0.0, pmf))
 
 
 def log_overlap_pmf(n, k, s, j=None):
@@ -114,13 +108,14 @@ def log_overlap_pmf(n, k, s, j=None):
     ss = np.where(possible, s_arr, 0.0)
     kk = np.where(possible, k_arr, 0.0)
     nn = np.where(possible, n_arr, 0.0)
-    out = log_comb(kk, jj) + log_comb(nn - kk, ss - jj) - log_comb(nn, ss)
-    return _out(np.where(possible, out, -np.inf))
+    out = (log_comb_unchecked(kk, jj) + log_comb_unchecked(nn - kk, ss - jj)
+           - log_comb_unchecked(nn, ss))
+    return as_result(np.where(possible, out, -np.inf))
 
 
 def log_p_lucky(n, k, s):
     """Natural log of :func:`p_lucky`; finite however small the probability."""
-    return _out(_log_p_lucky(*_check_nks(n, k, s)))
+    return as_result(_log_p_lucky(*_check_nks(n, k, s)))
 
 
 def _log_p_lucky(n_arr, k_arr, s_arr):
@@ -161,7 +156,7 @@ def p_lucky(n, k, s):
     >>> round(p_lucky(50, 3, 2), 12)   # C(3,2)/C(50,2) = 3/1225
     0.002448979592
     """
-    return _out(np.exp(log_p_lucky(n, k, s)))
+    return as_result(np.exp(log_p_lucky(n, k, s)))
 
 
 def _log1m_exp(log_p):
@@ -200,7 +195,7 @@ def p_at_least_one_lucky(n, k, s, width):
     with np.errstate(invalid="ignore"):
         log_fail = _log_fail_all(log_p, w_arr)
     out = -np.expm1(log_fail)
-    return _out(np.clip(out, 0.0, 1.0))
+    return as_result(np.clip(out, 0.0, 1.0))
 
 
 def log10_width_needed(n, k, s, delta):
@@ -212,7 +207,7 @@ def log10_width_needed(n, k, s, delta):
     d_arr = check_probability("delta", delta)
     # Clamped at width 1 (log 0): when p is close to 1 one neuron is already enough.
     log_r = _log_width(_log_p_lucky(n_arr, k_arr, s_arr), np.log(d_arr))
-    return _out(np.maximum(log_r, 0.0) / _LN10)
+    return as_result(np.maximum(log_r, 0.0) / LN10)
 
 
 def _log_width(log_p, log_delta):
@@ -246,8 +241,8 @@ def width_needed(n, k, s, delta):
     log_delta = np.log(check_probability("delta", delta))
     log_p = _log_p_lucky(n_arr, k_arr, s_arr)
     log_r = _log_width(log_p, log_delta)
-    if np.any(log_r > 300 * _LN10):
-        raise ValueError(f"delta: the width needed is about 10^{float(np.max(log_r)) / _LN10:.1f}"
+    if np.any(log_r > 300 * LN10):
+        raise ValueError(f"delta: the width needed is about 10^{float(np.max(log_r)) / LN10:.1f}"
                          ", beyond float range; use log10_width_needed")
     with np.errstate(under="ignore"):
         r = np.maximum(1.0, np.ceil(np.exp(log_r)))
@@ -269,7 +264,7 @@ def _settle_exactly(n: int, k: int, s: int, delta: float, r: int) -> int:
     binomials are small (r <= 2000, C(n, min(s, k)) below 1e30).
     """
     small = min(s, k)
-    if r > 2000 or log_comb(n, small) > 30 * _LN10:
+    if r > 2000 or log_comb(n, small) > 30 * LN10:
         return r
     q = 1 - Fraction(math.comb(max(s, k), small), math.comb(n, small))
     d = Fraction(delta)

@@ -23,6 +23,8 @@ from fractions import Fraction
 import numpy as np
 
 from ._checks import (
+    LN10,
+    as_result,
     check_int,
     check_positive,
     check_probability,
@@ -48,7 +50,6 @@ __all__ = [
 #: The four resources of the frontier, by the names the CLI uses.
 RESOURCES = ("params", "steps", "samples", "delta")
 
-_LN10 = math.log(10.0)
 _LN2 = math.log(2.0)
 
 
@@ -117,11 +118,6 @@ def _check_nk(n, k):
     return n_arr, k_arr
 
 
-def _out(arr):
-    arr = np.asarray(arr, dtype=np.float64)
-    return arr if arr.ndim else float(arr)
-
-
 def _log_max_success(n, k, params, steps, tau, samples):
     n_arr, k_arr = _check_nk(n, k)
     log_r = np.log(check_size("params", params))
@@ -160,18 +156,18 @@ def sq_max_success_probability(n, k, params, steps, *, tau=None, samples=None):
     >>> round(sq_max_success_probability(50, 3, params=10, steps=10, samples=10), 12)
     0.102040816327
     """
-    return _out(np.exp(_log_max_success(n, k, params, steps, tau, samples)))
+    return as_result(np.exp(_log_max_success(n, k, params, steps, tau, samples)))
 
 
 def sq_log10_max_success_probability(n, k, params, steps, *, tau=None, samples=None):
     """log10 of :func:`sq_max_success_probability`; finite even where the value underflows."""
-    return _out(_log_max_success(n, k, params, steps, tau, samples) / _LN10)
+    return as_result(_log_max_success(n, k, params, steps, tau, samples) / LN10)
 
 
 def sq_log10_threshold(n, k):
     """log10 of the bound's threshold C(n, k) / 2 on the cost r T m / delta."""
     n_arr, k_arr = _check_nk(n, k)
-    return _out((log_comb(n_arr, k_arr) - _LN2) / _LN10)
+    return as_result((log_comb(n_arr, k_arr) - _LN2) / LN10)
 
 
 def sq_log10_cost(params, steps, *, tau=None, samples=None, delta=None):
@@ -185,7 +181,7 @@ def sq_log10_cost(params, steps, *, tau=None, samples=None, delta=None):
     total = log_r + log_t + _log_precision(tau, samples)
     if delta is not None:
         total = total - np.log(check_probability("delta", delta))
-    return _out(total / _LN10)
+    return as_result(total / LN10)
 
 
 def sq_log10_min_resource(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None,
@@ -225,7 +221,7 @@ def sq_log10_min_resource(n, k, solve_for, *, params=None, steps=None, samples=N
         other = "steps" if solve_for == "params" else "params"
         log_x = (log_delta + log_c - _LN2 - np.log(check_size(other, given[other]))
                  - _log_precision(tau, samples))
-    return _out(log_x / _LN10)
+    return as_result(log_x / LN10)
 
 
 @dataclass(frozen=True)
@@ -282,12 +278,7 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
         return SQSolution(solve_for, value, log10_x, exact=False)
 
     c = comb_exact(n_int, k_int)
-    if samples is not None:
-        precision = Fraction(check_int("samples", samples))
-    elif tau is not None:
-        precision = 1 / Fraction(float(check_positive("tau", tau))) ** 2
-    else:
-        precision = None
+    precision = None if solve_for == "samples" else _exact_precision(tau, samples)
     if solve_for == "delta":
         ratio = 2 * check_int("params", params) * check_int("steps", steps) * precision / c
         return SQSolution("delta", float(min(Fraction(1), ratio)), log10_x, exact=True)
@@ -333,15 +324,15 @@ def sq_rules_out(n, k, params, steps, *, delta, tau=None, samples=None) -> bool:
     log_max = float(_log_max_success(n, k, params, steps, tau, samples))
     log_delta = math.log(float(check_probability("delta", delta)))
     n_int, k_int = check_int("n", n), check_int("k", k)
-    if not comb_is_cheap(n_int, k_int) or not _all_integral(params, steps):
+    if not comb_is_cheap(n_int, k_int):
         return log_max < log_delta
-    if samples is not None:
-        precision = Fraction(check_int("samples", samples))
-    else:
-        precision = 1 / Fraction(float(check_positive("tau", tau))) ** 2
-    cost = 2 * check_int("params", params) * check_int("steps", steps) * precision
+    cost = (2 * check_int("params", params) * check_int("steps", steps)
+            * _exact_precision(tau, samples))
     return cost < Fraction(float(delta)) * comb_exact(n_int, k_int)
 
 
-def _all_integral(*values) -> bool:
-    return all(float(v).is_integer() for v in values)
+def _exact_precision(tau, samples) -> Fraction:
+    """1/tau^2 as an exact rational: m itself, or the float tau converted exactly."""
+    if samples is not None:
+        return Fraction(check_int("samples", samples))
+    return 1 / Fraction(float(check_positive("tau", tau))) ** 2

@@ -35,6 +35,7 @@ from .sq_bound import (
     sq_solve,
     two_layer_param_count,
 )
+from .upper_bounds import upper_bound_frontier
 
 __all__ = ["sq_bound_summary", "lottery_summary", "gap_summary", "demo_summary"]
 
@@ -85,9 +86,8 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
     >>> out["params"], round(out["solved_value"], 6)
     (521, 1.0)
     """
-    n_int, k_int = check_int("n", n), check_int("k", k)
-    if k_int > n_int:
-        raise ValueError(f"k must be <= n, got k={k_int} > n={n_int}")
+    n_int = check_int("n", n)
+    k_int = _check_at_most_n("k", k, n_int)
     if params is not None and width is not None:
         raise ValueError("params and width are alternatives (params = width*(n+2)+1); give one")
     if samples is not None and tau is not None:
@@ -230,10 +230,8 @@ def gap_summary(s, k, bias=0, *, n=None, delta=0.01) -> dict:
     }
     if n is not None:
         n_int = check_int("n", n)
-        if s_int > n_int:
-            raise ValueError(f"s must be <= n, got s={s_int} > n={n_int}")
-        if k_int > n_int:
-            raise ValueError(f"k must be <= n, got k={k_int} > n={n_int}")
+        _check_at_most_n("s", s_int, n_int)
+        _check_at_most_n("k", k_int, n_int)
         out["n"] = n_int
         out["delta"] = delta_value
         if gap > 0:
@@ -244,6 +242,13 @@ def gap_summary(s, k, bias=0, *, n=None, delta=0.01) -> dict:
             out["samples_needed"] = None
     return out
 
+
+
+def _check_at_most_n(name: str, value, n: int) -> int:
+    value = check_int(name, value)
+    if value > n:
+        raise ValueError(f"{name} must be <= n, got {name}={value} > n={n}")
+    return value
 
 
 def _frac(value) -> str:
@@ -267,11 +272,8 @@ def demo_summary(n: int = 50, k: int = 3, *, steps: int = 100_000, delta: float 
         sample size of the best bias (None when no bias gives a positive gap);
         ``upper``: the Theorem 4/5 curve with unit constants.
     """
-    from .upper_bounds import upper_bound_frontier
-
-    n_int, k_int = check_int("n", n), check_int("k", k)
-    if k_int > n_int:
-        raise ValueError(f"k must be <= n, got k={k_int} > n={n_int}")
+    n_int = check_int("n", n)
+    k_int = _check_at_most_n("k", k, n_int)
     if s_values is None:
         s_values = sorted({s for s in (1, 2, k_int - 1, k_int, k_int + 1, k_int + 2, 2 * k_int)
                            if 1 <= s <= n_int})

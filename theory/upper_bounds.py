@@ -24,10 +24,8 @@ import math
 
 import numpy as np
 
-from ._checks import check_positive, check_size, check_subset_size
+from ._checks import LN10, as_result, check_positive, check_size, check_subset_size
 from .binomial import log10_comb
-
-_LN10 = math.log(10.0)
 
 __all__ = [
     "thm4_log10_width",
@@ -38,11 +36,6 @@ __all__ = [
     "thm5_log10_samples",
     "upper_bound_frontier",
 ]
-
-
-def _out(arr):
-    arr = np.asarray(arr, dtype=np.float64)
-    return arr if arr.ndim else float(arr)
 
 
 def _check(n, k, s, over: bool):
@@ -61,19 +54,19 @@ def _check(n, k, s, over: bool):
 def thm4_log10_width(n, k, s, c2=1.0):
     """log10 of Theorem 4's width r = c2 (n/s)^k (s >= k)."""
     n_arr, k_arr, s_arr = _check(n, k, s, over=True)
-    return _out(np.log10(check_positive("c2", c2)) + k_arr * np.log10(n_arr / s_arr))
+    return as_result(np.log10(check_positive("c2", c2)) + k_arr * np.log10(n_arr / s_arr))
 
 
 def thm4_log10_samples(n, k, s, c3=1.0):
     """log10 of Theorem 4's sample size m = c3 (s/k)^(k-1) n^2 ln n (s >= k, n >= 2)."""
     n_arr, k_arr, s_arr = _check(n, k, s, over=True)
-    return _out(np.log10(check_positive("c3", c3)) + (k_arr - 1) * np.log10(s_arr / k_arr)
+    return as_result(np.log10(check_positive("c3", c3)) + (k_arr - 1) * np.log10(s_arr / k_arr)
                 + 2 * np.log10(n_arr) + np.log10(np.log(n_arr)))
 
 
 def thm4_log10_steps(epsilon, c4=1.0):
     """log10 of Theorem 4's iteration count T = c4 / eps^2 for target loss eps."""
-    return _out(np.log10(check_positive("c4", c4))
+    return as_result(np.log10(check_positive("c4", c4))
                 - 2.0 * np.log10(check_positive("epsilon", epsilon)))
 
 
@@ -86,19 +79,20 @@ def thm4_steps(epsilon, c4=1.0):
     if np.any(log10_t > 300):
         raise ValueError(f"epsilon: c4 / epsilon^2 = 10^{float(np.max(log10_t)):.1f} is beyond "
                          "float range; use thm4_log10_steps")
-    return _out(10.0 ** log10_t)
+    return as_result(10.0 ** log10_t)
 
 
 def thm5_log10_width(n, k, s, c2=1.0):
     """log10 of Theorem 5's width r = c2 (n/k)^s (s < k)."""
     n_arr, k_arr, s_arr = _check(n, k, s, over=False)
-    return _out(np.log10(check_positive("c2", c2)) + s_arr * np.log10(n_arr / k_arr))
+    return as_result(np.log10(check_positive("c2", c2)) + s_arr * np.log10(n_arr / k_arr))
 
 
 def thm5_log10_samples(n, k, s, c3=1.0):
     """log10 of Theorem 5's sample size m = c3 (n/k)^(k-s-1) (s < k)."""
     n_arr, k_arr, s_arr = _check(n, k, s, over=False)
-    return _out(np.log10(check_positive("c3", c3)) + (k_arr - s_arr - 1) * np.log10(n_arr / k_arr))
+    return as_result(np.log10(check_positive("c3", c3))
+                     + (k_arr - s_arr - 1) * np.log10(n_arr / k_arr))
 
 
 def upper_bound_frontier(n: int, k: int, s_values=None, *, c2=1.0, c3=1.0, c4=1.0,
@@ -160,7 +154,7 @@ def upper_bound_frontier(n: int, k: int, s_values=None, *, c2=1.0, c3=1.0, c4=1.
             applies = k_int % 2 == 0 and s % 2 == 0
         # log10(r (n + 2) + 1), safe for any magnitude of r (c2 may be tiny or huge).
         base = log10_r + math.log10(n_int + 2)
-        log10_params = float(np.logaddexp(base * _LN10, 0.0) / _LN10)
+        log10_params = float(np.logaddexp(base * LN10, 0.0) / LN10)
         log10_cost = log10_params + log10_m + log10_t
         rows.append({
             "s": s,
