@@ -8,8 +8,6 @@ status 2 and a single line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import math
-import re
 import sys
 from fractions import Fraction
 
@@ -18,69 +16,21 @@ from theory.sq_bound import RESOURCES
 from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
 from theory.upper_bounds import upper_bound_frontier
 
-from . import __version__
+from . import __version__, cli_simulate, cli_verify
+from .args import (
+    PROG,
+    Parser,
+    add_output_flags,
+    emit,
+    rational_arg,
+    real_arg,
+    size_arg,
+)
 from .output import dumps_json, format_fraction, format_number, format_table
-
-PROG = "parity-frontiers"
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line on stderr and exit status 2."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Let values such as --bias -1/2 or --bias -1e3 through as numbers, not options.
-        self._negative_number_matcher = re.compile(
-            r"^-(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^-\d+/\d+$")
-
-    def error(self, message):  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-# --- argument types: integral sizes may be written 1e6 --------------------------------------
-
-def _size(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not math.isfinite(value) or not value.is_integer():
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
-    return int(value)
-
-
-def _real(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
-
-
-def _rational(text: str) -> Fraction:
-    try:
-        return Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"must be a number or a fraction like 1/2, got {text!r}") from None
-
-
-def _add_output_flags(parser, latex: bool = True):
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object on stdout instead of a table")
-    if latex:
-        parser.add_argument("--latex", action="store_true",
-                            help="also print the formulas used, as LaTeX (sympy)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=(
+    parser = Parser(prog=PROG, description=(
         "Pareto frontiers of neural feature learning on sparse parity: bounds, lottery "
         "probabilities, Fourier gaps and upper-bound curves (Edelman et al., NeurIPS 2023)."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -90,63 +40,66 @@ def build_parser() -> argparse.ArgumentParser:
                        "or solve for one resource", description=(
                            "Prop. 3: success probability <= min(1, 2 r T / (tau^2 C(n,k))), "
                            "tau = 1/sqrt(m)."))
-    p.add_argument("--n", type=_size, required=True, help="input dimension")
-    p.add_argument("--k", type=_size, required=True, help="parity degree")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--params", type=_size, help="number of model parameters r")
-    size.add_argument("--width", type=_size, help="2-layer MLP width w (r = w(n+2)+1)")
-    p.add_argument("--steps", type=_size, help="iterations T")
+    size.add_argument("--params", type=size_arg, help="number of model parameters r")
+    size.add_argument("--width", type=size_arg, help="2-layer MLP width w (r = w(n+2)+1)")
+    p.add_argument("--steps", type=size_arg, help="iterations T")
     prec = p.add_mutually_exclusive_group()
-    prec.add_argument("--samples", type=_size, help="sample size m (tau = 1/sqrt(m))")
-    prec.add_argument("--tau", type=_real, help="gradient tolerance tau")
-    p.add_argument("--delta", type=_real, help="target success probability, in (0, 1)")
+    prec.add_argument("--samples", type=size_arg, help="sample size m (tau = 1/sqrt(m))")
+    prec.add_argument("--tau", type=real_arg, help="gradient tolerance tau")
+    p.add_argument("--delta", type=real_arg, help="target success probability, in (0, 1)")
     p.add_argument("--solve-for", choices=RESOURCES,
                    help="solve the frontier for this resource (needs --delta unless delta)")
-    _add_output_flags(p)
+    add_output_flags(p)
     p.set_defaults(handler=_cmd_bound)
 
     p = sub.add_parser("lottery", help="lucky-neuron probabilities of s-sparse init",
                        description="P(lucky) = C(s,k)/C(n,k) (s >= k) or C(k,s)/C(n,s) (s < k).")
-    p.add_argument("--n", type=_size, required=True, help="input dimension")
-    p.add_argument("--k", type=_size, required=True, help="parity degree")
-    p.add_argument("--s", type=_size, required=True, help="support size of each neuron")
-    p.add_argument("--width", type=_size, help="number of neurons r")
-    p.add_argument("--delta", type=_real, help="failure probability for width_needed")
-    _add_output_flags(p)
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, required=True, help="support size of each neuron")
+    p.add_argument("--width", type=size_arg, help="number of neurons r")
+    p.add_argument("--delta", type=real_arg, help="failure probability for width_needed")
+    add_output_flags(p)
     p.set_defaults(handler=_cmd_lottery)
 
     p = sub.add_parser("gap", help="exact Fourier coefficients and gap of sparse neurons",
                        description="kappa(s, b, d) exactly; per-class gradients; the gap; "
                                    "Hoeffding sample size 8 ln(2n/delta)/gap^2.")
-    p.add_argument("--s", type=_size, required=True, help="support size")
-    p.add_argument("--k", type=_size, required=True, help="parity degree")
-    p.add_argument("--bias", type=_rational, default=Fraction(0),
+    p.add_argument("--s", type=size_arg, required=True, help="support size")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--bias", type=rational_arg, default=Fraction(0),
                    help="neuron bias b (number or fraction like 1/2; default 0)")
-    p.add_argument("--n", type=_size, help="input dimension (for samples_needed)")
-    p.add_argument("--delta", type=_real, default=0.01,
+    p.add_argument("--n", type=size_arg, help="input dimension (for samples_needed)")
+    p.add_argument("--delta", type=real_arg, default=0.01,
                    help="failure probability for samples_needed (default 0.01)")
-    _add_output_flags(p)
+    add_output_flags(p)
     p.set_defaults(handler=_cmd_gap)
 
     p = sub.add_parser("upper", help="upper-bound frontier (Thm. 4, 5) over sparsity s",
                        description="Thm 4 (s >= k): r = c2 (n/s)^k, m = c3 (s/k)^(k-1) n^2 ln n;"
                                    " Thm 5 (s < k): r = c2 (n/k)^s, m = c3 (n/k)^(k-s-1).")
-    p.add_argument("--n", type=_size, required=True, help="input dimension (>= 2)")
-    p.add_argument("--k", type=_size, required=True, help="parity degree")
-    p.add_argument("--s", type=_size, nargs="+", help="support sizes (default 1, 2, 4, ..., n)")
-    p.add_argument("--c2", type=_real, default=1.0, help="width constant (default 1)")
-    p.add_argument("--c3", type=_real, default=1.0, help="sample constant (default 1)")
-    p.add_argument("--c4", type=_real, default=1.0, help="step constant (default 1)")
-    p.add_argument("--epsilon", type=_real, default=0.1, help="target loss (default 0.1)")
-    _add_output_flags(p)
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension (>= 2)")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, nargs="+", help="support sizes (default 1, 2, 4, ..., n)")
+    p.add_argument("--c2", type=real_arg, default=1.0, help="width constant (default 1)")
+    p.add_argument("--c3", type=real_arg, default=1.0, help="sample constant (default 1)")
+    p.add_argument("--c4", type=real_arg, default=1.0, help="step constant (default 1)")
+    p.add_argument("--epsilon", type=real_arg, default=0.1, help="target loss (default 0.1)")
+    add_output_flags(p)
     p.set_defaults(handler=_cmd_upper)
 
     p = sub.add_parser("demo", help="the theory tables for a default (n, k)",
                        description="Prints the SQ, lottery, gap and upper-bound tables.")
-    p.add_argument("--n", type=_size, default=50, help="input dimension (default 50)")
-    p.add_argument("--k", type=_size, default=3, help="parity degree (default 3)")
-    _add_output_flags(p, latex=False)
+    p.add_argument("--n", type=size_arg, default=50, help="input dimension (default 50)")
+    p.add_argument("--k", type=size_arg, default=3, help="parity degree (default 3)")
+    add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_demo)
+
+    cli_simulate.register(sub)
+    cli_verify.register(sub)
     return parser
 
 
@@ -158,6 +111,9 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
     try:
         print(text)
         sys.stdout.flush()
@@ -167,20 +123,6 @@ def main(argv=None) -> int:
 
 
 # --- subcommands ---------------------------------------------------------------------------
-
-def _latex_block(formulas: dict) -> str:
-    return "\n".join(f"{name}: {symbolic.latex(expr)}" for name, expr in formulas.items())
-
-
-def _emit(args, result: dict, table: str, formulas: dict | None = None) -> str:
-    if args.json:
-        if formulas and getattr(args, "latex", False):
-            result = {**result, "latex": {k: symbolic.latex(v) for k, v in formulas.items()}}
-        return dumps_json(result)
-    if formulas and getattr(args, "latex", False):
-        table += "\n\nFormulas (LaTeX):\n" + _latex_block(formulas)
-    return table
-
 
 def _cmd_bound(args) -> str:
     out = sq_bound_summary(args.n, args.k, params=args.params, width=args.width,
@@ -220,7 +162,7 @@ def _cmd_bound(args) -> str:
             m, tau = symbolic.SYMBOLS["m"], symbolic.SYMBOLS["tau"]
             frontier = frontier.subs(m, 1 / tau**2)
         formulas[f"frontier_{args.solve_for}"] = frontier
-    return _emit(args, out, table, formulas)
+    return emit(args, out, table, formulas)
 
 
 def _cmd_lottery(args) -> str:
@@ -246,7 +188,7 @@ def _cmd_lottery(args) -> str:
     formulas = {"overlap_pmf": symbolic.overlap_pmf_expr(), "p_lucky": symbolic.p_lucky_expr(),
                 "p_at_least_one": symbolic.p_at_least_one_expr(),
                 "width_needed": symbolic.width_needed_expr()}
-    return _emit(args, out, table + "\n\n" + pmf, formulas)
+    return emit(args, out, table + "\n\n" + pmf, formulas)
 
 
 def _cmd_gap(args) -> str:
@@ -271,7 +213,7 @@ def _cmd_gap(args) -> str:
                      needed])
     parts.append(format_table(["quantity", "value"], rows, title="Luckiest neuron"))
     formulas = {"kappa": symbolic.kappa_expr(), "samples_needed": symbolic.hoeffding_expr()}
-    return _emit(args, out, "\n\n".join(parts), formulas)
+    return emit(args, out, "\n\n".join(parts), formulas)
 
 
 def _fraction_and_float(exact: str, value: float) -> str:
@@ -300,7 +242,7 @@ def _cmd_upper(args) -> str:
                 "thm4_steps": symbolic.thm4_steps_expr(),
                 "thm5_width": symbolic.thm5_width_expr(),
                 "thm5_samples": symbolic.thm5_samples_expr()}
-    return _emit(args, out, table, formulas)
+    return emit(args, out, table, formulas)
 
 
 def _cmd_demo(args) -> str:

@@ -1,0 +1,7 @@
+"""Subcommands of the verify/ layer (registered by :func:`parity_frontiers.cli.build_parser`)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Add this layer's subcommands to the top-level subparsers sub."""

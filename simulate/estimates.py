@@ -1,0 +1,96 @@
+"""Monte Carlo estimates with their uncertainty: value, standard error, 95% interval.
+
+Every estimator of :mod:`simulate` (and the success rates of :mod:`verify`) returns an
+:class:`Estimate`. Proportions get the Wilson score interval (scipy's ``binomtest``), means the
+normal interval from the sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["Estimate", "proportion_estimate", "mean_estimate"]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate.
+
+    Attributes
+    ----------
+    estimate : float
+        Point estimate (a proportion or a mean).
+    stderr : float
+        Its standard error: sqrt(p (1 - p) / N) for a proportion, s / sqrt(N) for a mean.
+    ci_low, ci_high : float
+        The 95% interval (Wilson score for proportions, normal for means).
+    trials : int
+        Number of independent trials N behind the estimate.
+    seed : int or None
+        Seed that reproduces it.
+    """
+
+    estimate: float
+    stderr: float
+    ci_low: float
+    ci_high: float
+    trials: int
+    seed: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the closed interval [ci_low, ci_high]."""
+        return self.ci_low <= value <= self.ci_high
+
+
+def proportion_estimate(successes: int, trials: int, seed: int | None = None,
+                        confidence: float = 0.95) -> Estimate:
+    r"""Proportion ``successes / trials`` with the Wilson score interval.
+
+    .. math:: \hat p = x / N, \quad \mathrm{se} = \sqrt{\hat p (1 - \hat p) / N}
+
+    The interval is scipy's ``binomtest(x, N).proportion_ci(method="wilson")``; unlike the
+    normal interval it stays inside [0, 1] and is not empty at x = 0 or x = N.
+
+    Examples
+    --------
+    >>> e = proportion_estimate(30, 100, seed=1)
+    >>> round(e.estimate, 2), round(e.ci_low, 3), round(e.ci_high, 3)
+    (0.3, 0.219, 0.396)
+    """
+    successes, trials = int(successes), int(trials)
+    if trials < 1:
+        raise ValueError(f"trials must be >= 1, got {trials}")
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be in [0, trials], got {successes} of {trials}")
+    p = successes / trials
+    ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence,
+                                                           method="wilson")
+    return Estimate(p, math.sqrt(p * (1 - p) / trials), float(ci.low), float(ci.high), trials,
+                    seed)
+
+
+def mean_estimate(values, seed: int | None = None, confidence: float = 0.95) -> Estimate:
+    r"""Sample mean of ``values`` with the normal interval mean +- z se, se = s / sqrt(N).
+
+    Examples
+    --------
+    >>> e = mean_estimate([1.0, 2.0, 3.0, 4.0])
+    >>> e.estimate, round(e.stderr, 4)
+    (2.5, 0.6455)
+    """
+    values = np.asarray(values, dtype=float).ravel()
+    if values.size < 1:
+        raise ValueError("mean_estimate needs at least one value")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("mean_estimate got a non-finite value")
+    mean = float(values.mean())
+    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return Estimate(mean, se, mean - z * se, mean + z * se, int(values.size), seed)

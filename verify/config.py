@@ -1,0 +1,162 @@
+"""One training run's full configuration and its outcome.
+
+A :class:`RunConfig` names everything that determines a run (problem, model, optimiser, budget
+and seed), so its :meth:`RunConfig.key` -- a SHA-256 of the canonical JSON of every field --
+identifies the run in the results store: the same config and seed is the same row, and a resumed
+sweep skips it. :meth:`RunConfig.shape_key` drops the fields that may differ inside one
+ensemble (the seed), so runs that share it can be trained together as stacked parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from theory._checks import check_subset_size
+
+__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES"]
+
+INITS = ("dense", "sparse")
+LOSSES = ("hinge", "square", "logistic")
+END_REASONS = ("success", "max_steps", "diverged")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Configuration of one training run on (n, k)-sparse parity.
+
+    Parameters
+    ----------
+    n, k : int
+        Input dimension and parity degree, 1 <= k <= n. The hidden parity set S is drawn from
+        the seed.
+    width : int
+        Hidden width r of each hidden layer.
+    samples : int or None
+        Training-set size m (offline), or None for online (fresh samples every step).
+    init : {"dense", "sparse"}
+        PyTorch default init, or s-sparse init of the first layer.
+    s : int or None
+        Support size of sparse init (required for, and only for, ``init="sparse"``).
+    depth : int
+        Number of hidden layers (2-layer MLP = depth 1).
+    seed : int
+        Seeds S, the data, the init and the batch order.
+    max_steps, eval_every, batch_size : int
+        Step budget T, evaluation period, minibatch size.
+    lr, weight_decay : float
+        SGD learning rate and weight decay.
+    loss : {"hinge", "square", "logistic"}
+    test_size : int
+        Held-out test set size (1e4 as in the paper).
+    success_error : float
+        A run succeeds when test error <= this (0.1 as in the paper).
+    """
+
+    n: int
+    k: int
+    width: int
+    samples: int | None = None
+    init: str = "dense"
+    s: int | None = None
+    depth: int = 1
+    seed: int = 0
+    max_steps: int = 20_000
+    eval_every: int = 100
+    batch_size: int = 32
+    lr: float = 0.1
+    weight_decay: float = 0.01
+    loss: str = "hinge"
+    test_size: int = 10_000
+    success_error: float = 0.1
+
+    def __post_init__(self):
+        for name in ("n", "k", "width", "depth", "max_steps", "eval_every", "batch_size",
+                     "test_size"):
+            _check_int(name, getattr(self, name), 1)
+        _check_int("seed", self.seed, 0)
+        check_subset_size("k", self.k, self.n)
+        if self.samples is not None:
+            _check_int("samples", self.samples, 1)
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.init == "sparse":
+            if self.s is None:
+                raise ValueError("sparse init needs s (the support size of each neuron)")
+            _check_int("s", self.s, 1)
+            check_subset_size("s", self.s, self.n)
+        elif self.s is not None:
+            raise ValueError("s is only meaningful with init='sparse'")
+        for name in ("lr", "weight_decay", "success_error"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not value >= 0 or value == float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.lr == 0:
+            raise ValueError("lr must be > 0")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def key(self) -> str:
+        """SHA-256 hex digest of the canonical JSON of every field (the store's primary key)."""
+        return _digest(self.as_dict())
+
+    def shape_key(self) -> str:
+        """Digest of every field but the seed: runs sharing it can form one ensemble."""
+        return _digest({k: v for k, v in self.as_dict().items() if k != "seed"})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """Inverse of :meth:`as_dict`; unknown keys are an error, missing ones take defaults."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown run config field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    # Plain ints only: a float 1e3 or a bool would hash differently from the int it means.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _digest(payload: dict) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class RunResult:
+    """Outcome of one run.
+
+    ``steps_to_success`` is the first evaluation step at which test error <= success_error
+    (None if never); ``end_reason`` is one of ``END_REASONS``; ``steps_run`` is how many SGD
+    steps the run took before it stopped (early stopping at success).
+    """
+
+    config: RunConfig
+    success: bool
+    steps_to_success: int | None
+    test_error: float
+    train_error: float
+    end_reason: str
+    steps_run: int
+    wall_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.end_reason not in END_REASONS:
+            raise ValueError(f"end_reason must be one of {END_REASONS}, got {self.end_reason!r}")
+
+    def summary(self) -> dict:
+        """The per-run JSON object of ``train --json``."""
+        return {"seed": self.config.seed, "success": self.success,
+                "steps_to_success": self.steps_to_success, "test_error": self.test_error,
+                "train_error": self.train_error, "end_reason": self.end_reason}
