@@ -1,0 +1,485 @@
+"""Crash-safe SQLite results store: one row per training run, keyed by its full config.
+
+A sweep writes each :class:`~verify.config.RunResult` in its own committed transaction the
+moment the run finishes, keyed by :meth:`RunConfig.key` (a digest of every config field and the
+seed) with ``INSERT OR IGNORE``. So a sweep killed at any point loses no finished run, and a
+resumed sweep neither repeats nor duplicates one (DESIGN.md, ``verify/``).
+
+Schema (version 1)
+------------------
+``meta(key TEXT PRIMARY KEY, value TEXT)``
+    ``schema_version``, ``created_by`` (package version), ``created_at`` (UTC ISO time).
+``runs``
+    ``key`` (TEXT PRIMARY KEY, :meth:`RunConfig.key`), ``shape_key`` (all fields but the seed),
+    one column per :class:`RunConfig` field (``n``, ``k``, ``width``, ``samples`` (NULL =
+    online), ``init``, ``s`` (NULL unless sparse), ``depth``, ``seed``, ``max_steps``,
+    ``eval_every``, ``batch_size``, ``lr``, ``weight_decay``, ``loss``, ``test_size``,
+    ``success_error``), the outcome (``success`` 0/1, ``steps_to_success`` (NULL if never),
+    ``test_error``, ``train_error``, ``end_reason``, ``steps_run``, ``wall_seconds``),
+    ``finished_at`` (UTC ISO time of the insert), ``version`` (package version that trained
+    it), ``config_json`` (canonical JSON of the config: the source of truth) and ``extra_json``
+    (:attr:`RunResult.extra`).
+
+The file carries ``PRAGMA application_id`` = :data:`APPLICATION_ID` and is in WAL mode (readers
+never block the writer, and a commit is one append to the log).
+
+Safety of existing files
+------------------------
+Opening a path that exists never modifies it before it is known to be a store: the 100-byte
+SQLite header is read directly (magic string and application id), then the file is opened
+read-only (``file:...?mode=ro``) to check the ``meta`` table and schema version. Anything else --
+a non-SQLite or truncated file, another program's SQLite database, a store of a newer schema --
+raises ValueError naming the path, and the file is left byte-for-byte as it was (no ``-wal`` or
+``-shm`` side files either). A new store is built in a temporary file beside the target and
+linked into place, so the path is at every moment either absent or a complete store. An empty
+(0-byte) file is treated as absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import struct
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .config import RunConfig, RunResult
+
+__all__ = ["ResultsStore", "load_dataframe", "export", "APPLICATION_ID", "SCHEMA_VERSION",
+           "CONFIG_COLUMNS", "OUTCOME_COLUMNS", "COLUMNS", "EXPORT_FORMATS"]
+
+#: ``PRAGMA application_id`` of a results store: the ASCII bytes "PFRS" (parity-frontiers
+#: results store) as a big-endian 32-bit integer, as SQLite stores it at header offset 68.
+APPLICATION_ID = 0x50465253
+SCHEMA_VERSION = 1
+EXPORT_FORMATS = ("csv", "parquet")
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+# Column name -> SQL type. Kept explicit (not derived from the dataclass) because it is an
+# on-disk schema: a new RunConfig field must come with a schema version bump (tests check that
+# these names are exactly RunConfig's fields).
+CONFIG_COLUMNS = {
+    "n": "INTEGER NOT NULL", "k": "INTEGER NOT NULL", "width": "INTEGER NOT NULL",
+    "samples": "INTEGER", "init": "TEXT NOT NULL", "s": "INTEGER", "depth": "INTEGER NOT NULL",
+    "seed": "INTEGER NOT NULL", "max_steps": "INTEGER NOT NULL",
+    "eval_every": "INTEGER NOT NULL", "batch_size": "INTEGER NOT NULL", "lr": "REAL NOT NULL",
+    "weight_decay": "REAL NOT NULL", "loss": "TEXT NOT NULL", "test_size": "INTEGER NOT NULL",
+    "success_error": "REAL NOT NULL",
+}
+OUTCOME_COLUMNS = {
+    "success": "INTEGER NOT NULL", "steps_to_success": "INTEGER", "test_error": "REAL",
+    "train_error": "REAL", "end_reason": "TEXT NOT NULL", "steps_run": "INTEGER NOT NULL",
+    "wall_seconds": "REAL", "finished_at": "TEXT NOT NULL", "version": "TEXT",
+}
+_KEY_COLUMNS = {"key": "TEXT PRIMARY KEY", "shape_key": "TEXT NOT NULL"}
+_JSON_COLUMNS = {"config_json": "TEXT NOT NULL", "extra_json": "TEXT NOT NULL"}
+#: Every column of ``runs``, in table order.
+COLUMNS = tuple({**_KEY_COLUMNS, **CONFIG_COLUMNS, **OUTCOME_COLUMNS, **_JSON_COLUMNS})
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE runs (" + ", ".join(
+        f"{name} {sql}" for name, sql in
+        {**_KEY_COLUMNS, **CONFIG_COLUMNS, **OUTCOME_COLUMNS, **_JSON_COLUMNS}.items()) + ")",
+    "CREATE INDEX runs_shape ON runs (shape_key)",
+)
+
+
+def _package_version() -> str:
+    # verify/ may not import parity_frontiers (imports point one way): ask the installed
+    # distribution instead.
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        return version("parity-frontiers")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled checkout
+        return "unknown"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _ro_uri(path: Path) -> str:
+    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+
+
+def _check_existing(path: Path) -> None:
+    """Raise ValueError unless ``path`` is a results store we can open; never writes to it."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(_HEADER_SIZE)
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory, not a results store") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < _HEADER_SIZE:
+        raise ValueError(f"{path} is not a parity-frontiers results store (not an SQLite "
+                         "database, or a damaged one); it was left untouched")
+    (app_id,) = struct.unpack(">i", header[68:72])
+    if app_id != _signed32(APPLICATION_ID):
+        raise ValueError(f"{path} is an SQLite database of another program (application_id "
+                         f"{app_id:#x}, a results store has {APPLICATION_ID:#x}); it was left "
+                         "untouched")
+    # It claims to be ours: look inside, read-only. A store is always in WAL mode, and reading
+    # a WAL database may create the -shm index beside it, which is harmless for our own file.
+    try:
+        con = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise ValueError(f"cannot open {path} read-only: {exc}") from None
+    try:
+        tables = {row[0] for row in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"meta", "runs"} <= tables:
+            raise ValueError(f"{path} has the results-store id but lacks its tables (damaged?); "
+                             "it was left untouched")
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        columns = {r[1] for r in con.execute("PRAGMA table_info(runs)")}
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path} is a damaged results store ({exc}); it was left "
+                         "untouched") from None
+    finally:
+        con.close()
+    if row is None or not str(row[0]).isdigit():
+        raise ValueError(f"{path} is a damaged results store (no schema version)")
+    found = int(row[0])
+    if found > SCHEMA_VERSION:
+        raise ValueError(f"{path} is a results store of schema version {found}, newer than this "
+                         f"package's {SCHEMA_VERSION}: upgrade parity-frontiers to read it")
+    if found < SCHEMA_VERSION or set(COLUMNS) - columns:
+        raise ValueError(f"{path} is a results store of an older schema ({found}) that this "
+                         "version cannot read")
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def _create(path: Path) -> None:
+    """Build an empty store in a temporary file beside ``path`` and link it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        leftover.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        # Header, tables and meta in one rollback-journal transaction, before WAL is switched
+        # on: the application id lands in the main file itself, not only in a -wal log.
+        con.execute("BEGIN")
+        con.execute(f"PRAGMA application_id = {_signed32(APPLICATION_ID)}")
+        for statement in _SCHEMA:
+            con.execute(statement)
+        con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [("schema_version", str(SCHEMA_VERSION)),
+                         ("created_by", f"parity-frontiers {_package_version()}"),
+                         ("created_at", _now())])
+        con.execute("COMMIT")
+        con.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file header
+    finally:
+        con.close()  # the last connection closing checkpoints and removes -wal / -shm
+    try:
+        if path.exists() and path.stat().st_size == 0:
+            os.replace(tmp, path)  # an empty file holds nothing to lose
+        else:
+            try:
+                os.link(tmp, path)  # fails if another process created the store meanwhile
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this filesystem
+                if not path.exists():
+                    os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class ResultsStore:
+    """Results of training runs in an SQLite file, one row per run (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The store's file. Created (with its directory's parent required to exist) if absent;
+        otherwise validated first and never modified unless it is a results store.
+
+    Raises
+    ------
+    ValueError
+        ``path`` exists but is not a results store (corrupt, truncated, another program's
+        database, a newer schema), or cannot be read or created.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from verify.config import RunConfig, RunResult
+    >>> path = os.path.join(tempfile.mkdtemp(), "runs.db")
+    >>> with ResultsStore(path) as store:
+    ...     result = RunResult(RunConfig(n=6, k=2, width=8, seed=3), True, 400, 0.05, 0.0,
+    ...                        "success", 400)
+    ...     store.add(result), store.add(result), store.count()
+    (True, False, 1)
+    """
+
+    def __init__(self, path):
+        self.path = Path(os.fspath(path))
+        if self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0):
+            _check_existing(self.path)
+        else:
+            if not self.path.parent.is_dir():
+                raise ValueError(f"cannot create {self.path}: directory {self.path.parent} "
+                                 "does not exist")
+            try:
+                _create(self.path)
+            except (OSError, sqlite3.Error) as exc:
+                raise ValueError(f"cannot create results store {self.path}: {exc}") from None
+            _check_existing(self.path)  # also covers losing a creation race to a non-store
+        try:
+            # Autocommit mode: every add() is its own explicit BEGIN IMMEDIATE ... COMMIT.
+            self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            mode = self._con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # FULL: a commit is on disk before add() returns, so even a power cut keeps every
+            # finished run (an fsync per run is nothing next to the run's training time).
+            self._con.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot open results store {self.path}: {exc}") from None
+        if mode.lower() != "wal":  # pragma: no cover - e.g. a filesystem without shared memory
+            raise ValueError(f"cannot put {self.path} in WAL mode (got {mode!r})")
+
+    # --- context manager --------------------------------------------------------------------
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        con, self._con = getattr(self, "_con", None), None
+        if con is not None:
+            con.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            raise ValueError(f"results store {self.path} is closed")
+        return self._con
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite journal mode of the open connection ('wal')."""
+        return self._connection().execute("PRAGMA journal_mode").fetchone()[0]
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def add(self, result: RunResult) -> bool:
+        """Store one finished run in its own committed transaction.
+
+        Returns True if it was new, False if a run with the same key was already stored (the
+        stored row is kept: runs are deterministic per config and seed).
+        """
+        config = result.config
+        values = {"key": config.key(), "shape_key": config.shape_key(), **config.as_dict(),
+                  "success": int(bool(result.success)),
+                  "steps_to_success": result.steps_to_success,
+                  "test_error": _float_or_none(result.test_error),
+                  "train_error": _float_or_none(result.train_error),
+                  "end_reason": result.end_reason, "steps_run": int(result.steps_run),
+                  "wall_seconds": _float_or_none(result.wall_seconds), "finished_at": _now(),
+                  "version": _package_version(),
+                  "config_json": json.dumps(config.as_dict(), sort_keys=True),
+                  "extra_json": json.dumps(result.extra or {}, sort_keys=True, default=str)}
+        names = ", ".join(COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = con.execute(f"INSERT OR IGNORE INTO runs ({names}) VALUES ({marks})",
+                                 [values[name] for name in COLUMNS])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return cursor.rowcount == 1
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def completed_keys(self) -> set[str]:
+        """Keys (:meth:`RunConfig.key`) of every stored run."""
+        return {row[0] for row in self._connection().execute("SELECT key FROM runs")}
+
+    def __contains__(self, key: str) -> bool:
+        return self._connection().execute(
+            "SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
+
+    def count(self, **where) -> int:
+        """Number of stored runs, optionally only those matching ``where`` (see :meth:`rows`)."""
+        clause, params = _where(where)
+        return self._connection().execute(f"SELECT COUNT(*) FROM runs{clause}",
+                                          params).fetchone()[0]
+
+    def rows(self, keys: Iterable[str] | None = None, **where) -> list[dict]:
+        """Stored runs as dicts of every column, in insertion order.
+
+        Parameters
+        ----------
+        keys : iterable of str, optional
+            Only runs with these keys.
+        **where
+            Equality filters on columns, e.g. ``n=30, init="sparse"``; ``samples=None`` selects
+            online runs; a list or tuple value matches any of its elements.
+
+        ``success`` comes back as a bool.
+        """
+        clause, params = _where(where)
+        con = self._connection()
+        con.row_factory = sqlite3.Row
+        try:
+            rows = [dict(r) for r in con.execute(
+                f"SELECT * FROM runs{clause} ORDER BY rowid", params)]
+        finally:
+            con.row_factory = None
+        if keys is not None:
+            wanted = set(keys)
+            rows = [r for r in rows if r["key"] in wanted]
+        for r in rows:
+            r["success"] = bool(r["success"])
+        return rows
+
+    def results(self, keys: Iterable[str] | None = None, **where) -> list[RunResult]:
+        """Stored runs as :class:`RunResult` objects (filters as in :meth:`rows`)."""
+        return [_row_to_result(r) for r in self.rows(keys, **where)]
+
+    def get(self, key: str) -> RunResult | None:
+        """The stored run with this key, or None."""
+        found = self.rows(key=key)
+        return _row_to_result(found[0]) if found else None
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
+
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
+def _where(where: dict) -> tuple[str, list]:
+    clauses, params = [], []
+    for name, value in where.items():
+        if name not in COLUMNS:  # column names go into the SQL text: whitelist them
+            raise ValueError(f"unknown results column {name!r}; columns are {', '.join(COLUMNS)}")
+        if isinstance(value, (list, tuple, set, frozenset)):
+            values = list(value)
+            parts = [f"{name} IS NULL" for v in values if v is None]
+            present = [v for v in values if v is not None]
+            if present:
+                parts.append(f"{name} IN ({', '.join('?' for _ in present)})")
+                params.extend(present)
+            clauses.append("(" + " OR ".join(parts) + ")" if parts else "0")
+        elif value is None:
+            clauses.append(f"{name} IS NULL")
+        else:
+            clauses.append(f"{name} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _row_to_result(row: dict) -> RunResult:
+    config = RunConfig.from_dict(json.loads(row["config_json"]))
+    return RunResult(config=config, success=bool(row["success"]),
+                     steps_to_success=row["steps_to_success"], test_error=row["test_error"],
+                     train_error=row["train_error"], end_reason=row["end_reason"],
+                     steps_run=row["steps_run"], wall_seconds=row["wall_seconds"] or 0.0,
+                     extra=json.loads(row["extra_json"] or "{}"))
+
+
+if set(CONFIG_COLUMNS) != {f.name for f in fields(RunConfig)}:  # pragma: no cover
+    raise RuntimeError("RunConfig changed: update CONFIG_COLUMNS and bump SCHEMA_VERSION")
+
+
+# --- pandas and files ------------------------------------------------------------------------
+
+def _pandas(purpose: str):
+    try:
+        import pandas
+    except ImportError:
+        raise ValueError(f"{purpose} needs pandas: pip install 'parity-frontiers[results]' "
+                         "(or pip install pandas pyarrow)") from None
+    return pandas
+
+
+def _dataframe(pandas, rows: list[dict]):
+    frame = pandas.DataFrame(rows, columns=list(COLUMNS))
+    # Nullable integers: online samples, dense s and failed runs' steps are missing values,
+    # which would otherwise turn the whole column into floats.
+    nullable = {name: "Int64" for name, sql in {**CONFIG_COLUMNS, **OUTCOME_COLUMNS}.items()
+                if sql.startswith("INTEGER") and name != "success"}
+    return frame.astype({**nullable, "success": "bool"})
+
+
+def load_dataframe(path):
+    """All runs of the store at ``path`` as a pandas DataFrame, one row per run (columns as in
+    the module docstring; integer columns with missing values use pandas' nullable ``Int64``).
+    pandas is imported only here."""
+    pandas = _pandas("load_dataframe")
+    with ResultsStore(path) as store:
+        return _dataframe(pandas, store.rows())
+
+
+def export(path, out, format: str | None = None) -> int:
+    """Write every run of the store at ``path`` to ``out`` as CSV or Parquet.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The results store (must exist and be valid).
+    out : str or os.PathLike
+        Output file (overwritten).
+    format : {"csv", "parquet"}, optional
+        Inferred from the extension of ``out`` (``.csv``; ``.parquet`` / ``.pq``) by default.
+        CSV uses the stdlib (always available; online ``samples`` and missing values are empty
+        cells, ``success`` is True/False); Parquet needs pandas and pyarrow.
+
+    Returns
+    -------
+    int
+        Number of runs written.
+    """
+    path, out = Path(os.fspath(path)), Path(os.fspath(out))
+    if format is None:
+        suffix = out.suffix.lower()
+        format = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
+        if format is None:
+            raise ValueError(f"cannot infer the export format from {out.name!r}: use a .csv or "
+                             ".parquet name, or give the format")
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
+    if not path.exists():
+        raise ValueError(f"results store {path} does not exist")
+    if out.exists() and out.resolve() == path.resolve():
+        raise ValueError(f"refusing to overwrite the store {path} with its export")
+    if format == "parquet":
+        pandas = _pandas("Parquet export")
+        try:
+            import pyarrow  # noqa: F401 - pandas' Parquet engine
+        except ImportError:
+            raise ValueError("Parquet export needs pyarrow: pip install pyarrow") from None
+    with ResultsStore(path) as store:
+        rows = store.rows()
+    try:
+        if format == "csv":
+            with open(out, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+                writer.writeheader()
+                writer.writerows(rows)
+        else:
+            _dataframe(pandas, rows).to_parquet(out, index=False)
+    except OSError as exc:
+        raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return len(rows)
