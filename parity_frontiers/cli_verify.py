@@ -1,7 +1,233 @@
-"""Subcommands of the verify/ layer (registered by :func:`parity_frontiers.cli.build_parser`)."""
+"""Subcommands of the verify/ layer (registered by :func:`parity_frontiers.cli.build_parser`).
+
+``train``            one config, several seeds: per-seed outcomes and the success rate
+``sweep``            a grid (options or a TOML file) trained into a resumable results store
+``results export``   a results store to CSV or Parquet
+
+Each is a thin wrapper over :mod:`verify.sweep` / :mod:`verify.store`; torch is imported only
+when something is trained.
+"""
 
 from __future__ import annotations
+
+import argparse
+import sys
+
+from verify.config import INITS, LOSSES
+from verify.store import EXPORT_FORMATS, ResultsStore, export, export_format
+from verify.sweep import DEVICES, build_grid, grid_from_toml, run_sweep, summarize, train_runs
+
+from .args import PROG, add_output_flags, emit, positive_int_arg, real_arg, size_arg
+from .output import dumps_json, format_number, format_table
+
+# argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
+_TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weight_decay", "loss",
+                  "test_size", "success_error")
+_GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
+
+
+def samples_arg(text: str):
+    """A training-set size (1e4 allowed), or "online" (None)."""
+    if text.lower() == "online":
+        return None
+    try:
+        return size_arg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer or 'online', got {text!r}") from None
+
+
+def _add_training_options(p) -> None:
+    g = p.add_argument_group("training settings (defaults as in the paper, section 5)")
+    g.add_argument("--depth", type=size_arg, help="hidden layers (default 1: a 2-layer MLP)")
+    g.add_argument("--max-steps", type=size_arg, help="step budget T (default 20000)")
+    g.add_argument("--eval-every", type=size_arg, help="evaluation period in steps (default 100)")
+    g.add_argument("--batch-size", type=size_arg, help="minibatch size (default 32)")
+    g.add_argument("--lr", type=real_arg, help="SGD learning rate (default 0.1)")
+    g.add_argument("--weight-decay", type=real_arg, help="weight decay (default 0.01)")
+    g.add_argument("--loss", choices=LOSSES, help="loss on +-1 labels (default hinge)")
+    g.add_argument("--test-size", type=size_arg, help="held-out test samples (default 10000)")
+    g.add_argument("--success-error", type=real_arg,
+                   help="success = test error <= this (default 0.1)")
+
+
+def _add_run_options(p) -> None:
+    g = p.add_argument_group("execution")
+    g.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto (CUDA if available), cpu or cuda (default auto)")
+    g.add_argument("--max-ensemble", type=positive_int_arg,
+                   help="train at most this many runs together (smaller ensembles store "
+                        "results sooner)")
+    g.add_argument("--memory-cap", type=positive_int_arg, metavar="BYTES",
+                   help="memory cap for one ensemble, in bytes (e.g. 2e9; trainer default)")
+    g.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is off anyway when stderr is not a terminal)")
 
 
 def register(sub) -> None:
     """Add this layer's subcommands to the top-level subparsers sub."""
+    p = sub.add_parser("train", help="train one MLP config on sparse parity over several seeds",
+                       description="Trains an ensemble of 2-layer (or deeper) ReLU MLPs on "
+                                   "(n, k)-sparse parity, one per seed, and reports each "
+                                   "seed's outcome and the success rate with its Wilson 95% "
+                                   "interval (PAPER.md section 5).")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--width", type=size_arg, required=True, help="hidden width r")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--samples", type=samples_arg,
+                      help="training-set size m (default: online, fresh samples every step)")
+    data.add_argument("--online", action="store_true", help="online training (the default)")
+    p.add_argument("--init", choices=INITS, default="dense", help="first-layer init "
+                   "(default dense)")
+    p.add_argument("--s", type=size_arg, help="support size of sparse init (with --init sparse)")
+    p.add_argument("--seeds", type=positive_int_arg, default=1,
+                   help="number of seeds N: seeds seed-start .. seed-start + N - 1 (default 1)")
+    p.add_argument("--seed-start", type=size_arg, default=0, help="first seed (default 0)")
+    _add_training_options(p)
+    _add_run_options(p)
+    p.add_argument("--store", metavar="PATH",
+                   help="also save the runs to this results store (runs already there are "
+                        "read back, not retrained)")
+    add_output_flags(p, latex=False)
+    p.set_defaults(handler=_cmd_train)
+
+    p = sub.add_parser("sweep", help="train a grid of configs into a resumable results store",
+                       description="Trains every point of the grid (the product of the value "
+                                   "lists; s applies to sparse init only) for each seed, "
+                                   "storing each run as it finishes. Re-running the same "
+                                   "command skips the stored runs, so an interrupted sweep "
+                                   "resumes where it stopped.")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="read the grid and training settings from a TOML file (schema: "
+                        "verify/sweep.py; example: verify/examples/sweep_small.toml) instead "
+                        "of the options below")
+    p.add_argument("--store", metavar="PATH", required=True, help="results store (SQLite)")
+    g = p.add_argument_group("grid (each takes one or more values)")
+    g.add_argument("--n", type=size_arg, nargs="+", help="input dimensions")
+    g.add_argument("--k", type=size_arg, nargs="+", help="parity degrees")
+    g.add_argument("--width", type=size_arg, nargs="+", help="hidden widths")
+    g.add_argument("--samples", type=samples_arg, nargs="+",
+                   help="training-set sizes, 'online' for fresh data (default online)")
+    g.add_argument("--init", choices=INITS, nargs="+", help="inits (default dense)")
+    g.add_argument("--s", type=size_arg, nargs="+", help="sparse-init support sizes")
+    g.add_argument("--seeds", type=positive_int_arg, help="seeds per point (default 1)")
+    g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
+    _add_training_options(p)
+    _add_run_options(p)
+    add_output_flags(p, latex=False)
+    p.set_defaults(handler=_cmd_sweep)
+
+    p = sub.add_parser("results", help="results-store tools (export)",
+                       description="Tools for a results store written by train/sweep.")
+    results = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    e = results.add_parser("export", help="write every stored run to CSV or Parquet",
+                           description="One row per run: key, config fields, outcome, version "
+                                       "and config JSON. Parquet needs pandas and pyarrow.")
+    e.add_argument("--store", metavar="PATH", required=True, help="results store")
+    e.add_argument("--out", metavar="FILE", required=True, help="output file (overwritten)")
+    e.add_argument("--format", choices=EXPORT_FORMATS,
+                   help="csv or parquet (default: from the extension of --out)")
+    add_output_flags(e, latex=False)
+    e.set_defaults(handler=_cmd_export)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _given(args, names) -> dict:
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _samples_text(samples) -> str:
+    return "online" if samples is None else format_number(samples)
+
+
+def _point_text(config: dict) -> str:
+    init = f"sparse s={config['s']}" if config["init"] == "sparse" else "dense"
+    return (f"n={config['n']}, k={config['k']}, width {config['width']}, m "
+            f"{_samples_text(config['samples'])}, {init} init, depth {config['depth']}, "
+            f"{config['loss']} loss, lr {config['lr']:g}, wd {config['weight_decay']:g}, batch "
+            f"{config['batch_size']}, T {config['max_steps']}")
+
+
+def _ci_text(rate: float, low: float, high: float) -> str:
+    return f"{rate:.3f} [{low:.3f}, {high:.3f}]"
+
+
+# --- subcommands -----------------------------------------------------------------------------
+
+def _cmd_train(args) -> str:
+    samples = None if args.online else args.samples
+    configs = build_grid(n=args.n, k=args.k, width=args.width, samples=samples, init=args.init,
+                         s=args.s, seeds=args.seeds, seed_start=args.seed_start,
+                         **_given(args, _TRAIN_OPTIONS))
+    execution = dict(device=args.device, progress=not args.no_progress,
+                     memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
+    if args.store:
+        with ResultsStore(args.store) as store:
+            run_sweep(configs, store, **execution)
+            results = store.results(keys=[c.key() for c in configs])
+    else:
+        results = train_runs(configs, **execution)
+    results.sort(key=lambda r: r.config.seed)
+    (point,) = summarize(results)
+    config = {k: v for k, v in configs[0].as_dict().items() if k != "seed"}
+    out = {"runs": [r.summary() for r in results], "success_rate": point["success_rate"],
+           "ci_low": point["ci_low"], "ci_high": point["ci_high"], "config": config}
+    rows = [[r.config.seed, format_number(r.success),
+             "-" if r.steps_to_success is None else r.steps_to_success,
+             f"{r.test_error:.4f}", f"{r.train_error:.4f}", r.end_reason] for r in results]
+    table = format_table(["seed", "success", "steps to success", "test error", "train error",
+                          "end reason"], rows,
+                         title=f"Sparse parity training: {_point_text(config)}")
+    table += (f"\n\nsuccess rate {point['successes']}/{point['runs']} = "
+              f"{point['success_rate']:.3f}, Wilson 95% CI [{point['ci_low']:.3f}, "
+              f"{point['ci_high']:.3f}] (success: test error <= "
+              f"{config['success_error']:g} within {config['max_steps']} steps)")
+    if args.store:
+        table += f"\nstored in {args.store}"
+    return emit(args, out, table)
+
+
+def _cmd_sweep(args) -> str:
+    if args.config:
+        clash = sorted(name for name in _GRID_OPTIONS + _TRAIN_OPTIONS
+                       if getattr(args, name) is not None)
+        if clash:
+            options = ", ".join("--" + name.replace("_", "-") for name in clash)
+            raise ValueError(f"--config sets the whole grid; drop {options} (or edit the file)")
+        configs = grid_from_toml(args.config)
+    else:
+        missing = [f"--{name}" for name in ("n", "k", "width") if getattr(args, name) is None]
+        if missing:
+            raise ValueError(f"give {', '.join(missing)} (or --config FILE.toml)")
+        configs = build_grid(**_given(args, _GRID_OPTIONS + _TRAIN_OPTIONS))
+    with ResultsStore(args.store) as store:
+        try:
+            summary = run_sweep(configs, store, device=args.device,
+                                progress=not args.no_progress, memory_cap_bytes=args.memory_cap,
+                                max_ensemble=args.max_ensemble)
+        except KeyboardInterrupt:
+            print(f"{PROG} sweep: {store.count()} run(s) are safe in {args.store}; run the same "
+                  "command again to resume", file=sys.stderr)
+            raise
+    out = {"store": str(args.store), **summary.as_dict()}
+    if args.json:
+        return dumps_json(out)
+    rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
+             "-" if p["s"] is None else p["s"], p["runs"], p["successes"],
+             _ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
+             "-" if p["median_steps_to_success"] is None
+             else format_number(p["median_steps_to_success"])] for p in summary.points]
+    title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
+             f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
+             f"{summary.successes} successes")
+    return format_table(["n", "k", "width", "samples", "init", "s", "runs", "successes",
+                         "success rate [Wilson 95%]", "median steps"], rows, title=title)
+
+
+def _cmd_export(args) -> str:
+    fmt = export_format(args.out, args.format)
+    count = export(args.store, args.out, fmt)
+    out = {"store": args.store, "out": args.out, "format": fmt, "runs": count}
+    return emit(args, out, f"exported {count} run(s) from {args.store} to {args.out} ({fmt})")

@@ -50,8 +50,8 @@ from pathlib import Path
 
 from .config import RunConfig, RunResult
 
-__all__ = ["ResultsStore", "load_dataframe", "export", "APPLICATION_ID", "SCHEMA_VERSION",
-           "CONFIG_COLUMNS", "OUTCOME_COLUMNS", "COLUMNS", "EXPORT_FORMATS"]
+__all__ = ["ResultsStore", "load_dataframe", "export", "export_format", "APPLICATION_ID",
+           "SCHEMA_VERSION", "CONFIG_COLUMNS", "OUTCOME_COLUMNS", "COLUMNS", "EXPORT_FORMATS"]
 
 #: ``PRAGMA application_id`` of a results store: the ASCII bytes "PFRS" (parity-frontiers
 #: results store) as a big-endian 32-bit integer, as SQLite stores it at header offset 68.
@@ -432,6 +432,21 @@ def load_dataframe(path):
         return _dataframe(pandas, store.rows())
 
 
+def export_format(out, format: str | None = None) -> str:
+    """The export format: ``format`` checked, or inferred from the extension of ``out``
+    (``.csv`` -> csv; ``.parquet``, ``.pq`` -> parquet)."""
+    if format is None:
+        name = Path(os.fspath(out)).name
+        format = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
+            Path(name).suffix.lower())
+        if format is None:
+            raise ValueError(f"cannot infer the export format from {name!r}: use a .csv or "
+                             ".parquet name, or give the format")
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
+    return format
+
+
 def export(path, out, format: str | None = None) -> int:
     """Write every run of the store at ``path`` to ``out`` as CSV or Parquet.
 
@@ -452,14 +467,7 @@ def export(path, out, format: str | None = None) -> int:
         Number of runs written.
     """
     path, out = Path(os.fspath(path)), Path(os.fspath(out))
-    if format is None:
-        suffix = out.suffix.lower()
-        format = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix)
-        if format is None:
-            raise ValueError(f"cannot infer the export format from {out.name!r}: use a .csv or "
-                             ".parquet name, or give the format")
-    if format not in EXPORT_FORMATS:
-        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}")
+    format = export_format(out, format)
     if not path.exists():
         raise ValueError(f"results store {path} does not exist")
     if out.exists() and out.resolve() == path.resolve():
