@@ -1,0 +1,278 @@
+"""The results store: round trip, no duplicates, WAL, crash safety, and foreign files untouched."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from verify.config import RunConfig, RunResult
+from verify.store import (
+    APPLICATION_ID,
+    COLUMNS,
+    CONFIG_COLUMNS,
+    SCHEMA_VERSION,
+    ResultsStore,
+    export,
+    export_format,
+    load_dataframe,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_result(seed=0, success=True, **config) -> RunResult:
+    config = {"n": 6, "k": 2, "width": 16, **config}
+    return RunResult(RunConfig(seed=seed, **config), success,
+                     150 if success else None, 0.05 if success else 0.45,
+                     0.0 if success else 0.3, "success" if success else "max_steps",
+                     150 if success else 200, wall_seconds=0.25, extra={"note": seed})
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_rejected_untouched(path: Path, match: str) -> None:
+    """Opening ``path`` raises a ValueError naming it, and leaves the folder as it was."""
+    before = {p.name: sha256(p) for p in path.parent.iterdir()}
+    with pytest.raises(ValueError, match=match) as info:
+        ResultsStore(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+    after = {p.name: sha256(p) for p in path.parent.iterdir()}
+    assert after == before  # same bytes, and no -wal / -shm / -journal side files
+
+
+# --- round trip --------------------------------------------------------------------------------
+
+def test_columns_are_every_config_field():
+    assert set(CONFIG_COLUMNS) == {f.name for f in fields(RunConfig)}
+    assert COLUMNS[0] == "key" and len(set(COLUMNS)) == len(COLUMNS)
+
+
+def test_round_trip_and_persistence(tmp_path):
+    path = tmp_path / "runs.db"
+    results = [make_result(0), make_result(1, success=False),
+               make_result(2, samples=300, init="sparse", s=2, lr=0.05)]
+    with ResultsStore(path) as store:
+        assert store.count() == 0
+        assert [store.add(r) for r in results] == [True, True, True]
+        assert store.results() == results
+    with ResultsStore(path) as store:  # reopened: everything persisted
+        assert store.results() == results
+        assert store.completed_keys() == {r.config.key() for r in results}
+        assert len(store) == 3 and results[1].config.key() in store
+        row = store.rows(seed=2)[0]
+        assert row["samples"] == 300 and row["s"] == 2 and row["init"] == "sparse"
+        assert row["success"] is True and row["steps_to_success"] == 150
+        assert row["shape_key"] == results[2].config.shape_key()
+        assert row["version"] and row["finished_at"]
+        assert store.get(results[1].config.key()) == results[1]
+        assert store.get("0" * 64) is None
+
+
+def test_filters(tmp_path):
+    with ResultsStore(tmp_path / "runs.db") as store:
+        for seed in range(3):
+            store.add(make_result(seed))
+        store.add(make_result(0, samples=100))
+        assert store.count(samples=None) == 3
+        assert store.count(samples=100) == 1
+        assert store.count(samples=[None, 100]) == 4
+        assert store.count(seed=[1, 2], samples=None) == 2
+        assert store.count(seed=[]) == 0
+        keys = [make_result(1).config.key()]
+        assert [r.config.seed for r in store.results(keys=keys)] == [1]
+        with pytest.raises(ValueError, match="unknown results column"):
+            store.rows(colour="red")
+
+
+def test_insert_or_ignore_never_duplicates(tmp_path):
+    with ResultsStore(tmp_path / "runs.db") as store:
+        first = make_result(5)
+        assert store.add(first) is True
+        # Same config and seed with another outcome: the first stored row wins, no new row.
+        again = RunResult(first.config, False, None, 0.5, 0.5, "max_steps", 200)
+        assert store.add(again) is False
+        assert store.count() == 1
+        assert store.results() == [first]
+
+
+def test_wal_mode_and_application_id(tmp_path):
+    path = tmp_path / "runs.db"
+    with ResultsStore(path) as store:
+        assert store.journal_mode == "wal"
+        store.add(make_result())
+    header = path.read_bytes()[:100]
+    assert header[18] == header[19] == 2  # WAL, recorded in the file header
+    assert int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    con.close()
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
+    # No temporary creation file left behind (a read-only reader may leave -wal / -shm).
+    assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
+
+
+def test_closed_store_refuses(tmp_path):
+    store = ResultsStore(tmp_path / "runs.db")
+    store.close()
+    store.close()
+    with pytest.raises(ValueError, match="closed"):
+        store.count()
+
+
+def test_empty_file_becomes_a_store(tmp_path):
+    path = tmp_path / "runs.db"
+    path.touch()
+    with ResultsStore(path) as store:
+        store.add(make_result())
+    with ResultsStore(path) as store:
+        assert store.count() == 1
+
+
+def test_killed_writer_keeps_committed_runs(tmp_path):
+    # A process SIGKILLed right after add() returns, without close(): the run is in the -wal
+    # log only, and the next open must see it.
+    path = tmp_path / "runs.db"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from verify.config import RunConfig, RunResult
+        from verify.store import ResultsStore
+        store = ResultsStore({str(path)!r})
+        for seed in range(3):
+            store.add(RunResult(RunConfig(n=6, k=2, width=16, seed=seed), True, 100, 0.0, 0.0,
+                                "success", 100))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True)
+    assert proc.returncode == -9, proc.stderr
+    with ResultsStore(path) as store:
+        assert store.count() == 3
+
+
+# --- foreign and damaged files ----------------------------------------------------------------
+
+def test_random_bytes_rejected_untouched(tmp_path):
+    path = tmp_path / "runs.db"
+    path.write_bytes(os.urandom(5000))
+    assert_rejected_untouched(path, "not a parity-frontiers results store")
+
+
+def test_truncated_sqlite_header_rejected_untouched(tmp_path):
+    path = tmp_path / "runs.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\x10\x00")
+    assert_rejected_untouched(path, "not a parity-frontiers results store")
+
+
+@pytest.mark.parametrize("wal", [False, True])
+def test_foreign_sqlite_rejected_untouched(tmp_path, wal):
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    if wal:
+        con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    con.commit()
+    con.close()
+    assert_rejected_untouched(path, "another program")
+
+
+def test_foreign_application_id_rejected_untouched(tmp_path):
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA application_id = 1234")
+    con.execute("CREATE TABLE runs (key TEXT)")  # even with a table of the same name
+    con.commit()
+    con.close()
+    assert_rejected_untouched(path, "another program")
+
+
+def test_our_id_without_our_tables_rejected_untouched(tmp_path):
+    path = tmp_path / "fake.db"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    con.execute("CREATE TABLE other (x)")
+    con.commit()
+    con.close()
+    assert_rejected_untouched(path, "lacks its tables")
+
+
+def test_newer_schema_rejected(tmp_path):
+    path = tmp_path / "runs.db"
+    ResultsStore(path).close()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),))
+    con.commit()
+    con.close()
+    with pytest.raises(ValueError, match="newer"):
+        ResultsStore(path)
+
+
+def test_directory_and_missing_parent(tmp_path):
+    with pytest.raises(ValueError, match="directory"):
+        ResultsStore(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        ResultsStore(tmp_path / "nowhere" / "runs.db")
+
+
+# --- export ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def filled_store(tmp_path):
+    path = tmp_path / "runs.db"
+    with ResultsStore(path) as store:
+        store.add(make_result(0))
+        store.add(make_result(1, success=False, samples=1000))
+        store.add(make_result(2, init="sparse", s=3))
+        rows = store.rows()
+    return path, rows
+
+
+def test_export_csv_round_trip(filled_store, tmp_path):
+    path, rows = filled_store
+    out = tmp_path / "runs.csv"
+    assert export(path, out) == 3
+    with open(out, newline="") as handle:
+        read = list(csv.DictReader(handle))
+    assert list(read[0]) == list(COLUMNS)
+    for got, want in zip(read, rows, strict=True):
+        assert got == {k: "" if v is None else str(v) for k, v in want.items()}
+
+
+def test_export_parquet_round_trip(filled_store, tmp_path):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    path, rows = filled_store
+    out = tmp_path / "runs.parquet"
+    assert export(path, out) == 3
+    frame = pandas.read_parquet(out)
+    pandas.testing.assert_frame_equal(frame, load_dataframe(path))
+    assert list(frame["seed"]) == [0, 1, 2]
+    assert frame["samples"].isna().tolist() == [True, False, True]
+    assert frame["success"].tolist() == [True, False, True]
+
+
+def test_export_format_and_errors(filled_store, tmp_path):
+    path, _ = filled_store
+    assert export_format("a.CSV") == "csv" and export_format("a.pq") == "parquet"
+    assert export_format("a.txt", "csv") == "csv"
+    with pytest.raises(ValueError, match="infer"):
+        export(path, tmp_path / "runs.txt")
+    with pytest.raises(ValueError, match="format must be"):
+        export(path, tmp_path / "runs.txt", "xlsx")
+    with pytest.raises(ValueError, match="refusing"):
+        export(path, path, "csv")
+    with pytest.raises(ValueError, match="does not exist"):
+        export(tmp_path / "missing.db", tmp_path / "x.csv")
+    assert not (tmp_path / "missing.db").exists()
