@@ -1,7 +1,173 @@
-"""Subcommands of the simulate/ layer (registered by :func:`parity_frontiers.cli.build_parser`)."""
+"""``parity-frontiers simulate {lottery,gradient,onestep}``: the Monte Carlo of :mod:`simulate`.
+
+Each prints a table with the estimate, its standard error and Wilson/normal 95% interval, next
+to theory's value where one exists; ``--json`` prints one object whose keys always include
+``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials`` and ``seed`` (and ``exact`` for
+``lottery``). A grid of widths or sample sizes in ``onestep`` gives ``rows`` of such objects.
+"""
 
 from __future__ import annotations
 
+import argparse
+
+from .args import add_output_flags, emit, positive_int_arg, rational_arg, real_arg, size_arg
+from .output import format_number, format_table
+
+_GIB = 2**30
+
+
+def _seed_arg(text: str) -> int:
+    value = size_arg(text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
+    return value
+
+
+def _memory_arg(text: str) -> int:
+    value = real_arg(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, got {text!r}")
+    return int(value * _GIB)
+
+
+def _common(p, trials: int) -> None:
+    p.add_argument("--trials", type=positive_int_arg, default=trials,
+                   help=f"independent Monte Carlo trials (default {trials})")
+    p.add_argument("--seed", type=_seed_arg, default=0,
+                   help="random seed; the same seed gives the same numbers (default 0)")
+    p.add_argument("--threads", type=positive_int_arg,
+                   help="Numba worker threads (default: all cores)")
+    p.add_argument("--memory-cap", type=_memory_arg, metavar="GIB",
+                   help="refuse runs estimated to need more memory than this (default 4 GiB)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is shown only on a terminal anyway)")
+    add_output_flags(p, latex=False)
+
+
+def _run_options(args) -> dict:
+    return {"trials": args.trials, "seed": args.seed, "threads": args.threads,
+            "progress": not args.no_progress, "memory_cap_bytes": args.memory_cap}
+
 
 def register(sub) -> None:
-    """Add this layer's subcommands to the top-level subparsers sub."""
+    """Add ``simulate`` and its three Monte Carlo subcommands."""
+    sim = sub.add_parser("simulate", help="Monte Carlo estimates (Numba) of lottery, gradient "
+                         "and one-step selection probabilities",
+                         description="Monte Carlo of the idealised mechanisms; every estimate "
+                         "comes with its standard error and 95%% interval.")
+    kinds = sim.add_subparsers(dest="kind", metavar="KIND", required=True)
+
+    p = kinds.add_parser("lottery", help="lucky neurons among r random s-sparse supports",
+                         description="Estimates P(lucky) per neuron, P(>= 1 lucky among r) and "
+                         "the overlap law, next to theory's exact values.")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, required=True, help="support size of each neuron")
+    p.add_argument("--width", type=size_arg, default=1, help="neurons r per trial (default 1)")
+    _common(p, 10_000)
+    p.set_defaults(handler=_cmd_lottery)
+
+    p = kinds.add_parser("gradient", help="population and m-sample gradients of one sparse "
+                         "neuron; P(its gradient selects S)",
+                         description="Per coordinate class: mean gradient magnitude vs exact "
+                         "kappa; the selection gap; P(gap > 0) from m samples.")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, required=True, help="support size")
+    p.add_argument("--samples", type=size_arg, required=True, help="sample size m")
+    p.add_argument("--bias", type=rational_arg, default=0, help="neuron bias b (default 0)")
+    p.add_argument("--overlap", type=size_arg,
+                   help="|U n S| of the neuron (default min(s, k), the lucky one)")
+    p.add_argument("--weights", choices=("pm1", "gaussian"), default="pm1",
+                   help="weight law on the support (default pm1)")
+    _common(p, 1000)
+    p.set_defaults(handler=_cmd_gradient)
+
+    p = kinds.add_parser("onestep", help="P(some neuron of r selects S after one gradient "
+                         "step on m samples): the simulated frontier",
+                         description="Grid over widths and sample sizes; neurons share the "
+                         "samples. Needs s >= k - 1.")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, required=True, help="support size")
+    p.add_argument("--width", type=size_arg, nargs="+", required=True,
+                   help="one or more widths r")
+    p.add_argument("--samples", type=size_arg, nargs="+", required=True,
+                   help="one or more sample sizes m")
+    p.add_argument("--bias", type=rational_arg, default=0, help="neuron bias b (default 0)")
+    p.add_argument("--weights", choices=("pm1", "gaussian"), default="pm1",
+                   help="weight law on the support (default pm1)")
+    _common(p, 1000)
+    p.set_defaults(handler=_cmd_onestep)
+
+
+def _interval(row: dict) -> str:
+    return f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
+
+
+def _estimate_cells(row: dict) -> list[str]:
+    return [format_number(row["estimate"]), format_number(row["stderr"]), _interval(row)]
+
+
+def _cmd_lottery(args) -> str:
+    from simulate.lottery import simulate_lottery
+
+    out = simulate_lottery(args.n, args.k, args.s, width=args.width, **_run_options(args))
+    rows = [[f"P(>= 1 lucky among {out['width']})"] + _estimate_cells(out)
+            + [format_number(out["exact"])],
+            ["P(lucky) per neuron"] + _estimate_cells(out["per_neuron"])
+            + [format_number(out["per_neuron"]["exact"])]]
+    rows += [[f"P(|U n S| = {o['j']})"] + _estimate_cells(o) + [format_number(o["exact"])]
+             for o in out["overlap"]]
+    title = (f"Lottery Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']} "
+             f"({out['regime']}), {out['trials']} trials, seed {out['seed']}")
+    table = format_table(["quantity", "estimate", "stderr", "95% CI", "exact"], rows,
+                         title=title)
+    return emit(args, out, table)
+
+
+def _cmd_gradient(args) -> str:
+    from simulate.gradients import simulate_gradient
+
+    out = simulate_gradient(args.n, args.k, args.s, args.samples, bias=args.bias,
+                            overlap=args.overlap, weights=args.weights, **_run_options(args))
+    rows = [["P(m-sample gradient selects S)"] + _estimate_cells(out) + ["-"],
+            ["selection gap, m-sample mean"] + _estimate_cells(out["gap"]) + ["-"]]
+    if out["population_gap"] is not None or out["exact_gap"] is not None:
+        rows.append(["selection gap, population", format_number(out["population_gap"]), "",
+                     "", format_number(out["exact_gap"])])
+    for name, c in out["classes"].items():
+        label = f"|gradient| {name} ({c['coordinates']} coords)"
+        cells = _estimate_cells(c) if "estimate" in c else ["-", "-", "-"]
+        rows.append([label] + cells
+                    + [format_number(c["exact"]) if c["exact"] is not None else "-"])
+    title = (f"Gradient Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']}, "
+             f"m = {out['samples']}, b = {out['bias']}, overlap {out['overlap']}, "
+             f"{out['weights']} weights, {out['trials']} trials, seed {out['seed']}")
+    table = format_table(["quantity", "estimate", "stderr", "95% CI", "exact"], rows,
+                         title=title)
+    return emit(args, out, table)
+
+
+def _cmd_onestep(args) -> str:
+    from simulate.onestep import simulate_onestep
+
+    out = simulate_onestep(args.n, args.k, args.s, args.width, args.samples, bias=args.bias,
+                           weights=args.weights, **_run_options(args))
+    rows = []
+    for r in out["rows"]:
+        given = r["p_select_given_lucky"]
+        rows.append([r["width"], r["samples"]] + _estimate_cells(r)
+                    + [format_number(r["mean_selecting"]),
+                       format_number(given["estimate"]) if given else "-",
+                       format_number(r["p_at_least_one_lucky"])])
+    title = (f"One-step selection Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']}, "
+             f"b = {out['bias']}, {out['weights']} weights, {out['trials']} trials, "
+             f"seed {out['seed']}")
+    table = format_table(["width", "samples", "P(select S)", "stderr", "95% CI",
+                          "mean selecting", "P(select | lucky)", "P(>= 1 lucky)"], rows,
+                         title=title)
+    return emit(args, out, table)
+
+
+__all__ = ["register"]

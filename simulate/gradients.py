@@ -1,0 +1,327 @@
+r"""Gradients of sparse ReLU neurons at initialisation: population and m-sample, by Monte Carlo.
+
+For the correlation loss (equal to the hinge loss while the output is below 1 in magnitude) the
+gradient of a neuron a relu(w . x_U + b) on input weight i is -a E[chi_S(x) x_i g(x)] with
+g(x) = 1[w . x_U + b > 0] (PAPER.md sec. 4). This module reports the correlations
+E[chi_S(x) x_i g(x)] (a = -1), which carry the same magnitudes:
+
+* **population**, by exhaustive enumeration of x_U in {-1, +1}^s (s <= :data:`MAX_ENUM_S`):
+  with z the +-1 pattern on U and chi_A(z) = prod_{u in A} z_u,
+
+  .. math:: G_i = \begin{cases}
+            2^{-s}\sum_z \chi_{(S\cap U) \triangle \{i\}}(z)\, g(z) & i \in U,\ S \subseteq U\\
+            2^{-s}\sum_z \chi_{S\cap U}(z)\, g(z) & S \setminus U = \{i\}\\
+            0 & \text{otherwise;}\end{cases}
+
+* **empirical**, from m uniform samples: :math:`\hat G_i = m^{-1}\sum_t y_t g(x_t) x_{t,i}`,
+  an unbiased estimate of G_i, computed bit-packed (:mod:`simulate._bits`).
+
+The neuron *selects* S from its m-sample gradient when its empirical selection gap is positive
+(the rule of :func:`theory.fourier_gaps.selection_gap`): for s >= k, min over S of
+:math:`|\hat G_i|` exceeds max over the rest; for s < k, min over S \ U exceeds max over the
+coordinates outside U and S.
+
+Each trial draws one neuron whose support meets S in exactly ``overlap`` coordinates (default
+the luckiest, min(s, k)), weights from the chosen law (:mod:`simulate._neurons`), fixed bias b,
+and a fresh sample. Per coordinate class (:data:`theory.fourier_gaps.COORDINATE_CLASSES`) the
+sign-corrected mean sign(G_i) Ĝ_i estimates |G_i| without bias; for +-1 weights it is compared
+with theory's exact kappa magnitudes.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from numba import njit, prange
+
+from theory._checks import check_int, check_rational, check_subset_size
+from theory.fourier_gaps import COORDINATE_CLASSES, neuron_gradient_by_class
+
+from ._bits import correlation_counts, sample_parity_bits, words_for
+from ._config import (
+    check_memory,
+    check_seed,
+    check_threads,
+    check_trials,
+    numba_threads,
+    run_in_chunks,
+)
+from ._neurons import SCAN_LIMIT, WEIGHT_LAWS, activation_bits, draw_subset, draw_weights
+from ._rng import trial_state
+from .estimates import mean_estimate, proportion_estimate
+
+__all__ = ["simulate_gradient", "population_gradient", "MAX_ENUM_S"]
+
+#: Largest support enumerated exactly (2^s patterns per neuron).
+MAX_ENUM_S = 20
+
+_IN_S_IN_U, _IN_S_OFF_U, _IN_U_OFF_S, _OUTSIDE = range(4)
+
+
+@njit(cache=True)
+def _population_gradient(k, support, weights, bias, out):
+    """Write the population correlations G_i (formula in the module docstring) into ``out``."""
+    s = support.shape[0]
+    out[:] = 0.0
+    missing = k
+    for q in range(s):
+        if support[q] < k:
+            missing -= 1
+    if missing > 1:
+        return
+    coef = np.zeros(s)
+    base = 0.0
+    for pattern in range(1 << s):
+        acc = bias
+        parity = 1.0
+        for q in range(s):
+            if (pattern >> q) & 1:
+                acc -= weights[q]
+                if support[q] < k:
+                    parity = -parity
+            else:
+                acc += weights[q]
+        if acc > 0.0:
+            base += parity
+            for q in range(s):
+                coef[q] += -parity if (pattern >> q) & 1 else parity
+    scale = 1.0 / (1 << s)
+    if missing == 0:
+        for q in range(s):
+            out[support[q]] = coef[q] * scale
+    else:
+        for i in range(k):
+            inside = False
+            for q in range(s):
+                if support[q] == i:
+                    inside = True
+            if not inside:
+                out[i] = base * scale
+
+
+@njit(cache=True)
+def _classify(n, k, support, classes):
+    """classes[i] = coordinate class of i relative to S = {0..k-1} and U = support."""
+    for i in range(n):
+        classes[i] = _IN_S_OFF_U if i < k else _OUTSIDE
+    for q in range(support.shape[0]):
+        classes[support[q]] = _IN_S_IN_U if support[q] < k else _IN_U_OFF_S
+
+
+@njit(cache=True)
+def _selection_gap(values, classes, s, k):
+    """min |v| over the selected set minus max |v| over the competitors (module docstring)."""
+    low = np.inf
+    high = 0.0
+    for i in range(values.shape[0]):
+        c = classes[i]
+        a = abs(values[i])
+        if s >= k:
+            on = c == _IN_S_IN_U or c == _IN_S_OFF_U
+            off = not on
+        else:
+            on = c == _IN_S_OFF_U
+            off = c == _OUTSIDE
+        if on and a < low:
+            low = a
+        if off and a > high:
+            high = a
+    return low - high
+
+
+@njit(parallel=True, cache=True)
+def _gradient_kernel(n, k, s, overlap, law, bias, m, enumerate_population, seed, start, stop,
+                     class_sums, class_counts, population_class, empirical_gap, population_gap):
+    nwords = (m + 63) // 64
+    for index in prange(stop - start):
+        trial = start + index
+        neuron_state = trial_state(seed, 2 * trial)
+        data_state = trial_state(seed, 2 * trial + 1)
+        support = np.empty(s, dtype=np.int64)
+        marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
+        draw_subset(neuron_state, k, overlap, support[:overlap], 0, marks)
+        draw_subset(neuron_state, n - k, s - overlap, support[overlap:], k, marks)
+        weights = np.empty(s)
+        draw_weights(neuron_state, law, weights)
+
+        bits = np.empty((n, nwords), dtype=np.uint64)
+        label = np.empty(nwords, dtype=np.uint64)
+        active = np.empty(nwords, dtype=np.uint64)
+        sample_parity_bits(data_state, n, k, m, bits, label)
+        count = activation_bits(support, weights, bias, bits, m, active)
+        counts = np.empty(n, dtype=np.int64)
+        correlation_counts(active, label, bits, count, counts)
+        empirical = counts / m
+
+        classes = np.empty(n, dtype=np.int64)
+        _classify(n, k, support, classes)
+        population = np.zeros(n)
+        if enumerate_population:
+            _population_gradient(k, support, weights, bias, population)
+            population_gap[index] = _selection_gap(population, classes, s, k)
+        empirical_gap[index] = _selection_gap(empirical, classes, s, k)
+        for i in range(n):
+            c = classes[i]
+            sign = -1.0 if population[i] < 0.0 else 1.0
+            class_sums[index, c] += sign * empirical[i]
+            class_counts[index, c] += 1
+            population_class[index, c] += abs(population[i])
+        for c in range(4):
+            if class_counts[index, c] > 0:
+                class_sums[index, c] /= class_counts[index, c]
+                population_class[index, c] /= class_counts[index, c]
+
+
+def population_gradient(n, target_size, support, weights, bias) -> np.ndarray:
+    """Population correlations G_i of one neuron, by enumeration (S = {0, ..., k-1}).
+
+    Parameters
+    ----------
+    n, target_size : int
+        Input dimension and k.
+    support : sequence of int
+        Support U (distinct coordinates in [0, n)), at most :data:`MAX_ENUM_S` of them.
+    weights : sequence of float
+        Weights on U (any reals; +-1 for the idealised neuron).
+    bias : float
+
+    Returns
+    -------
+    numpy.ndarray
+        Length-n float array; equals -``theory.neuron_population_gradient`` for +-1 weights.
+
+    Examples
+    --------
+    >>> population_gradient(5, 2, [0, 1, 2], [1, 1, 1], 0.0)[:3]
+    array([0.25, 0.25, 0.  ])
+    """
+    n = check_int("n", n)
+    k = check_int("target_size", target_size)
+    check_subset_size("target_size", k, n)
+    support = np.asarray(support, dtype=np.int64)
+    weights = np.asarray(weights, dtype=float)
+    if support.ndim != 1 or support.size < 1 or support.size > MAX_ENUM_S:
+        raise ValueError(f"support must list 1..{MAX_ENUM_S} coordinates")
+    if weights.shape != support.shape or not np.all(np.isfinite(weights)):
+        raise ValueError("weights must be finite, one per support coordinate")
+    if support.min() < 0 or support.max() >= n or np.unique(support).size != support.size:
+        raise ValueError(f"support must hold distinct coordinates in [0, {n})")
+    bias = float(check_rational("bias", bias)) if not isinstance(bias, float) else bias
+    if not np.isfinite(bias):
+        raise ValueError("bias must be finite")
+    out = np.zeros(n)
+    _population_gradient(k, support, weights, bias, out)
+    return out
+
+
+def _theory_classes(s, k, bias, overlap):
+    """Exact magnitudes per class for +-1 weights, and the exact selection gap."""
+    by_class = neuron_gradient_by_class(s, k, bias, overlap)
+    if s >= k:
+        on = [by_class[c] for c in ("in_S_in_U", "in_S_off_U") if c in by_class]
+        off = [by_class[c] for c in ("in_U_off_S", "outside") if c in by_class]
+    else:
+        on = [by_class[c] for c in ("in_S_off_U",) if c in by_class]
+        off = [by_class[c] for c in ("outside",) if c in by_class]
+    gap = (min(on) if on else None)
+    if gap is not None:
+        gap -= max(off, default=Fraction(0))
+    return by_class, gap
+
+
+def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", trials=1000, seed=0,
+                      threads=None, progress=False, memory_cap_bytes=None) -> dict:
+    """Estimate gradients, gaps and the chance that one sparse neuron selects S from m samples.
+
+    Parameters
+    ----------
+    n, k, s : int
+        Input dimension, parity degree, support size.
+    samples : int
+        Sample size m of the empirical gradient.
+    bias : number or str, default 0
+        Neuron bias b (fractions like "1/2" allowed).
+    overlap : int, optional
+        |U n S| of the drawn neurons; default min(s, k) (the lucky neuron).
+    weights : {"pm1", "gaussian"}
+        Law of the weights on the support.
+    trials, seed, threads, progress, memory_cap_bytes
+        As in :func:`simulate.lottery.simulate_lottery`.
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials``, ``seed``: the probability
+        that the neuron's m-sample selection gap is positive (it selects S); ``gap``: the mean
+        empirical selection gap with its interval; ``population_gap`` (by enumeration, mean
+        over trials) and ``exact_gap`` (theory, +-1 weights only); ``classes``: per coordinate
+        class the sign-corrected mean gradient magnitude with interval, its enumerated
+        ``population`` value and theory's ``exact`` (+-1 only).
+
+    Examples
+    --------
+    >>> out = simulate_gradient(8, 2, 4, samples=256, trials=200, seed=0)
+    >>> c = out["classes"]["in_S_in_U"]
+    >>> c["population"] == c["exact"] == 0.1875  # 3/16 = |kappa(4, 0, 1)|
+    True
+    """
+    n = check_int("n", n)
+    k = check_int("k", k)
+    s = check_int("s", s)
+    check_subset_size("k", k, n)
+    check_subset_size("s", s, n)
+    m = check_int("samples", samples)
+    if overlap is None:
+        overlap = min(s, k)
+    overlap = check_int("overlap", overlap, minimum=0)
+    if overlap > min(s, k) or s - overlap > n - k:
+        raise ValueError(f"overlap must be in [{max(0, s - (n - k))}, {min(s, k)}] for "
+                         f"n={n}, k={k}, s={s}, got {overlap}")
+    if weights not in WEIGHT_LAWS:
+        raise ValueError(f"weights must be one of {sorted(WEIGHT_LAWS)}, got {weights!r}")
+    bias_exact = check_rational("bias", bias)
+    trials = check_trials(trials)
+    seed = check_seed(seed)
+    threads = check_threads(threads)
+    nwords = words_for(m)
+    scratch = 8 * (n * nwords + 2 * nwords + 5 * n + 3 * s) + (n if s > SCAN_LIMIT else 0)
+    check_memory(threads * scratch + trials * 8 * 14, memory_cap_bytes,
+                 f"gradient simulation (n={n}, samples={m})")
+    enumerate_population = s <= MAX_ENUM_S
+
+    class_sums = np.zeros((trials, 4))
+    class_counts = np.zeros((trials, 4), dtype=np.int64)
+    population_class = np.zeros((trials, 4))
+    empirical_gap = np.zeros(trials)
+    population_gap = np.zeros(trials)
+
+    def step(start, stop):
+        sl = slice(start, stop)
+        _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[weights], float(bias_exact), m,
+                         enumerate_population, seed, start, stop, class_sums[sl],
+                         class_counts[sl], population_class[sl], empirical_gap[sl],
+                         population_gap[sl])
+
+    with numba_threads(threads):
+        run_in_chunks(step, trials, progress, "gradient")
+
+    exact_classes, exact_gap = (_theory_classes(s, k, bias_exact, overlap)
+                                if weights == "pm1" else ({}, None))
+    classes = {}
+    for c, name in enumerate(COORDINATE_CLASSES):
+        if class_counts[0, c] == 0:
+            continue
+        entry = mean_estimate(class_sums[:, c], seed).as_dict() if enumerate_population else {}
+        entry["coordinates"] = int(class_counts[0, c])
+        entry["population"] = (float(population_class[:, c].mean()) if enumerate_population
+                               else None)
+        entry["exact"] = float(exact_classes[name]) if name in exact_classes else None
+        classes[name] = entry
+    selects = proportion_estimate(int(np.count_nonzero(empirical_gap > 0)), trials, seed)
+    return {"n": n, "k": k, "s": s, "samples": m, "bias": str(bias_exact), "overlap": overlap,
+            "weights": weights, **selects.as_dict(),
+            "gap": mean_estimate(empirical_gap, seed).as_dict(),
+            "population_gap": float(population_gap.mean()) if enumerate_population else None,
+            "exact_gap": float(exact_gap) if exact_gap is not None else None,
+            "classes": classes}

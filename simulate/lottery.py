@@ -1,0 +1,137 @@
+r"""Monte Carlo of lucky neurons under s-sparse initialisation (checks :mod:`theory.lottery`).
+
+Each trial draws ``width`` independent uniform s-subsets U of [n] and compares them with the
+parity set S (fixed as {0, ..., k-1}; the law of U is permutation invariant, so this loses
+nothing). It records, per trial, the number of lucky neurons,
+
+* over-sparse (s >= k): S inside U, probability C(n-k, s-k) / C(n, s) = C(s,k)/C(n,k),
+* under-sparse (s < k): U inside S, probability C(k, s) / C(n, s),
+
+and the histogram of overlaps |U n S| over all neurons (the hypergeometric law). The estimates
+are the per-neuron lucky rate, P(at least one lucky among width) and each overlap frequency,
+each with a Wilson 95% interval, next to theory's exact value (PAPER.md sec. 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from theory._checks import check_int, check_subset_size
+from theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
+
+from ._config import (
+    check_memory,
+    check_seed,
+    check_threads,
+    check_trials,
+    numba_threads,
+    run_in_chunks,
+)
+from ._neurons import SCAN_LIMIT, draw_subset
+from ._rng import trial_state
+from .estimates import proportion_estimate
+
+__all__ = ["simulate_lottery", "MAX_LOTTERY_OVERLAPS"]
+
+#: Longest overlap histogram kept (min(s, k) + 1 entries).
+MAX_LOTTERY_OVERLAPS = 10_001
+
+
+@njit(parallel=True, cache=True)
+def _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms):
+    """For trials start..stop-1: lucky_counts[t - start] and histograms[t - start, j]."""
+    for index in prange(stop - start):
+        trial = start + index
+        state = trial_state(seed, trial)
+        support = np.empty(s, dtype=np.int64)
+        marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
+        lucky = 0
+        for _ in range(width):
+            draw_subset(state, n, s, support, 0, marks)
+            overlap = 0
+            for q in range(s):
+                if support[q] < k:
+                    overlap += 1
+            histograms[index, overlap] += 1
+            if (s >= k and overlap == k) or (s < k and overlap == s):
+                lucky += 1
+        lucky_counts[index] = lucky
+
+
+def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, progress=False,
+                     memory_cap_bytes=None) -> dict:
+    r"""Estimate lucky-neuron probabilities of s-sparse initialisation by Monte Carlo.
+
+    Parameters
+    ----------
+    n, k, s : int
+        Input dimension, parity degree and support size (1 <= k, s <= n).
+    width : int
+        Neurons r per trial.
+    trials : int
+        Independent trials (each draws ``width`` neurons).
+    seed : int
+        Seed in [0, 2**63); the same seed gives the same numbers for any ``threads``.
+    threads : int, optional
+        Numba threads (default: all).
+    progress : bool
+        Show a progress bar on a terminal.
+    memory_cap_bytes : int, optional
+        Refuse requests needing more memory (default :data:`simulate._config.MEMORY_CAP_BYTES`).
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials``, ``seed`` for
+        P(at least one lucky among ``width``), with ``exact`` = 1 - (1 - p)^r from theory;
+        ``per_neuron``: the same keys for P(lucky) over trials x width neurons, with ``exact``;
+        ``overlap``: one entry per j = 0..min(s, k) with the frequency of |U n S| = j, its
+        interval and the hypergeometric ``exact``; ``mean_lucky``; the inputs.
+
+    Examples
+    --------
+    >>> out = simulate_lottery(10, 2, 3, width=5, trials=2000, seed=1)
+    >>> out["ci_low"] <= out["exact"] <= out["ci_high"]
+    True
+    """
+    n = check_int("n", n)
+    k = check_int("k", k)
+    s = check_int("s", s)
+    check_subset_size("k", k, n)
+    check_subset_size("s", s, n)
+    width = check_int("width", width)
+    trials = check_trials(trials)
+    seed = check_seed(seed)
+    threads = check_threads(threads)
+    overlaps = min(s, k) + 1
+    if overlaps > MAX_LOTTERY_OVERLAPS:
+        raise ValueError(f"min(s, k) + 1 = {overlaps} overlap classes exceed the histogram limit "
+                         f"{MAX_LOTTERY_OVERLAPS}")
+    per_trial = 8 * (overlaps + 1)
+    scratch = 8 * s + (n if s > SCAN_LIMIT else 0)
+    check_memory(trials * per_trial + threads * scratch, memory_cap_bytes,
+                 f"lottery simulation (trials={trials}, n={n}, s={s})")
+
+    lucky_counts = np.zeros(trials, dtype=np.int64)
+    histograms = np.zeros((trials, overlaps), dtype=np.int64)
+
+    def step(start, stop):
+        _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts[start:stop],
+                        histograms[start:stop])
+
+    with numba_threads(threads):
+        run_in_chunks(step, trials, progress, "lottery")
+
+    neurons = trials * width
+    any_lucky = proportion_estimate(int(np.count_nonzero(lucky_counts)), trials, seed)
+    per_neuron = proportion_estimate(int(lucky_counts.sum()), neurons, seed)
+    totals = histograms.sum(axis=0)
+    exact_law = np.asarray(overlap_pmf(n, k, s), dtype=float)
+    overlap = [{"j": j, **proportion_estimate(int(c), neurons, seed).as_dict(),
+                "exact": float(exact_law[j])} for j, c in enumerate(totals)]
+    return {"n": n, "k": k, "s": s, "width": width,
+            "regime": "over-sparse" if s >= k else "under-sparse",
+            **any_lucky.as_dict(), "exact": float(p_at_least_one_lucky(n, k, s, width)),
+            "per_neuron": {**per_neuron.as_dict(), "exact": float(p_lucky(n, k, s))},
+            "mean_lucky": float(lucky_counts.mean()), "overlap": overlap}

@@ -1,0 +1,236 @@
+r"""One-step feature selection by a layer of random sparse neurons: the simulated frontier.
+
+The idealised mechanism behind Theorems 4 and 5 (PAPER.md secs. 3-4): draw r neurons with
+uniform s-sparse supports, take one population-free gradient step from m samples of an
+(n, k)-sparse parity, and ask whether some neuron's gradient singles out S:
+
+* s >= k: a neuron selects S when its k largest |gradient| coordinates are exactly S, i.e.
+  min over S of |Ĝ_i| > max over the rest (strict; a tie is no selection);
+* s = k - 1: a neuron with U inside S selects S when its largest |gradient| off U is the
+  missing element of S, strictly above every coordinate outside U and S.
+
+(For s < k - 1 a neuron inside S has zero population gradient off its support, so selecting S
+in one step is impossible by construction and the request is refused.) Ĝ is the m-sample
+correlation of :mod:`simulate.gradients`; neurons share the m samples, as in a real layer.
+
+The estimate is P(at least one of r neurons selects S) over (n, k, s, r, m), with a Wilson
+interval: the *simulated frontier* that later analyses compare with trained networks. Trials
+reuse their random numbers across the grid (neuron j and sample t do not depend on r or m), so
+the estimate is exactly non-decreasing in r within one run and smooth in m.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from theory._checks import check_int, check_rational, check_subset_size
+from theory.lottery import p_at_least_one_lucky
+
+from ._bits import correlation_counts, sample_parity_bits, words_for
+from ._config import (
+    check_memory,
+    check_seed,
+    check_threads,
+    check_trials,
+    numba_threads,
+    run_in_chunks,
+)
+from ._neurons import SCAN_LIMIT, WEIGHT_LAWS, activation_bits, draw_subset, draw_weights
+from ._rng import trial_state
+from .estimates import proportion_estimate
+
+__all__ = ["simulate_onestep"]
+
+
+@njit(cache=True)
+def _selects(counts, support, k, s, overlap):
+    """Whether a neuron with these correlation counts selects S = {0..k-1} (module rules)."""
+    n = counts.shape[0]
+    low = np.iinfo(np.int64).max
+    high = np.int64(0)
+    if s >= k:
+        for i in range(n):
+            a = abs(counts[i])
+            if i < k:
+                low = min(low, a)
+            else:
+                high = max(high, a)
+        return low > high
+    if overlap != s:
+        return False
+    for i in range(n):
+        inside = False
+        for q in range(s):
+            if support[q] == i:
+                inside = True
+                break
+        if inside:
+            continue
+        a = abs(counts[i])
+        if i < k:
+            low = min(low, a)
+        else:
+            high = max(high, a)
+    return low > high
+
+
+@njit(parallel=True, cache=True)
+def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, selecting, lucky,
+                    lucky_selecting):
+    """selecting[t, a, b]: neurons among the first widths[b] that select S with samples[a];
+    lucky[t, b]: lucky neurons among them; lucky_selecting[t, a, b]: both."""
+    r_max = widths[-1]
+    m_max = samples[-1]
+    nwords_max = (m_max + 63) // 64
+    for index in prange(stop - start):
+        trial = start + index
+        neuron_state = trial_state(seed, 2 * trial)
+        data_state = trial_state(seed, 2 * trial + 1)
+        supports = np.empty((r_max, s), dtype=np.int64)
+        weights = np.empty((r_max, s))
+        overlaps = np.zeros(r_max, dtype=np.int64)
+        marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
+        for j in range(r_max):
+            draw_subset(neuron_state, n, s, supports[j], 0, marks)
+            draw_weights(neuron_state, law, weights[j])
+            for q in range(s):
+                if supports[j, q] < k:
+                    overlaps[j] += 1
+        bits = np.empty((n, nwords_max), dtype=np.uint64)
+        label = np.empty(nwords_max, dtype=np.uint64)
+        sample_parity_bits(data_state, n, k, m_max, bits, label)
+        active = np.empty(nwords_max, dtype=np.uint64)
+        counts = np.empty(n, dtype=np.int64)
+
+        b = 0
+        running = 0
+        for j in range(r_max):
+            if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
+                running += 1
+            if j + 1 == widths[b]:
+                lucky[index, b] = running
+                b += 1
+                while b < widths.shape[0] and widths[b] == widths[b - 1]:
+                    lucky[index, b] = running
+                    b += 1
+        for a in range(samples.shape[0]):
+            m = samples[a]
+            nwords = (m + 63) // 64
+            b = 0
+            chosen = 0
+            chosen_lucky = 0
+            for j in range(r_max):
+                total = activation_bits(supports[j], weights[j], bias, bits[:, :nwords], m,
+                                        active[:nwords])
+                correlation_counts(active[:nwords], label[:nwords], bits[:, :nwords], total,
+                                   counts)
+                if _selects(counts, supports[j], k, s, overlaps[j]):
+                    chosen += 1
+                    if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
+                        chosen_lucky += 1
+                while b < widths.shape[0] and j + 1 == widths[b]:
+                    selecting[index, a, b] = chosen
+                    lucky_selecting[index, a, b] = chosen_lucky
+                    b += 1
+
+
+def _as_sorted_sizes(name, values):
+    values = np.atleast_1d(np.asarray(values, dtype=object))
+    if values.ndim != 1 or values.size < 1:
+        raise ValueError(f"{name} must be one size or a non-empty list of sizes")
+    out = sorted({check_int(name, v) for v in values})
+    return np.asarray(out, dtype=np.int64)
+
+
+def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=1000, seed=0,
+                     threads=None, progress=False, memory_cap_bytes=None) -> dict:
+    r"""Estimate P(some neuron of r selects S after one m-sample gradient step) over a grid.
+
+    Parameters
+    ----------
+    n, k, s : int
+        Input dimension, parity degree, support size; needs s >= k - 1 (module docstring).
+    widths : int or sequence of int
+        Numbers of neurons r.
+    samples : int or sequence of int
+        Sample sizes m.
+    bias : number or str, default 0
+        Bias b of every neuron.
+    weights : {"pm1", "gaussian"}
+        Law of the weights on each support (:mod:`simulate._neurons`).
+    trials, seed, threads, progress, memory_cap_bytes
+        As in :func:`simulate.lottery.simulate_lottery`.
+
+    Returns
+    -------
+    dict
+        ``rows``: one entry per (width, samples), sorted by width then samples, with
+        ``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials``, ``seed`` for
+        P(at least one neuron selects S); ``mean_selecting`` (neurons per trial);
+        ``p_select_given_lucky`` (Wilson estimate over lucky neurons, None if none was drawn);
+        ``p_at_least_one_lucky`` (theory's exact chance of a lucky neuron, which selection
+        almost always needs). With a single (width, samples) the row's keys are also at the
+        top level.
+
+    Examples
+    --------
+    >>> out = simulate_onestep(12, 2, 2, widths=[1, 30], samples=400, trials=200, seed=0)
+    >>> [row["width"] for row in out["rows"]]
+    [1, 30]
+    >>> out["rows"][0]["estimate"] <= out["rows"][1]["estimate"]
+    True
+    """
+    n = check_int("n", n)
+    k = check_int("k", k)
+    s = check_int("s", s)
+    check_subset_size("k", k, n)
+    check_subset_size("s", s, n)
+    if s < k - 1:
+        raise ValueError(f"one-step selection needs s >= k - 1 (got s={s}, k={k}): a neuron "
+                         "inside S missing two or more of its coordinates has zero population "
+                         "gradient off its support")
+    widths = _as_sorted_sizes("width", widths)
+    samples = _as_sorted_sizes("samples", samples)
+    if weights not in WEIGHT_LAWS:
+        raise ValueError(f"weights must be one of {sorted(WEIGHT_LAWS)}, got {weights!r}")
+    bias_exact = check_rational("bias", bias)
+    trials = check_trials(trials)
+    seed = check_seed(seed)
+    threads = check_threads(threads)
+    r_max, m_max = int(widths[-1]), int(samples[-1])
+    nwords = words_for(m_max)
+    scratch = 8 * (n * nwords + 2 * nwords + 2 * n + 2 * r_max * s + r_max)
+    scratch += n if s > SCAN_LIMIT else 0
+    cells = samples.size * widths.size
+    check_memory(threads * scratch + trials * 8 * (2 * cells + widths.size), memory_cap_bytes,
+                 f"one-step simulation (n={n}, width={r_max}, samples={m_max})")
+
+    selecting = np.zeros((trials, samples.size, widths.size), dtype=np.int64)
+    lucky = np.zeros((trials, widths.size), dtype=np.int64)
+    lucky_selecting = np.zeros_like(selecting)
+
+    def step(start, stop):
+        sl = slice(start, stop)
+        _onestep_kernel(n, k, s, widths, samples, WEIGHT_LAWS[weights], float(bias_exact), seed,
+                        start, stop, selecting[sl], lucky[sl], lucky_selecting[sl])
+
+    with numba_threads(threads):
+        run_in_chunks(step, trials, progress, "one-step")
+
+    rows = []
+    for b, r in enumerate(widths):
+        lucky_total = int(lucky[:, b].sum())
+        for a, m in enumerate(samples):
+            est = proportion_estimate(int(np.count_nonzero(selecting[:, a, b])), trials, seed)
+            given = (proportion_estimate(int(lucky_selecting[:, a, b].sum()), lucky_total,
+                                         seed).as_dict() if lucky_total else None)
+            rows.append({"width": int(r), "samples": int(m), **est.as_dict(),
+                         "mean_selecting": float(selecting[:, a, b].mean()),
+                         "p_select_given_lucky": given,
+                         "p_at_least_one_lucky": float(p_at_least_one_lucky(n, k, s, int(r)))})
+    out = {"n": n, "k": k, "s": s, "bias": str(bias_exact), "weights": weights,
+           "trials": trials, "seed": seed, "rows": rows}
+    if len(rows) == 1:
+        out.update(rows[0])
+    return out
