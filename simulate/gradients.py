@@ -194,7 +194,7 @@ def population_gradient(n, target_size, support, weights, bias) -> np.ndarray:
     Examples
     --------
     >>> population_gradient(5, 2, [0, 1, 2], [1, 1, 1], 0.0)[:3]
-    array([0.25, 0.25, 0.  ])
+    array([ 0.25,  0.25, -0.25])
     """
     n = check_int("n", n)
     k = check_int("target_size", target_size)
