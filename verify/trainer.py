@@ -1,0 +1,513 @@
+r"""Train an ensemble of independent sparse-parity MLP runs at once (DESIGN.md, ``verify/``).
+
+E runs that share every config field but the seed (:meth:`RunConfig.shape_key`) are trained
+together: their parameters are stacked along a leading run axis (:mod:`verify.model`) and each
+SGD step is a handful of batched matmuls over that axis, so an ensemble costs a few large
+kernels per step instead of E sets of tiny ones.
+
+Optimisation (PAPER.md Sec. 5: SGD, lr 0.1, weight decay 0.01, batch 32, T = 1e5)
+------------------------------------------------------------------------------------
+Each run minimises its own minibatch loss :math:`\frac1B \sum_{j} \ell(y_j f(x_j))`, with
+
+* ``hinge`` (default, as Barak et al. 2022): :math:`\ell = \max(0, 1 - y f)`, subgradient 0 at
+  the kink (as ``relu(1 - y * f)`` under autograd);
+* ``square``: :math:`\ell = (f - y)^2 / 2 = (1 - y f)^2 / 2` (y = +-1);
+* ``logistic``: :math:`\ell = \mathrm{softplus}(-y f) = \log(1 + e^{-y f})`.
+
+The step is exactly ``torch.optim.SGD(lr, weight_decay)`` without momentum, for every parameter
+(biases included): :math:`g \leftarrow \nabla + \lambda \theta`,
+:math:`\theta \leftarrow \theta - \eta g`. The gradients are computed by hand (backpropagation
+through the batched layers, ReLU derivative 0 at 0 as in autograd) rather than by autograd:
+it needs no graph and fewer kernels, and it is checked against ``nn.Sequential`` +
+``torch.optim.SGD`` in the tests. Runs share no tensor element, so a NaN or inf in one run
+cannot reach another run's parameters.
+
+Minibatches and data: see :mod:`verify.data` (offline: indices drawn with replacement from the m
+training samples each step; online: fresh samples each step). They are drawn on the host per
+*window* (the steps between two evaluation points), moved to the device once, and unpacked to
+float32 in sub-chunks of at most :data:`STAGE_BYTES`; the step loop itself makes no host
+transfer and no host synchronisation.
+
+Evaluation and stopping
+-----------------------
+At every multiple of ``eval_every`` and at ``max_steps`` (:func:`eval_steps`) each active run
+is evaluated on its held-out test set (test error = fraction of the ``test_size`` samples with
+:math:`y f(x) \le 0`; a non-finite output is an error). A run
+
+* *diverges* when any of its parameters or test outputs is NaN or inf: end ``"diverged"``;
+* *succeeds* at the first evaluation step with test error <= ``success_error``: that step is
+  ``steps_to_success``; with ``early_stop`` (default) it ends there, ``"success"``;
+* otherwise ends at ``max_steps``: ``"max_steps"`` (or ``"success"`` when ``early_stop=False``
+  and it succeeded at some earlier evaluation; its errors are then the final ones).
+
+Finished runs are removed from the ensemble (the stacked parameters are compacted with
+``index_select``), so they stop costing compute; ``on_result`` gets each result at once.
+
+The train error is measured when a run ends: offline, on the first ``min(m, test_size)``
+training samples (the training set is i.i.d., so this is an unbiased estimate of the error on
+all m samples at a bounded cost when m is large -- up to 1e6 in the paper); online, on the
+``batch_size * (steps of the last window)`` fresh samples the run was trained on last.
+``extra["train_error_samples"]`` records how many samples that was.
+
+``wall_seconds`` is the time from the call's start to the run's end: compute is shared by the
+ensemble, so these times do not add up across runs.
+
+Examples
+--------
+>>> from verify.config import RunConfig
+>>> cfgs = [RunConfig(n=8, k=2, width=32, samples=200, seed=s, max_steps=200, eval_every=100,
+...                   test_size=100) for s in range(2)]
+>>> results = train_ensemble(cfgs, device="cpu")
+>>> [r.config.seed for r in results], all(r.steps_run <= 200 for r in results)
+([0, 1], True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .config import RunConfig, RunResult
+from .data import BatchStream, make_run_data, packed_width, parity_labels, unpack_pm1
+from .model import ensemble_forward, init_params, param_count, stack_params
+
+__all__ = [
+    "DEFAULT_CPU_MEMORY_CAP_BYTES",
+    "DEFAULT_CUDA_MEMORY_FRACTION",
+    "STAGE_BYTES",
+    "EVAL_CHUNK_BYTES",
+    "resolve_device",
+    "default_memory_cap",
+    "eval_steps",
+    "estimate_ensemble_bytes",
+    "max_ensemble_size",
+    "train_ensemble",
+]
+
+#: Default memory cap of one ensemble on the CPU (bytes).
+DEFAULT_CPU_MEMORY_CAP_BYTES = 4 * 2**30
+#: Default memory cap of one ensemble on a CUDA device, as a fraction of its total memory.
+DEFAULT_CUDA_MEMORY_FRACTION = 0.8
+#: Largest float32 staging buffer of minibatches unpacked ahead of the steps (bytes).
+STAGE_BYTES = 64 * 2**20
+#: Target size of the temporaries of one evaluation chunk of the test set (bytes).
+EVAL_CHUNK_BYTES = 128 * 2**20
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> cuda if available else cpu; ``"cpu"``, ``"cuda"``, ``"cuda:i"`` checked."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("CUDA requested but not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"CUDA device {dev.index} requested but only "
+                             f"{torch.cuda.device_count()} available")
+    elif dev.type != "cpu":
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
+    return dev
+
+
+def default_memory_cap(device: str | torch.device = "cpu") -> int:
+    """:data:`DEFAULT_CPU_MEMORY_CAP_BYTES` on the CPU, else that fraction of the GPU memory."""
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        total = torch.cuda.get_device_properties(dev).total_memory
+        return int(DEFAULT_CUDA_MEMORY_FRACTION * total)
+    return DEFAULT_CPU_MEMORY_CAP_BYTES
+
+
+def eval_steps(config: RunConfig) -> list[int]:
+    """Evaluation points: every multiple of ``eval_every`` below ``max_steps``, then it."""
+    return [*range(config.eval_every, config.max_steps, config.eval_every), config.max_steps]
+
+
+def _stage_step_bytes(config: RunConfig, ensemble_size: int) -> int:
+    # One step's unpacked minibatch: packed rows, their int32 copy, float32 +-1, labels, index.
+    nb = packed_width(config.n)
+    return ensemble_size * config.batch_size * (nb * (1 + 4 + 32) + 4 + 1 + 8)
+
+
+def _stage_steps(config: RunConfig, ensemble_size: int) -> int:
+    return max(1, min(config.eval_every, STAGE_BYTES // _stage_step_bytes(config, ensemble_size)))
+
+
+def _eval_sample_bytes(config: RunConfig, ensemble_size: int) -> int:
+    nb = packed_width(config.n)
+    return ensemble_size * (nb * (1 + 4 + 32) + 2 * 4 * config.width + 16)
+
+
+def _eval_chunk(config: RunConfig, ensemble_size: int) -> int:
+    per = _eval_sample_bytes(config, ensemble_size)
+    return max(1, min(config.test_size, EVAL_CHUNK_BYTES // per))
+
+
+def estimate_ensemble_bytes(config: RunConfig, ensemble_size: int) -> int:
+    """Estimated peak memory (bytes, on the training device) of an ensemble of this shape.
+
+    Sum of: the packed data of every run (test set and, offline, training set: ceil(n/8) + 1
+    bytes a sample); three float32 copies of the parameters (parameters, gradients, and the
+    copy made when finished runs are removed); one step's activations and backpropagated
+    signals (about 3 L r + n floats per sample); one window of host-drawn minibatches; the
+    staging buffer (<= :data:`STAGE_BYTES`) and one evaluation chunk (about
+    :data:`EVAL_CHUNK_BYTES`). Allocator slack and the host-side generation of one run's data
+    at a time are not included, so leave some margin. The estimate is affine in the ensemble
+    size except for the two capped buffers.
+    """
+    if not isinstance(config, RunConfig):
+        raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
+    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) \
+            or ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be an integer >= 1, got {ensemble_size!r}")
+    e = ensemble_size
+    nb = packed_width(config.n)
+    rows = config.test_size + (config.samples or 0)
+    data = e * (rows * (nb + 1) + 8 * config.k)
+    params = 3 * 4 * e * param_count(config)
+    step = 4 * e * config.batch_size * (3 * config.depth * config.width + config.n + 8)
+    per_sample = 8 if config.samples is not None else 2 * nb + 2
+    window = e * config.eval_every * config.batch_size * per_sample
+    stage = _stage_steps(config, e) * _stage_step_bytes(config, e)
+    evaluation = _eval_chunk(config, e) * _eval_sample_bytes(config, e)
+    return int(data + params + step + window + stage + evaluation)
+
+
+def max_ensemble_size(config: RunConfig, memory_cap_bytes: int | None = None,
+                      device: str | torch.device = "cpu") -> int:
+    """Largest ensemble size whose :func:`estimate_ensemble_bytes` is within the cap.
+
+    ``memory_cap_bytes`` defaults to :func:`default_memory_cap` of ``device``. Returns 0 when
+    not even one run fits.
+    """
+    cap = default_memory_cap(device) if memory_cap_bytes is None else memory_cap_bytes
+    cap = _check_cap(cap)
+    if estimate_ensemble_bytes(config, 1) > cap:
+        return 0
+    lo, hi = 1, 2
+    while estimate_ensemble_bytes(config, hi) <= cap:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if estimate_ensemble_bytes(config, mid) <= cap:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _check_cap(cap) -> int:
+    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
+        raise ValueError(f"memory_cap_bytes must be a positive integer, got {cap!r}")
+    return int(cap)
+
+
+def _format_bytes(value: int) -> str:
+    return f"{value / 2**30:.3g} GiB ({value} bytes)"
+
+
+def _check_configs(configs: Sequence[RunConfig]) -> list[RunConfig]:
+    configs = list(configs)
+    for i, cfg in enumerate(configs):
+        if not isinstance(cfg, RunConfig):
+            raise ValueError(f"configs[{i}] must be a RunConfig, got {type(cfg).__name__}")
+    if configs:
+        first = configs[0]
+        for i, cfg in enumerate(configs[1:], start=1):
+            if cfg.shape_key() != first.shape_key():
+                differ = [name for name, value in cfg.as_dict().items()
+                          if name != "seed" and value != getattr(first, name)]
+                raise ValueError(
+                    "all configs of an ensemble must share shape_key() (every field but the "
+                    f"seed); configs[{i}] differs from configs[0] in: {', '.join(differ)}")
+    return configs
+
+
+# --------------------------------------------------------------------------------------------
+# One SGD step of the whole ensemble, by hand.
+
+
+def _loss_grad(loss: str, f: torch.Tensor, y: torch.Tensor, inv_batch: float) -> torch.Tensor:
+    """d(mean loss)/df, ``[E, B]``."""
+    if loss == "hinge":
+        return torch.where(f * y < 1, y, 0.0).mul_(-inv_batch)
+    if loss == "square":
+        return (f - y).mul_(inv_batch)
+    # logistic: d softplus(-y f) / df = -y sigmoid(-y f)
+    return torch.sigmoid(f * y).sub_(1).mul_(y).mul_(inv_batch)
+
+
+def _sgd_step(params: list[torch.Tensor], grads: list[torch.Tensor], x: torch.Tensor,
+              y: torch.Tensor, loss: str, lr: float, weight_decay: float, inv_batch: float):
+    """Forward, hand backward and SGD update of every run on its minibatch x [E, B, n]."""
+    weights, biases = params[0:-2:2], params[1:-2:2]
+    acts = []
+    h = x
+    for w, b in zip(weights, biases, strict=True):
+        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)).clamp_(min=0)
+        acts.append(h)
+    a, c = params[-2], params[-1]
+    f = torch.baddbmm(c.view(-1, 1, 1), h, a.unsqueeze(2)).squeeze(2)
+    g = _loss_grad(loss, f, y, inv_batch)
+
+    torch.bmm(g.unsqueeze(1), h, out=grads[-2].unsqueeze(1))
+    torch.sum(g, 1, out=grads[-1])
+    delta = torch.ops.aten.threshold_backward(g.unsqueeze(2) * a.unsqueeze(1), h, 0)
+    for layer in range(len(weights) - 1, -1, -1):
+        below = acts[layer - 1] if layer else x
+        torch.sum(delta, 1, out=grads[2 * layer + 1])
+        torch.bmm(delta.transpose(1, 2), below, out=grads[2 * layer])
+        if layer:
+            delta = torch.ops.aten.threshold_backward(torch.bmm(delta, weights[layer]),
+                                                      below, 0)
+    if weight_decay:
+        torch._foreach_add_(grads, params, alpha=weight_decay)
+    torch._foreach_add_(params, grads, alpha=-lr)
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation.
+
+
+@torch.no_grad()
+def _count_errors(params, packed, labels, rows, n, chunk):
+    """Errors (y f <= 0 or non-finite f) and all-finite flags of each run over its samples.
+
+    ``packed``/``labels`` are indexed by ``rows`` along the run axis (None: already aligned).
+    """
+    e = params[0].shape[0]
+    total = packed.shape[1]
+    wrong = torch.zeros(e, dtype=torch.int64, device=packed.device)
+    finite = torch.ones(e, dtype=torch.bool, device=packed.device)
+    for start in range(0, total, chunk):
+        p = packed[:, start:start + chunk]
+        y = labels[:, start:start + chunk]
+        if rows is not None:
+            p, y = p.index_select(0, rows), y.index_select(0, rows)
+        f = ensemble_forward(params, unpack_pm1(p, n))
+        wrong += (f * y > 0).logical_not_().sum(1)
+        finite &= torch.isfinite(f).all(1)
+    return wrong, finite
+
+
+def _params_finite(params) -> torch.Tensor:
+    e = params[0].shape[0]
+    flags = [torch.isfinite(p.reshape(e, -1)).all(1) for p in params]
+    return torch.stack(flags).all(0)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class _Ensemble:
+    """Device state of the runs of one call: data of all runs, parameters of the active ones."""
+
+    def __init__(self, configs: list[RunConfig], device: torch.device):
+        cfg = configs[0]
+        self.cfg, self.device = cfg, device
+        e, nb = len(configs), packed_width(cfg.n)
+        self.parity_set = torch.empty((e, cfg.k), dtype=torch.int64, device=device)
+        self.test_packed = torch.empty((e, cfg.test_size, nb), dtype=torch.uint8, device=device)
+        self.test_y = torch.empty((e, cfg.test_size), dtype=torch.int8, device=device)
+        self.train_packed = self.train_y = None
+        if cfg.samples is not None:
+            self.train_packed = torch.empty((e, cfg.samples, nb), dtype=torch.uint8,
+                                            device=device)
+            self.train_y = torch.empty((e, cfg.samples), dtype=torch.int8, device=device)
+        # One run at a time on the host, so host memory holds one run's data, not E.
+        for i, run in enumerate(configs):
+            data = make_run_data(run)
+            self.parity_set[i].copy_(torch.from_numpy(data.parity_set))
+            self.test_packed[i].copy_(torch.from_numpy(data.test_packed))
+            self.test_y[i].copy_(torch.from_numpy(data.test_y))
+            if self.train_packed is not None:
+                self.train_packed[i].copy_(torch.from_numpy(data.train_packed))
+                self.train_y[i].copy_(torch.from_numpy(data.train_y))
+        self.params = stack_params([_init_run_params(run) for run in configs], device)
+        self.streams = [BatchStream(run) for run in configs]
+        self.active = list(range(e))
+        self.rows = torch.arange(e, device=device)
+        self._new_grads()
+        self.last_window = None
+
+    def _new_grads(self):
+        self.grads = [torch.empty_like(p) for p in self.params]
+
+    def train_window(self, steps: int):
+        cfg, dev = self.cfg, self.device
+        draws = np.stack([self.streams[g].next(steps) for g in self.active])
+        window = torch.from_numpy(draws).to(dev)
+        e = len(self.active)
+        run_axis = self.rows.view(1, -1, 1)
+        if cfg.samples is None:
+            labels = parity_labels(window.view(e, steps * cfg.batch_size, -1),
+                                   self.parity_set.index_select(0, self.rows))
+            labels = labels.view(e, steps, cfg.batch_size)
+            self.last_window = (window.view(e, steps * cfg.batch_size, -1),
+                                labels.view(e, steps * cfg.batch_size))
+        inv_batch = 1.0 / cfg.batch_size
+        per_stage = _stage_steps(cfg, e)
+        for start in range(0, steps, per_stage):
+            stop = min(steps, start + per_stage)
+            if cfg.samples is None:
+                packed = window[:, start:stop].transpose(0, 1)
+                ys = labels[:, start:stop].transpose(0, 1)
+            else:
+                index = window[:, start:stop].transpose(0, 1)
+                packed = self.train_packed[run_axis, index]
+                ys = self.train_y[run_axis, index]
+            xs = unpack_pm1(packed, cfg.n)
+            ys = ys.to(torch.float32)
+            for j in range(stop - start):
+                _sgd_step(self.params, self.grads, xs[j], ys[j], cfg.loss, cfg.lr,
+                          cfg.weight_decay, inv_batch)
+
+    def test_errors(self):
+        chunk = _eval_chunk(self.cfg, len(self.active))
+        rows = None if len(self.active) == self.test_packed.shape[0] else self.rows
+        wrong, finite = _count_errors(self.params, self.test_packed, self.test_y, rows,
+                                      self.cfg.n, chunk)
+        finite &= _params_finite(self.params)
+        return wrong.cpu().numpy(), finite.cpu().numpy()
+
+    def train_errors(self, local: list[int]):
+        """(errors, samples) on the training data of the given active runs."""
+        cfg = self.cfg
+        pick = torch.tensor(local, dtype=torch.int64, device=self.device)
+        params = [p.index_select(0, pick) for p in self.params]
+        if cfg.samples is None:
+            packed, labels = (t.index_select(0, pick) for t in self.last_window)
+            rows = None
+        else:
+            count = min(cfg.samples, cfg.test_size)
+            packed, labels = self.train_packed[:, :count], self.train_y[:, :count]
+            rows = self.rows.index_select(0, pick)
+        wrong, _ = _count_errors(params, packed, labels, rows, cfg.n,
+                                 _eval_chunk(cfg, len(local)))
+        return wrong.cpu().numpy(), packed.shape[1]
+
+    def remove(self, local: list[int]):
+        drop = set(local)
+        keep = [j for j in range(len(self.active)) if j not in drop]
+        self.active = [self.active[j] for j in keep]
+        if not keep:
+            self.params = self.grads = []
+            return
+        pick = torch.tensor(keep, dtype=torch.int64, device=self.device)
+        self.params = [p.index_select(0, pick) for p in self.params]
+        self.rows = self.rows.index_select(0, pick)
+        self._new_grads()
+
+
+def _init_run_params(config: RunConfig) -> list[np.ndarray]:
+    # Indirection so tests can inject faults into one run's initial parameters.
+    return init_params(config)
+
+
+def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
+                   on_result: Callable[[RunResult], None] | None = None,
+                   progress: Callable[[int], None] | None = None,
+                   memory_cap_bytes: int | None = None, *,
+                   early_stop: bool = True) -> list[RunResult]:
+    """Train independent runs of one shape together; one :class:`RunResult` per config.
+
+    Parameters
+    ----------
+    configs : sequence of RunConfig
+        Runs with a common :meth:`RunConfig.shape_key` (they may differ only by seed).
+    device : {"auto", "cpu", "cuda", "cuda:i"}
+        ``"auto"``: CUDA if available, else CPU. Results do not depend on the device beyond
+        float rounding (all randomness is drawn on the host).
+    on_result : callable, optional
+        Called with each run's result as soon as it ends (success, divergence, max_steps).
+    progress : callable, optional
+        Called at each evaluation point with the number of SGD steps every active run advanced
+        since the previous call.
+    memory_cap_bytes : int, optional
+        Refuse (ValueError, before allocating) when :func:`estimate_ensemble_bytes` exceeds it;
+        default :func:`default_memory_cap` of the device.
+    early_stop : bool, keyword-only
+        End a run at its first successful evaluation (default). False trains every run for
+        ``max_steps`` (benchmarks; curves past success) while still recording
+        ``steps_to_success``.
+
+    Returns
+    -------
+    list of RunResult
+        In the order of ``configs``. ``extra`` holds ``device``, ``ensemble_size`` and
+        ``train_error_samples``.
+
+    Notes
+    -----
+    The loss, optimiser, evaluation and stopping rules are in the module docstring.
+    """
+    configs = _check_configs(configs)
+    if not isinstance(early_stop, bool):
+        raise ValueError(f"early_stop must be a bool, got {early_stop!r}")
+    dev = resolve_device(device)
+    if not configs:
+        return []
+    cap = _check_cap(default_memory_cap(dev) if memory_cap_bytes is None else memory_cap_bytes)
+    estimate = estimate_ensemble_bytes(configs[0], len(configs))
+    if estimate > cap:
+        raise ValueError(
+            f"estimated memory of an ensemble of {len(configs)} runs is "
+            f"{_format_bytes(estimate)}, over the cap of {_format_bytes(cap)}; train fewer "
+            f"runs at once (max_ensemble_size gives {max_ensemble_size(configs[0], cap)}) or "
+            "raise memory_cap_bytes")
+
+    start_time = time.perf_counter()
+    cfg = configs[0]
+    results: list[RunResult | None] = [None] * len(configs)
+    first_success: list[int | None] = [None] * len(configs)
+    with torch.no_grad():
+        ens = _Ensemble(configs, dev)
+        done = 0
+        for step in eval_steps(cfg):
+            ens.train_window(step - done)
+            if progress is not None:
+                progress(step - done)
+            done = step
+            wrong, finite = ens.test_errors()
+            ending: list[tuple[int, str]] = []
+            for j, g in enumerate(ens.active):
+                if not finite[j]:
+                    ending.append((j, "diverged"))
+                    continue
+                if first_success[g] is None and wrong[j] / cfg.test_size <= cfg.success_error:
+                    first_success[g] = step
+                if first_success[g] is not None and early_stop:
+                    ending.append((j, "success"))
+                elif step == cfg.max_steps:
+                    ending.append((j, "max_steps" if first_success[g] is None else "success"))
+            if not ending:
+                continue
+            local = [j for j, _ in ending]
+            train_wrong, train_count = ens.train_errors(local)
+            elapsed = time.perf_counter() - start_time
+            for (j, reason), tw in zip(ending, train_wrong, strict=True):
+                g = ens.active[j]
+                succeeded = reason == "success"
+                result = RunResult(
+                    config=configs[g], success=succeeded,
+                    steps_to_success=first_success[g] if succeeded else None,
+                    test_error=float(wrong[j]) / cfg.test_size,
+                    train_error=float(tw) / train_count, end_reason=reason, steps_run=step,
+                    wall_seconds=elapsed,
+                    extra={"device": str(dev), "ensemble_size": len(configs),
+                           "train_error_samples": int(train_count)})
+                results[g] = result
+                if on_result is not None:
+                    on_result(result)
+            ens.remove(local)
+            if not ens.active:
+                break
+    return results
+
