@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from verify.store import COLUMNS, ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "verify" / "examples" / "sweep_small.toml"
-HAVE_TRAINER = importlib.util.find_spec("verify.trainer") is not None
 TINY = ["--max-steps", "200", "--eval-every", "50", "--test-size", "500"]
 RUN_KEYS = {"seed", "success", "steps_to_success", "test_error", "train_error", "end_reason"}
 OUTCOME = ("success", "steps_to_success", "test_error", "train_error", "end_reason", "steps_run")
@@ -263,9 +261,8 @@ def test_export_errors(fake, capsys, tmp_path):
     assert not (tmp_path / "no.db").exists()
 
 
-# --- real training (skipped until verify.trainer exists) ----------------------------------------
+# --- real training -----------------------------------------------------------------------------
 
-@pytest.mark.skipif(not HAVE_TRAINER, reason="verify.trainer not available yet")
 def test_train_real_json(capsys):
     out = run_json(capsys, "train", "--n", "6", "--k", "2", "--width", "16", "--samples",
                    "200", "--seeds", "2", "--device", "cpu", *TINY)
@@ -280,26 +277,6 @@ def test_train_real_json(capsys):
 
 
 # --- kill -9 mid-sweep, resume, compare with an uninterrupted sweep -----------------------------
-
-# Until verify.trainer exists the subprocess runs the CLI with a slow fake trainer; with the real
-# one it is `python -m parity_frontiers`.
-_FAKE_LAUNCHER = textwrap.dedent("""
-    import sys, time
-    sys.path[:0] = [{root!r}, {root!r} + "/tests"]
-    import verify.sweep
-    from test_verify_sweep import FakeTrainer
-
-    class Slow(FakeTrainer):
-        def train_ensemble(self, configs, **kwargs):
-            time.sleep(0.15 * len(configs))
-            return super().train_ensemble(configs, **kwargs)
-
-    trainer = Slow()
-    verify.sweep._trainer_module = lambda: trainer
-    from parity_frontiers.cli import main
-    sys.exit(main(sys.argv[1:]))
-""")
-
 
 def _count(path: Path) -> int:
     """Stored runs, read without writing (0 while the store does not exist yet)."""
@@ -322,20 +299,17 @@ def _rows(path: Path) -> dict:
     return {r["key"]: {f: r[f] for f in OUTCOME} for r in rows}
 
 
-def test_kill_mid_sweep_then_resume(tmp_path):
-    if HAVE_TRAINER:
-        command = [sys.executable, "-m", "parity_frontiers"]
-    else:
-        launcher = tmp_path / "launch.py"
-        launcher.write_text(_FAKE_LAUNCHER.format(root=str(ROOT)))
-        command = [sys.executable, str(launcher)]
+def test_kill_mid_sweep_then_resume(tmp_path, capsys):
+    command = [sys.executable, "-m", "parity_frontiers"]
+    # One torch thread: on a busy 2-core machine the tiny runs are faster without contention.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     # 2 shapes x 6 seeds, one run per ensemble: each run is stored on its own, so a kill lands
     # between the first stored run and the last.
     sweep = ["sweep", "--n", "6", "7", "--k", "2", "--width", "16", "--samples", "200",
-             "--seeds", "6", "--max-ensemble", "1", "--device", "cpu", "--json", *TINY]
+             "--seeds", "6", "--max-ensemble", "1", "--device", "cpu", *TINY]
     total = 12
     killed = tmp_path / "killed.db"
-    proc = subprocess.Popen([*command, *sweep, "--store", str(killed)], cwd=ROOT,
+    proc = subprocess.Popen([*command, *sweep, "--json", "--store", str(killed)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -348,17 +322,16 @@ def test_kill_mid_sweep_then_resume(tmp_path):
     stored = _count(killed)
     assert 1 <= stored < total, f"kill landed at {stored} of {total} stored runs"
 
-    resumed = subprocess.run([*command, *sweep, "--store", str(killed)], cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run([*command, *sweep, "--json", "--store", str(killed)], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert (summary["total"], summary["skipped"], summary["trained"]) == (
         total, stored, total - stored)
 
+    # The uninterrupted sweep (in this process: the same code, without another torch start).
     reference = tmp_path / "reference.db"
-    straight = subprocess.run([*command, *sweep, "--store", str(reference)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300)
-    assert straight.returncode == 0, straight.stderr
-    assert json.loads(straight.stdout)["points"] == summary["points"]
+    straight = run_json(capsys, *sweep, "--store", str(reference))
+    assert straight["points"] == summary["points"]
     assert _rows(killed) == _rows(reference)
     assert len(_rows(killed)) == total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import types
 from pathlib import Path
@@ -26,7 +25,6 @@ from verify.sweep import (
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "verify" / "examples" / "sweep_small.toml"
-HAVE_TRAINER = importlib.util.find_spec("verify.trainer") is not None
 TINY = dict(max_steps=200, eval_every=50, test_size=500)
 
 
@@ -45,7 +43,7 @@ class FakeTrainer(types.SimpleNamespace):
     def __init__(self, size=4, fail_after=None):
         super().__init__(size=size, calls=[], fail_after=fail_after, finished=0)
 
-    def max_ensemble_size(self, config, memory_cap_bytes=None):
+    def max_ensemble_size(self, config, memory_cap_bytes=None, device="cpu"):
         if memory_cap_bytes is not None:
             return memory_cap_bytes // 1000
         return self.size
@@ -297,7 +295,6 @@ def test_check_device():
 
 # --- the real trainer ---------------------------------------------------------------------------
 
-@pytest.mark.skipif(not HAVE_TRAINER, reason="verify.trainer not available yet")
 def test_real_sweep_deterministic_and_resumable(tmp_path):
     grid = build_grid(n=6, k=2, width=16, samples=[200, None], seeds=3, **TINY)
     with ResultsStore(tmp_path / "a.db") as a:

@@ -348,7 +348,7 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
     trainer = _trainer_module()
     plan = []
     for group in _groups(configs):
-        size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes))
+        size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes, device=device))
         if size < 1:
             raise ValueError(f"one run of {_describe(group[0].as_dict())} does not fit in the "
                              "memory cap")
@@ -368,11 +368,22 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
         done[key] = result
         bar.update(1)
 
-    def tick(_steps) -> None:
-        bar.refresh()  # keeps the elapsed time and ETA moving during long ensembles
+    state = {"steps": 0, "shown": 0.0, "of": ""}
+
+    def tick(steps: int) -> None:
+        # The trainer reports the steps every active run advanced since its last call. Show
+        # them, at most twice a second: a long ensemble then still moves the elapsed time and
+        # the ETA, though no run has finished yet.
+        state["steps"] += steps
+        now = time.monotonic()
+        if now - state["shown"] >= 0.5:
+            state["shown"] = now
+            bar.set_postfix_str(f"{state['of']} at step {state['steps']}", refresh=True)
 
     try:
         for chunk in plan:
+            state["steps"] = 0
+            state["of"] = f"ensemble of {len(chunk)}, T={chunk[0].max_steps},"
             returned = trainer.train_ensemble(chunk, device=device, on_result=finished,
                                               progress=tick, memory_cap_bytes=memory_cap_bytes)
             for result in returned:  # in case a result was returned but not reported
