@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._bits import tail_mask
+from ._bits import popcount64, tail_mask
 from ._rng import below, next_u64, normal
 
 WEIGHTS_PM1 = 0
@@ -66,25 +66,92 @@ def draw_weights(state, law, out):
 
 
 @njit(cache=True)
+def threshold_count(s, bias):
+    """H = number of c in 0..s with s - 2c + bias > 0.
+
+    A +-1 neuron is active on a sample iff fewer than H of its s products w_u x_u are -1
+    (the same H as :func:`theory.fourier_gaps.threshold_count`).
+    """
+    count = 0
+    for c in range(s + 1):
+        if s - 2 * c + bias > 0.0:
+            count += 1
+    return count
+
+
+@njit(cache=True)
+def _activation_pm1(support, weights, bias, bits, m, active):
+    # Bit-sliced (derived here): with v_u = bits[u] XOR [w_u < 0] (bit 1 <=> w_u x_u = -1), a
+    # ripple-carry adder over the s words leaves the per-sample count c of -1 products in
+    # binary bit-planes, and a bit-sliced comparison with the constant H gives 1[c < H] for 64
+    # samples at once: about s log2(s) word operations instead of 64 s bit extractions.
+    s = support.shape[0]
+    limit = threshold_count(s, bias)
+    planes = 1
+    while (1 << planes) <= s + 1:  # room for c <= s and for H <= s + 1
+        planes += 1
+    nwords = active.shape[0]
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    count_planes = np.empty(planes, dtype=np.uint64)
+    total = 0
+    for w in range(nwords):
+        for p in range(planes):
+            count_planes[p] = np.uint64(0)
+        for q in range(s):
+            carry = bits[support[q], w]
+            if weights[q] < 0.0:
+                carry = ~carry
+            for p in range(planes):
+                plane = count_planes[p]
+                count_planes[p] = plane ^ carry
+                carry = plane & carry
+        below = np.uint64(0)
+        equal = ones
+        for p in range(planes - 1, -1, -1):
+            plane = count_planes[p]
+            if (limit >> p) & 1:
+                below |= equal & ~plane
+                equal &= plane
+            else:
+                equal &= ~plane
+        if w == nwords - 1:
+            below &= tail_mask(m)
+        active[w] = below
+        total += popcount64(below)
+    return total
+
+
+@njit(cache=True)
+def _activation_general(support, weights, bias, bits, m, active):
+    nwords = active.shape[0]
+    acc = np.empty(64)
+    total = 0
+    for w in range(nwords):
+        acc[:] = bias
+        for q in range(support.shape[0]):
+            word = bits[support[q], w]
+            weight = weights[q]
+            for t in range(64):
+                acc[t] += -weight if (word >> np.uint64(t)) & np.uint64(1) else weight
+        word = np.uint64(0)
+        for t in range(64):
+            if acc[t] > 0.0:
+                word |= np.uint64(1) << np.uint64(t)
+        if w == nwords - 1:
+            word &= tail_mask(m)
+        active[w] = word
+        total += popcount64(word)
+    return total
+
+
+@njit(cache=True)
 def activation_bits(support, weights, bias, bits, m, active):
     """Set bit t of ``active`` to g(x_t) = 1[w . x_U + b > 0]; return how many are set.
 
     ``bits`` is the transposed sample matrix of :mod:`simulate._bits` (bit 1 means x = -1).
+    +-1 weights take a bit-sliced path; other weights sum floats 64 samples at a time.
     """
-    nwords = active.shape[0]
-    total = 0
-    for w in range(nwords):
-        word = np.uint64(0)
-        upto = 64 if w < nwords - 1 or m % 64 == 0 else m % 64
-        for t in range(upto):
-            acc = bias
-            for q in range(support.shape[0]):
-                if (bits[support[q], w] >> np.uint64(t)) & np.uint64(1):
-                    acc -= weights[q]
-                else:
-                    acc += weights[q]
-            if acc > 0.0:
-                word |= np.uint64(1) << np.uint64(t)
-                total += 1
-        active[w] = word & (tail_mask(m) if w == nwords - 1 else np.uint64(0xFFFFFFFFFFFFFFFF))
-    return total
+    for q in range(weights.shape[0]):
+        if weights[q] != 1.0 and weights[q] != -1.0:
+            return _activation_general(support, weights, bias, bits, m, active)
+    return _activation_pm1(support, weights, bias, bits, m, active)

@@ -56,16 +56,37 @@ def uniform(state):
     return float(next_u64(state) >> _S11) * _TWO_POW_M53
 
 
+@njit(cache=True, inline="always")
+def _mul_hi_lo(a, b):
+    """High and low 64-bit halves of the 128-bit product a * b (schoolbook on 32-bit limbs)."""
+    mask = np.uint64(0xFFFFFFFF)
+    s32 = np.uint64(32)
+    a_lo, a_hi = a & mask, a >> s32
+    b_lo, b_hi = b & mask, b >> s32
+    lo_lo = a_lo * b_lo
+    hi_lo = a_hi * b_lo
+    lo_hi = a_lo * b_hi
+    hi_hi = a_hi * b_hi
+    cross = (lo_lo >> s32) + (hi_lo & mask) + lo_hi
+    high = hi_hi + (hi_lo >> s32) + (cross >> s32)
+    return high, a * b
+
+
 @njit(cache=True)
 def below(state, n):
-    """Uniform integer in [0, n), unbiased (rejection of the short final block)."""
+    """Uniform integer in [0, n), unbiased.
+
+    Lemire's multiply-and-reject ("Fast random integer generation in an interval", ACM TOMACS
+    2019): the high half of x * n is uniform once products whose low half falls under
+    2**64 mod n are rejected; the division runs only in that rare case.
+    """
     bound = np.uint64(n)
-    # 2**64 mod n: draws under it would make small residues more likely.
-    threshold = (np.uint64(0) - bound) % bound
-    while True:
-        r = next_u64(state)
-        if r >= threshold:
-            return np.int64(r % bound)
+    high, low = _mul_hi_lo(next_u64(state), bound)
+    if low < bound:
+        threshold = (np.uint64(0) - bound) % bound
+        while low < threshold:
+            high, low = _mul_hi_lo(next_u64(state), bound)
+    return np.int64(high)
 
 
 @njit(cache=True)

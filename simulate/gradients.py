@@ -134,43 +134,49 @@ def _selection_gap(values, classes, s, k):
 def _gradient_kernel(n, k, s, overlap, law, bias, m, enumerate_population, seed, start, stop,
                      class_sums, class_counts, population_class, empirical_gap, population_gap):
     nwords = (m + 63) // 64
-    for index in prange(stop - start):
-        trial = start + index
-        neuron_state = trial_state(seed, 2 * trial)
-        data_state = trial_state(seed, 2 * trial + 1)
+    count = stop - start
+    nblocks = min(count, 64)
+    for block in prange(nblocks):
+        # Scratch is allocated once per block of trials; results depend on the trial only.
         support = np.empty(s, dtype=np.int64)
         marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
-        draw_subset(neuron_state, k, overlap, support[:overlap], 0, marks)
-        draw_subset(neuron_state, n - k, s - overlap, support[overlap:], k, marks)
         weights = np.empty(s)
-        draw_weights(neuron_state, law, weights)
-
         bits = np.empty((n, nwords), dtype=np.uint64)
         label = np.empty(nwords, dtype=np.uint64)
         active = np.empty(nwords, dtype=np.uint64)
-        sample_parity_bits(data_state, n, k, m, bits, label)
-        count = activation_bits(support, weights, bias, bits, m, active)
         counts = np.empty(n, dtype=np.int64)
-        correlation_counts(active, label, bits, count, counts)
-        empirical = counts / m
-
+        empirical = np.empty(n)
         classes = np.empty(n, dtype=np.int64)
-        _classify(n, k, support, classes)
         population = np.zeros(n)
-        if enumerate_population:
-            _population_gradient(k, support, weights, bias, population)
-            population_gap[index] = _selection_gap(population, classes, s, k)
-        empirical_gap[index] = _selection_gap(empirical, classes, s, k)
-        for i in range(n):
-            c = classes[i]
-            sign = -1.0 if population[i] < 0.0 else 1.0
-            class_sums[index, c] += sign * empirical[i]
-            class_counts[index, c] += 1
-            population_class[index, c] += abs(population[i])
-        for c in range(4):
-            if class_counts[index, c] > 0:
-                class_sums[index, c] /= class_counts[index, c]
-                population_class[index, c] /= class_counts[index, c]
+        for index in range(count * block // nblocks, count * (block + 1) // nblocks):
+            trial = start + index
+            neuron_state = trial_state(seed, 2 * trial)
+            data_state = trial_state(seed, 2 * trial + 1)
+            draw_subset(neuron_state, k, overlap, support[:overlap], 0, marks)
+            draw_subset(neuron_state, n - k, s - overlap, support[overlap:], k, marks)
+            draw_weights(neuron_state, law, weights)
+
+            sample_parity_bits(data_state, n, k, m, bits, label)
+            total = activation_bits(support, weights, bias, bits, m, active)
+            correlation_counts(active, label, bits, total, counts)
+            for i in range(n):
+                empirical[i] = counts[i] / m
+
+            _classify(n, k, support, classes)
+            if enumerate_population:
+                _population_gradient(k, support, weights, bias, population)
+                population_gap[index] = _selection_gap(population, classes, s, k)
+            empirical_gap[index] = _selection_gap(empirical, classes, s, k)
+            for i in range(n):
+                c = classes[i]
+                sign = -1.0 if population[i] < 0.0 else 1.0
+                class_sums[index, c] += sign * empirical[i]
+                class_counts[index, c] += 1
+                population_class[index, c] += abs(population[i])
+            for c in range(4):
+                if class_counts[index, c] > 0:
+                    class_sums[index, c] /= class_counts[index, c]
+                    population_class[index, c] /= class_counts[index, c]
 
 
 def population_gradient(n, target_size, support, weights, bias) -> np.ndarray:

@@ -41,22 +41,25 @@ MAX_LOTTERY_OVERLAPS = 10_001
 @njit(parallel=True, cache=True)
 def _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms):
     """For trials start..stop-1: lucky_counts[t - start] and histograms[t - start, j]."""
-    for index in prange(stop - start):
-        trial = start + index
-        state = trial_state(seed, trial)
+    count = stop - start
+    nblocks = min(count, 64)
+    for block in prange(nblocks):
+        # Scratch is allocated once per block of trials; results depend on the trial only.
         support = np.empty(s, dtype=np.int64)
         marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
-        lucky = 0
-        for _ in range(width):
-            draw_subset(state, n, s, support, 0, marks)
-            overlap = 0
-            for q in range(s):
-                if support[q] < k:
-                    overlap += 1
-            histograms[index, overlap] += 1
-            if (s >= k and overlap == k) or (s < k and overlap == s):
-                lucky += 1
-        lucky_counts[index] = lucky
+        for index in range(count * block // nblocks, count * (block + 1) // nblocks):
+            state = trial_state(seed, start + index)
+            lucky = 0
+            for _ in range(width):
+                draw_subset(state, n, s, support, 0, marks)
+                overlap = 0
+                for q in range(s):
+                    if support[q] < k:
+                        overlap += 1
+                histograms[index, overlap] += 1
+                if (s >= k and overlap == k) or (s < k and overlap == s):
+                    lucky += 1
+            lucky_counts[index] = lucky
 
 
 def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, progress=False,

@@ -27,7 +27,7 @@ from numba import njit, prange
 from theory._checks import check_int, check_rational, check_subset_size
 from theory.lottery import p_at_least_one_lucky
 
-from ._bits import correlation_counts, sample_parity_bits, words_for
+from ._bits import popcount64, sample_parity_bits, words_for
 from ._config import (
     check_memory,
     check_seed,
@@ -43,36 +43,41 @@ from .estimates import proportion_estimate
 __all__ = ["simulate_onestep"]
 
 
+@njit(cache=True, inline="always")
+def _coordinate_count(active, yx, i, nwords, total):
+    c = np.uint64(0)
+    for w in range(nwords):
+        c += popcount64(active[w] & yx[i, w])
+    return abs(total - 2 * np.int64(c))
+
+
 @njit(cache=True)
-def _selects(counts, support, k, s, overlap):
-    """Whether a neuron with these correlation counts selects S = {0..k-1} (module rules)."""
-    n = counts.shape[0]
+def _selects(active, yx, nwords, total, support, k, s):
+    """Whether the neuron selects S = {0..k-1} (module rules), from its active-sample bits.
+
+    |m G_i| = |total - 2 popcount(active & (y xor x_i))| (:mod:`simulate._bits`). The scan stops
+    at the first competitor reaching the selected set's minimum, so a neuron that does not
+    select (most of them) costs a few coordinates, not n.
+    """
+    n = yx.shape[0]
     low = np.iinfo(np.int64).max
-    high = np.int64(0)
     if s >= k:
-        for i in range(n):
-            a = abs(counts[i])
-            if i < k:
-                low = min(low, a)
-            else:
-                high = max(high, a)
-        return low > high
-    if overlap != s:
+        for i in range(k):
+            low = min(low, _coordinate_count(active, yx, i, nwords, total))
+    else:  # s = k - 1 and U inside S (checked by the caller): the one missing coordinate
+        for i in range(k):
+            inside = False
+            for q in range(s):
+                if support[q] == i:
+                    inside = True
+            if not inside:
+                low = _coordinate_count(active, yx, i, nwords, total)
+    if low == 0:
         return False
-    for i in range(n):
-        inside = False
-        for q in range(s):
-            if support[q] == i:
-                inside = True
-                break
-        if inside:
-            continue
-        a = abs(counts[i])
-        if i < k:
-            low = min(low, a)
-        else:
-            high = max(high, a)
-    return low > high
+    for i in range(k, n):
+        if _coordinate_count(active, yx, i, nwords, total) >= low:
+            return False
+    return True
 
 
 @njit(parallel=True, cache=True)
@@ -83,56 +88,62 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
     r_max = widths[-1]
     m_max = samples[-1]
     nwords_max = (m_max + 63) // 64
-    for index in prange(stop - start):
-        trial = start + index
-        neuron_state = trial_state(seed, 2 * trial)
-        data_state = trial_state(seed, 2 * trial + 1)
+    count = stop - start
+    nblocks = min(count, 64)
+    for block in prange(nblocks):
+        # Scratch is allocated once per block of trials; results depend on the trial only.
         supports = np.empty((r_max, s), dtype=np.int64)
         weights = np.empty((r_max, s))
-        overlaps = np.zeros(r_max, dtype=np.int64)
+        overlaps = np.empty(r_max, dtype=np.int64)
         marks = np.zeros(n if s > SCAN_LIMIT else 1, dtype=np.bool_)
-        for j in range(r_max):
-            draw_subset(neuron_state, n, s, supports[j], 0, marks)
-            draw_weights(neuron_state, law, weights[j])
-            for q in range(s):
-                if supports[j, q] < k:
-                    overlaps[j] += 1
         bits = np.empty((n, nwords_max), dtype=np.uint64)
+        yx = np.empty((n, nwords_max), dtype=np.uint64)
         label = np.empty(nwords_max, dtype=np.uint64)
-        sample_parity_bits(data_state, n, k, m_max, bits, label)
         active = np.empty(nwords_max, dtype=np.uint64)
-        counts = np.empty(n, dtype=np.int64)
+        for index in range(count * block // nblocks, count * (block + 1) // nblocks):
+            trial = start + index
+            neuron_state = trial_state(seed, 2 * trial)
+            data_state = trial_state(seed, 2 * trial + 1)
+            for j in range(r_max):
+                draw_subset(neuron_state, n, s, supports[j], 0, marks)
+                draw_weights(neuron_state, law, weights[j])
+                overlaps[j] = 0
+                for q in range(s):
+                    if supports[j, q] < k:
+                        overlaps[j] += 1
+            sample_parity_bits(data_state, n, k, m_max, bits, label)
+            for i in range(n):
+                for w in range(nwords_max):
+                    yx[i, w] = label[w] ^ bits[i, w]
 
-        b = 0
-        running = 0
-        for j in range(r_max):
-            if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
-                running += 1
-            if j + 1 == widths[b]:
-                lucky[index, b] = running
-                b += 1
-                while b < widths.shape[0] and widths[b] == widths[b - 1]:
+            b = 0
+            running = 0
+            for j in range(r_max):
+                if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
+                    running += 1
+                while b < widths.shape[0] and j + 1 == widths[b]:
                     lucky[index, b] = running
                     b += 1
-        for a in range(samples.shape[0]):
-            m = samples[a]
-            nwords = (m + 63) // 64
-            b = 0
-            chosen = 0
-            chosen_lucky = 0
-            for j in range(r_max):
-                total = activation_bits(supports[j], weights[j], bias, bits[:, :nwords], m,
-                                        active[:nwords])
-                correlation_counts(active[:nwords], label[:nwords], bits[:, :nwords], total,
-                                   counts)
-                if _selects(counts, supports[j], k, s, overlaps[j]):
-                    chosen += 1
-                    if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
-                        chosen_lucky += 1
-                while b < widths.shape[0] and j + 1 == widths[b]:
-                    selecting[index, a, b] = chosen
-                    lucky_selecting[index, a, b] = chosen_lucky
-                    b += 1
+            for a in range(samples.shape[0]):
+                m = samples[a]
+                nwords = (m + 63) // 64
+                b = 0
+                chosen = 0
+                chosen_lucky = 0
+                for j in range(r_max):
+                    is_lucky = (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s)
+                    # Under-sparse, only a neuron inside S can select (module docstring).
+                    if s >= k or is_lucky:
+                        total = activation_bits(supports[j], weights[j], bias, bits[:, :nwords],
+                                                m, active[:nwords])
+                        if _selects(active, yx, nwords, total, supports[j], k, s):
+                            chosen += 1
+                            if is_lucky:
+                                chosen_lucky += 1
+                    while b < widths.shape[0] and j + 1 == widths[b]:
+                        selecting[index, a, b] = chosen
+                        lucky_selecting[index, a, b] = chosen_lucky
+                        b += 1
 
 
 def _as_sorted_sizes(name, values):
@@ -200,7 +211,7 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
     threads = check_threads(threads)
     r_max, m_max = int(widths[-1]), int(samples[-1])
     nwords = words_for(m_max)
-    scratch = 8 * (n * nwords + 2 * nwords + 2 * n + 2 * r_max * s + r_max)
+    scratch = 8 * (2 * n * nwords + 2 * nwords + 2 * r_max * s + r_max)
     scratch += n if s > SCAN_LIMIT else 0
     cells = samples.size * widths.size
     check_memory(threads * scratch + trials * 8 * (2 * cells + widths.size), memory_cap_bytes,

@@ -1,0 +1,176 @@
+"""Benchmark: simulate/'s Numba kernels against straightforward numpy-vectorised versions.
+
+Baseline (named): the same computation written with numpy arrays of +-1 samples, float32
+matmuls (BLAS) for the correlation sums, and numpy's PCG64 generator; vectorised over the
+samples, coordinates and neurons of a trial (and over a batch of trials where that is natural).
+Both sides do the same work: same n, k, s, r, m and number of trials. Timings are best of
+``--repeat`` runs, measured side by side in one process; the ratio is numpy time / Numba time.
+
+JIT compile time of each kernel is measured separately in a subprocess with an empty Numba
+cache directory (first call), against a second subprocess that loads the on-disk cache.
+
+Run:  .venv/bin/python benchmarks/bench_simulate.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numba
+import numpy as np
+
+from simulate.gradients import simulate_gradient
+from simulate.lottery import simulate_lottery
+from simulate.onestep import simulate_onestep
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+# --- numpy baselines -----------------------------------------------------------------------
+
+def numpy_supports(rng, shape, n, s):
+    """Uniform s-subsets of [n] for every index of ``shape``: the s smallest of n uniforms."""
+    return np.argpartition(rng.random(shape + (n,)), s - 1, axis=-1)[..., :s]
+
+
+def numpy_lottery(n, k, s, width, trials, seed, batch=256):
+    rng = np.random.default_rng(seed)
+    lucky = 0
+    for start in range(0, trials, batch):
+        b = min(batch, trials - start)
+        overlap = (numpy_supports(rng, (b, width), n, s) < k).sum(-1)
+        lucky += int(((overlap == k) if s >= k else (overlap == s)).sum())
+    return lucky
+
+
+def numpy_gradient(n, k, s, m, trials, seed, batch=16):
+    """One lucky +-1 neuron per trial (U = first s coords of a random s-set containing S when
+    s >= k), its m-sample correlations and selection gap, batched over trials."""
+    rng = np.random.default_rng(seed)
+    selects = 0
+    for start in range(0, trials, batch):
+        b = min(batch, trials - start)
+        x = rng.integers(0, 2, size=(b, m, n), dtype=np.int8) * np.int8(2) - np.int8(1)
+        xf = x.astype(np.float32)
+        y = xf[:, :, :k].prod(-1)
+        # support: S plus s - k uniform off-S coordinates (or s coords of S when s < k)
+        if s >= k:
+            extra = k + numpy_supports(rng, (b,), n - k, s - k)
+            support = np.concatenate([np.broadcast_to(np.arange(k), (b, k)), extra], axis=1)
+        else:
+            support = np.broadcast_to(np.arange(s), (b, s))
+        w = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(b, s))
+        pre = np.take_along_axis(xf, support[:, None, :], axis=2) @ w[:, :, None]
+        g = (pre[..., 0] > 0).astype(np.float32)
+        corr = np.einsum("bm,bmn->bn", g * y, xf) / m
+        on = np.abs(corr[:, :k]).min(1)
+        off = np.abs(corr[:, k:]).max(1)
+        selects += int((on > off).sum())
+    return selects
+
+
+def numpy_onestep(n, k, s, width, m, trials, seed):
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(trials):
+        x = (rng.integers(0, 2, size=(m, n), dtype=np.int8) * np.int8(2)
+             - np.int8(1)).astype(np.float32)
+        y = x[:, :k].prod(1)
+        support = numpy_supports(rng, (width,), n, s)
+        w = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=(width, s))
+        pre = (x[:, support] * w).sum(-1)  # (m, width)
+        g = (pre > 0).astype(np.float32)
+        corr = np.abs((g * y[:, None]).T @ x)  # (width, n), one BLAS matmul
+        if s >= k:
+            chosen = corr[:, :k].min(1) > corr[:, k:].max(1)
+        else:
+            inside = (support < k).sum(1) == s
+            missing = np.ones((width, n), dtype=bool)
+            np.put_along_axis(missing, support, False, axis=1)
+            on = np.where(missing[:, :k], corr[:, :k], np.inf).min(1)
+            off = np.where(missing[:, k:], corr[:, k:], -np.inf).max(1)
+            chosen = inside & (on > off)
+        hits += bool(chosen.any())
+    return hits
+
+
+# --- JIT compile time ------------------------------------------------------------------------
+
+_COMPILE_SNIPPET = """
+import time
+t0 = time.perf_counter()
+from simulate.lottery import simulate_lottery
+from simulate.gradients import simulate_gradient
+from simulate.onestep import simulate_onestep
+simulate_lottery(10, 2, 3, trials=2)
+simulate_gradient(10, 2, 3, samples=64, trials=2)
+simulate_onestep(10, 2, 2, widths=2, samples=64, trials=2)
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_seconds(cache_dir: str) -> float:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env, check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one repeat")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    repeat = 1 if args.quick else args.repeat
+    scale = 10 if args.quick else 1
+
+    n, k = 50, 3
+    cases = [
+        ("lottery", "n=50 k=3 s=5 r=100", 20000 // scale, 100 * 1,
+         lambda t: simulate_lottery(n, k, 5, width=100, trials=t, seed=1),
+         lambda t: numpy_lottery(n, k, 5, 100, t, 1), "neuron-draws/s"),
+        ("gradient", "n=50 k=3 s=4 m=1000", 10000 // scale, 1000,
+         lambda t: simulate_gradient(n, k, 4, samples=1000, trials=t, seed=1),
+         lambda t: numpy_gradient(n, k, 4, 1000, t, 1), "neuron-samples/s"),
+        ("one-step", "n=50 k=3 s=2 r=256 m=1000", 256 // scale, 256 * 1000,
+         lambda t: simulate_onestep(n, k, 2, widths=256, samples=1000, trials=t, seed=1),
+         lambda t: numpy_onestep(n, k, 2, 256, 1000, t, 1), "neuron-samples/s"),
+        ("one-step", "n=50 k=3 s=4 r=256 m=1000", 256 // scale, 256 * 1000,
+         lambda t: simulate_onestep(n, k, 4, widths=256, samples=1000, trials=t, seed=1),
+         lambda t: numpy_onestep(n, k, 4, 256, 1000, t, 1), "neuron-samples/s"),
+    ]
+    print(f"numba threads: {numba.get_num_threads()}, numpy {np.__version__}, "
+          f"numba {numba.__version__}; best of {repeat}")
+    header = f"{'kernel':9} {'config':28} {'trials':>6} {'numba s':>8} {'numpy s':>8} " \
+             f"{'numba rate':>11} {'numpy rate':>11}  {'ratio':>6}  unit"
+    print(header)
+    print("-" * len(header))
+    for name, config, trials, work, fast, slow, unit in cases:
+        fast(2)  # JIT warm-up (cache load), not timed
+        t_fast = best_of(lambda f=fast, t=trials: f(t), repeat)
+        t_slow = best_of(lambda f=slow, t=trials: f(t), repeat)
+        rate_fast, rate_slow = trials * work / t_fast, trials * work / t_slow
+        print(f"{name:9} {config:28} {trials:>6} {t_fast:8.3f} {t_slow:8.3f} "
+              f"{rate_fast:11.3g} {rate_slow:11.3g}  {t_slow / t_fast:5.1f}x  {unit}")
+
+    with tempfile.TemporaryDirectory() as cache:
+        cold = compile_seconds(cache)
+        warm = compile_seconds(cache)
+    print(f"\nJIT: first call with an empty cache {cold:.1f} s (all kernels); "
+          f"with the on-disk cache {warm:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
