@@ -182,7 +182,7 @@ def test_sweep_json_and_rerun(fake, capsys, tmp_path):
 def test_sweep_from_toml(fake, capsys, tmp_path):
     out = run_json(capsys, "sweep", "--config", str(EXAMPLE), "--store",
                    str(tmp_path / "runs.db"))
-    assert out["total"] == 64 and len(out["points"]) == 16
+    assert out["total"] == 96 and len(out["points"]) == 24
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -92,6 +92,10 @@ def test_filters(tmp_path):
         assert store.count(seed=[]) == 0
         keys = [make_result(1).config.key()]
         assert [r.config.seed for r in store.results(keys=keys)] == [1]
+        # more keys than one statement may bind, in any order: rows come in insertion order
+        many = [f"{i:064x}" for i in range(1200)] + [make_result(s).config.key() for s in (2, 0)]
+        assert [r["seed"] for r in store.rows(keys=many[::-1], samples=None)] == [0, 2]
+        assert store.rows(keys=[]) == []
         with pytest.raises(ValueError, match="unknown results column"):
             store.rows(colour="red")
 

@@ -130,11 +130,11 @@ def test_grid_normalises_values():
 
 def test_example_toml():
     grid = grid_from_toml(EXAMPLE)
-    assert len(grid) == 2 * 2 * 2 * 2 * 4
+    assert len(grid) == 2 * 2 * 3 * 2 * 4
     assert {c.init for c in grid} == {"dense", "sparse"}
     assert {c.s for c in grid if c.init == "sparse"} == {2}
     assert {c.s for c in grid if c.init == "dense"} == {None}
-    assert {c.samples for c in grid} == {1000, None}
+    assert {c.samples for c in grid} == {200, 2000, None}
     assert {c.max_steps for c in grid} == {5000}
     assert set(read_sweep_toml(EXAMPLE)) <= set(sweep_module.GRID_KEYS) | set(TRAIN_KEYS)
 

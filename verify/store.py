@@ -336,17 +336,27 @@ class ResultsStore:
         """
         clause, params = _where(where)
         con = self._connection()
+        if keys is None:
+            batches = [(clause, params)]
+        else:
+            # Look the keys up in batches (SQLite caps the bound parameters of one statement)
+            # rather than reading the whole store and filtering here.
+            keys = list(dict.fromkeys(keys))
+            joiner = " AND " if clause else " WHERE "
+            batches = [(clause + joiner + f"key IN ({', '.join('?' * len(batch))})",
+                        params + batch)
+                       for batch in (keys[i:i + 500] for i in range(0, len(keys), 500))]
         con.row_factory = sqlite3.Row
         try:
-            rows = [dict(r) for r in con.execute(
-                f"SELECT * FROM runs{clause} ORDER BY rowid", params)]
+            found = [(r["rowid"], r) for sql, values in batches for r in con.execute(
+                f"SELECT rowid AS rowid, * FROM runs{sql}", values)]
         finally:
             con.row_factory = None
-        if keys is not None:
-            wanted = set(keys)
-            rows = [r for r in rows if r["key"] in wanted]
-        for r in rows:
-            r["success"] = bool(r["success"])
+        rows = []
+        for _, r in sorted(found, key=lambda pair: pair[0]):
+            row = {name: r[name] for name in COLUMNS}
+            row["success"] = bool(row["success"])
+            rows.append(row)
         return rows
 
     def results(self, keys: Iterable[str] | None = None, **where) -> list[RunResult]:

@@ -368,7 +368,7 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
         done[key] = result
         bar.update(1)
 
-    state = {"steps": 0, "shown": 0.0, "of": ""}
+    state = {"steps": 0, "shown": 0.0, "of": "", "T": 0}
 
     def tick(steps: int) -> None:
         # The trainer reports the steps every active run advanced since its last call. Show
@@ -378,12 +378,14 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
         now = time.monotonic()
         if now - state["shown"] >= 0.5:
             state["shown"] = now
-            bar.set_postfix_str(f"{state['of']} at step {state['steps']}", refresh=True)
+            bar.set_postfix_str(f"{state['of']} step {state['steps']}/{state['T']}",
+                                refresh=True)
 
     try:
         for chunk in plan:
             state["steps"] = 0
-            state["of"] = f"ensemble of {len(chunk)}, T={chunk[0].max_steps},"
+            state["of"] = f"ensemble of {len(chunk)}:"
+            state["T"] = chunk[0].max_steps
             returned = trainer.train_ensemble(chunk, device=device, on_result=finished,
                                               progress=tick, memory_cap_bytes=memory_cap_bytes)
             for result in returned:  # in case a result was returned but not reported
