@@ -210,9 +210,6 @@ def test_memory_cap():
     with pytest.raises(ValueError, match="GiB") as info:
         simulate_lottery(10, 2, 3, trials=1000, memory_cap_bytes=1000)
     assert "cap" in str(info.value)
-    # Refused before any allocation, however large the request.
-    with pytest.raises(ValueError, match="memory cap"):
-        simulate_lottery(10, 2, 3, trials=10**15)
 
 
 @pytest.mark.xfail(strict=True, reason="BUG: check_seed/check_trials reject numpy integers "
