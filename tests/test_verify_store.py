@@ -127,6 +127,19 @@ def test_wal_mode_and_application_id(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
 
 
+def test_readonly(tmp_path):
+    path = tmp_path / "runs.db"
+    with pytest.raises(ValueError, match="does not exist"):
+        ResultsStore(path, readonly=True)
+    assert not path.exists()
+    with ResultsStore(path) as store:
+        store.add(make_result())
+    with ResultsStore(path, readonly=True) as store:
+        assert store.count() == 1 and store.results() == [make_result()]
+        with pytest.raises(ValueError, match="read-only"):
+            store.add(make_result(1))
+
+
 def test_closed_store_refuses(tmp_path):
     store = ResultsStore(tmp_path / "runs.db")
     store.close()

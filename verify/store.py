@@ -203,8 +203,11 @@ class ResultsStore:
     Parameters
     ----------
     path : str or os.PathLike
-        The store's file. Created (with its directory's parent required to exist) if absent;
-        otherwise validated first and never modified unless it is a results store.
+        The store's file. Created (its directory must exist) if absent; otherwise validated
+        first and never modified unless it is a results store.
+    readonly : bool
+        Open an existing store for reading only (``file:...?mode=ro``): never created, and
+        :meth:`add` refuses. Used by :func:`export` and :func:`load_dataframe`.
 
     Raises
     ------
@@ -224,8 +227,19 @@ class ResultsStore:
     (True, False, 1)
     """
 
-    def __init__(self, path):
+    def __init__(self, path, readonly: bool = False):
         self.path = Path(os.fspath(path))
+        self.readonly = bool(readonly)
+        if self.readonly:
+            if not self.path.exists():
+                raise ValueError(f"results store {self.path} does not exist")
+            _check_existing(self.path)
+            try:
+                self._con = sqlite3.connect(_ro_uri(self.path), uri=True, timeout=60,
+                                            isolation_level=None)
+            except sqlite3.Error as exc:
+                raise ValueError(f"cannot open results store {self.path}: {exc}") from None
+            return
         if self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0):
             _check_existing(self.path)
         else:
@@ -281,6 +295,8 @@ class ResultsStore:
         Returns True if it was new, False if a run with the same key was already stored (the
         stored row is kept: runs are deterministic per config and seed).
         """
+        if self.readonly:
+            raise ValueError(f"results store {self.path} is open read-only")
         config = result.config
         values = {"key": config.key(), "shape_key": config.shape_key(), **config.as_dict(),
                   "success": int(bool(result.success)),
@@ -438,7 +454,7 @@ def load_dataframe(path):
     the module docstring; integer columns with missing values use pandas' nullable ``Int64``).
     pandas is imported only here."""
     pandas = _pandas("load_dataframe")
-    with ResultsStore(path) as store:
+    with ResultsStore(path, readonly=True) as store:
         return _dataframe(pandas, store.rows())
 
 
@@ -478,8 +494,6 @@ def export(path, out, format: str | None = None) -> int:
     """
     path, out = Path(os.fspath(path)), Path(os.fspath(out))
     format = export_format(out, format)
-    if not path.exists():
-        raise ValueError(f"results store {path} does not exist")
     if out.exists() and out.resolve() == path.resolve():
         raise ValueError(f"refusing to overwrite the store {path} with its export")
     if format == "parquet":
@@ -488,7 +502,7 @@ def export(path, out, format: str | None = None) -> int:
             import pyarrow  # noqa: F401 - pandas' Parquet engine
         except ImportError:
             raise ValueError("Parquet export needs pyarrow: pip install pyarrow") from None
-    with ResultsStore(path) as store:
+    with ResultsStore(path, readonly=True) as store:
         rows = store.rows()
     try:
         if format == "csv":
