@@ -382,3 +382,27 @@ def test_cuda_matches_cpu():
         # float rounding differs (TF32 off by default for matmuls); trajectories stay close
         assert abs(g.steps_run - c.steps_run) <= 200
         assert abs(g.test_error - c.test_error) <= 0.05
+
+
+def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
+    base = RunConfig(n=16, k=3, width=128, samples=400, max_steps=1000, eval_every=100,
+                     test_size=2000)
+    configs = seeds_of(base, range(3))
+    calls = []
+    original = vtrainer._count_errors
+
+    def counting(*args):
+        wrong, complete = original(*args)
+        calls.append(complete)
+        return wrong, complete
+
+    monkeypatch.setattr(vtrainer, "_count_errors", counting)
+    quick = train_ensemble(configs, device="cpu")
+    assert False in calls  # some evaluations were cut short
+
+    def full(params, packed, labels, rows, n, chunk, give_up_above=None):
+        return original(params, packed, labels, rows, n, chunk, None)
+
+    monkeypatch.setattr(vtrainer, "_count_errors", full)
+    slow = train_ensemble(configs, device="cpu")
+    assert [core(r) for r in quick] == [core(r) for r in slow]
