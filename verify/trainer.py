@@ -63,10 +63,10 @@ ensemble, so these times do not add up across runs.
 Examples
 --------
 >>> from verify.config import RunConfig
->>> cfgs = [RunConfig(n=8, k=2, width=32, samples=200, seed=s, max_steps=200, eval_every=100,
+>>> cfgs = [RunConfig(n=8, k=2, width=16, samples=100, seed=s, max_steps=60, eval_every=30,
 ...                   test_size=100) for s in range(2)]
 >>> results = train_ensemble(cfgs, device="cpu")
->>> [r.config.seed for r in results], all(r.steps_run <= 200 for r in results)
+>>> [r.config.seed for r in results], all(r.steps_run <= 60 for r in results)
 ([0, 1], True)
 """
 
