@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verify.config import INITS, LOSSES
+from verify.config import INITS, LOSSES, RunConfig
 from verify.store import EXPORT_FORMATS, ResultsStore, export, export_format
 from verify.sweep import DEVICES, build_grid, grid_from_toml, run_sweep, summarize, train_runs
 
@@ -157,10 +157,10 @@ def _ci_text(rate: float, low: float, high: float) -> str:
 # --- subcommands -----------------------------------------------------------------------------
 
 def _cmd_train(args) -> str:
-    samples = None if args.online else args.samples
-    configs = build_grid(n=args.n, k=args.k, width=args.width, samples=samples, init=args.init,
-                         s=args.s, seeds=args.seeds, seed_start=args.seed_start,
-                         **_given(args, _TRAIN_OPTIONS))
+    point = dict(n=args.n, k=args.k, width=args.width, samples=None if args.online else
+                 args.samples, init=args.init, s=args.s, **_given(args, _TRAIN_OPTIONS))
+    RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
+    configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
     execution = dict(device=args.device, progress=not args.no_progress,
                      memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
     if args.store:
