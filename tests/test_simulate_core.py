@@ -317,6 +317,30 @@ def test_activation_bits_match_numpy(law, m, bias):
     assert int(active[-1]) & _padding(m) == 0
 
 
+def test_activation_bits_pm1_all_thresholds():
+    # +-1 weights, every support size class (powers of two and one below) and biases that
+    # give every threshold count, from never active to always active.
+    n = 24
+    rng = np.random.default_rng(5)
+    for m in (37, 64, 200):
+        words = words_for(m)
+        bits = np.empty((n, words), dtype=np.uint64)
+        label = np.empty(words, dtype=np.uint64)
+        sample_parity_bits(trial_state(41, m), n, 2, m, bits, label)
+        x = 1 - 2 * _bit_matrix(bits, m)
+        active = np.empty(words, dtype=np.uint64)
+        for s in (1, 2, 3, 7, 8, 15, 16, 20):
+            support = rng.choice(n, size=s, replace=False).astype(np.int64)
+            weights = rng.choice([-1.0, 1.0], size=s)
+            dot = weights @ x[support]
+            for bias in sorted({-s - 1.0, -s, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, s, s + 1.0}):
+                total = activation_bits(support, weights, float(bias), bits, m, active)
+                expected = dot + bias > 0
+                assert total == int(expected.sum()), (m, s, bias)
+                assert np.array_equal(_bit_matrix(active, m)[0].astype(bool), expected)
+                assert int(active[-1]) & _padding(m) == 0
+
+
 def test_draw_weights_laws():
     pm1 = np.empty(20_000)
     draw_weights(trial_state(1, 0), WEIGHTS_PM1, pm1)

@@ -289,24 +289,33 @@ def test_seed_and_progress():
     assert b["gap"]["estimate"] != a["gap"]["estimate"]
 
 
-def test_chunking_and_prefix(monkeypatch):
+def _odd_chunks(step, trials, progress, label, target_seconds=0.25):
+    """Chunks of 7 trials, last chunk first."""
+    for start in reversed(range(0, trials, 7)):
+        step(start, min(trials, start + 7))
+
+
+def test_chunking_does_not_change_the_result(monkeypatch):
+    # run_in_chunks sizes its chunks from wall-clock timings, so the numbers must not depend
+    # on the chunking, floats included (the module promises "the same seed gives the same
+    # numbers"); a per-chunk floating-point merge would break this at the last digit.
     expected = simulate_gradient(*GARGS, **GOPTS, seed=14)
-    short = simulate_gradient(*GARGS, bias="1/2", trials=100, seed=14)
-
-    def odd_chunks(step, trials, progress, label, target_seconds=0.25):
-        for start in reversed(range(0, trials, 7)):
-            step(start, min(trials, start + 7))
-
-    monkeypatch.setattr(gradients_module, "run_in_chunks", odd_chunks)
+    monkeypatch.setattr(gradients_module, "run_in_chunks", _odd_chunks)
     assert simulate_gradient(*GARGS, **GOPTS, seed=14) == expected
+
+
+def test_trials_are_a_prefix(monkeypatch):
+    # Trial t's numbers depend on (seed, t) only: the first 100 trials of a 300-trial run are
+    # those of a 100-trial run (compared through the count of selecting trials).
+    short = simulate_gradient(12, 2, 4, 100, trials=100, seed=14)
 
     def first_100(step, trials, progress, label, target_seconds=0.25):
         step(0, 100)
 
     monkeypatch.setattr(gradients_module, "run_in_chunks", first_100)
-    partial = simulate_gradient(*GARGS, **GOPTS, seed=14)
+    partial = simulate_gradient(12, 2, 4, 100, trials=300, seed=14)
+    assert 10 < round(short["estimate"] * 100) < 90
     assert round(partial["estimate"] * 300) == round(short["estimate"] * 100)
-    assert partial["gap"]["estimate"] * 3 == pytest.approx(short["gap"]["estimate"], abs=1e-12)
 
 
 # --- bad input -----------------------------------------------------------------------------
