@@ -15,7 +15,7 @@ from scipy import stats
 
 import simulate.lottery as lottery_module
 from simulate.estimates import proportion_estimate
-from simulate.lottery import simulate_lottery
+from simulate.lottery import MAX_LOTTERY_OVERLAPS, simulate_lottery
 from theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
 
 ALPHA = 1e-7
@@ -218,3 +218,24 @@ def test_memory_cap():
 def test_numpy_integer_seed_and_trials_are_accepted():
     expected = simulate_lottery(6, 2, 3, trials=20, seed=3)
     assert simulate_lottery(6, 2, 3, trials=np.int64(20), seed=np.int64(3)) == expected
+
+
+def test_overlap_limit_refused_up_front(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the simulation ran")
+
+    monkeypatch.setattr(lottery_module, "run_in_chunks", never)
+    k = MAX_LOTTERY_OVERLAPS  # min(s, k) + 1 = MAX_LOTTERY_OVERLAPS + 1 classes
+    with pytest.raises(ValueError, match="histogram limit"):
+        simulate_lottery(k, k, k, trials=2)
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: simulate_lottery accepts min(s, k) + 1 = "
+                   "MAX_LOTTERY_OVERLAPS = 10001 overlap classes, runs the whole simulation, "
+                   "then theory.overlap_pmf refuses laws longer than MAX_LAW_LENGTH = 10000 "
+                   "('j is required ...')")
+def test_largest_accepted_overlap_law_completes():
+    k = MAX_LOTTERY_OVERLAPS - 1  # the largest min(s, k) the guard lets through
+    out = simulate_lottery(k, k, k, width=1, trials=2, seed=0)
+    assert len(out["overlap"]) == MAX_LOTTERY_OVERLAPS
+    assert out["estimate"] == 1.0
