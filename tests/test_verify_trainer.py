@@ -119,7 +119,7 @@ def _ensemble_params_after(configs, steps, monkeypatch):
     original = vtrainer._Ensemble.remove
 
     def spy(self, local):
-        captured["params"] = [p.clone() for p in self.params]
+        captured["params"] = [p.clone() for p in self.params()]
         captured["active"] = list(self.active)
         original(self, local)
 
@@ -410,8 +410,8 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
     quick = train_ensemble(configs, device="cpu")
     assert False in calls  # some evaluations were cut short
 
-    def full(params, packed, labels, rows, n, chunk, give_up_above=None):
-        return original(params, packed, labels, rows, n, chunk, None)
+    def full(state, packed, labels, rows, n, chunk, bufs, give_up_above=None):
+        return original(state, packed, labels, rows, n, chunk, bufs, None)
 
     monkeypatch.setattr(vtrainer, "_count_errors", full)
     slow = train_ensemble(configs, device="cpu")

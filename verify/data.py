@@ -70,6 +70,7 @@ __all__ = [
     "random_packed",
     "pack_pm1",
     "unpack_pm1",
+    "pm1_table",
     "parity_labels",
     "hidden_set",
     "RunData",
@@ -118,8 +119,8 @@ def pack_pm1(x) -> np.ndarray:
 _LUT_CACHE: dict[torch.device, torch.Tensor] = {}
 
 
-def _pm1_table(device: torch.device) -> torch.Tensor:
-    # Row b holds the 8 coordinates of byte b as float32 +-1: unpacking is one gather.
+def pm1_table(device: torch.device) -> torch.Tensor:
+    """float32 [256, 8]: row b holds the 8 coordinates (+-1) of packed byte b."""
     table = _LUT_CACHE.get(device)
     if table is None:
         bits = (torch.arange(256)[:, None] >> torch.arange(8)) & 1
@@ -139,9 +140,10 @@ def unpack_pm1(packed: torch.Tensor, n: int) -> torch.Tensor:
     if packed.shape[-1] != packed_width(n):
         raise ValueError(f"packed last dimension must be ceil(n/8) = {packed_width(n)}, "
                          f"got {packed.shape[-1]}")
-    table = _pm1_table(packed.device)
-    x = table[packed.to(torch.int32)]
-    return x.flatten(-2)[..., :n]
+    table = pm1_table(packed.device)
+    # index_select of 32-byte table rows: about 4x faster than advanced indexing on the CPU
+    x = torch.index_select(table, 0, packed.reshape(-1).to(torch.int32))
+    return x.view(*packed.shape[:-1], -1)[..., :n]
 
 
 def parity_labels(packed: torch.Tensor, parity_set: torch.Tensor) -> torch.Tensor:

@@ -72,6 +72,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -79,8 +80,8 @@ import numpy as np
 import torch
 
 from .config import RunConfig, RunResult
-from .data import BatchStream, make_run_data, packed_width, parity_labels, unpack_pm1
-from .model import ensemble_forward, init_params, param_count, stack_params
+from .data import BatchStream, make_run_data, packed_width, parity_labels, pm1_table
+from .model import init_params, param_count, stack_params
 
 __all__ = [
     "DEFAULT_CPU_MEMORY_CAP_BYTES",
@@ -256,56 +257,112 @@ class _Workspace:
     """Per-step buffers, allocated once per ensemble size: fresh megabyte-sized tensors every
     step would cost page faults on the CPU (glibc returns large blocks to the OS on free)."""
 
-    def __init__(self, params: list[torch.Tensor], batch_size: int):
-        e, width = params[0].shape[0], params[-2].shape[1]
-        layers = (len(params) - 2) // 2
-        kw = {"dtype": torch.float32, "device": params[0].device}
+    def __init__(self, state: list[torch.Tensor], batch_size: int):
+        e, width = state[0].shape[0], state[-2].shape[1]
+        layers = (len(state) - 2) // 2
+        kw = {"dtype": torch.float32, "device": state[0].device}
         self.acts = [torch.empty((e, batch_size, width), **kw) for _ in range(layers)]
         self.deltas = [torch.empty((e, batch_size, width), **kw) for _ in range(layers)]
         self.scratch = torch.empty((e, batch_size, width), **kw)
         self.out = torch.empty((e, batch_size), **kw)
-        self.grads = [torch.empty_like(p) for p in params]
+        # gradients of the vectors (biases, a, c); the matrices are updated inside their GEMM
+        self.vector_grads = [torch.empty_like(v) for v in _vectors(state)]
+
+
+def _vectors(state: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [*state[1:-2:2], state[-2], state[-1]]
 
 
 _relu_backward_ = torch.ops.aten.threshold_backward.grad_input
 
 
-def _sgd_step(params: list[torch.Tensor], work: _Workspace, x: torch.Tensor, y: torch.Tensor,
+def _sgd_step(state: list[torch.Tensor], work: _Workspace, x: torch.Tensor, y: torch.Tensor,
               loss: str, lr: float, weight_decay: float, inv_batch: float):
-    """Forward, hand backward and SGD update of every run on its minibatch x [E, B, n]."""
-    weights, biases = params[0:-2:2], params[1:-2:2]
-    a, c = params[-2], params[-1]
-    grads = work.grads
+    r"""Forward, hand backward and SGD update of every run on its minibatch x [E, B, n].
+
+    ``state`` holds the weight matrices input-major, ``W^T [E, in, out]`` (contiguous), then
+    the vectors as in :mod:`verify.model`. Each matrix gets its SGD step inside the GEMM of its
+    gradient, :math:`W^T \leftarrow (1 - \eta\lambda) W^T - \eta\, h_{below}^\top \delta`
+    (one ``baddbmm_``: no gradient buffer, no separate decay and update passes), after the
+    signal below it has been computed from the old weights.
+    """
+    weights_t, biases = state[0:-2:2], state[1:-2:2]
+    a, c = state[-2], state[-1]
     h = x
-    for w, b, act in zip(weights, biases, work.acts, strict=True):
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), out=act).clamp_(min=0)
+    for w_t, b, act in zip(weights_t, biases, work.acts, strict=True):
+        h = torch.baddbmm(b.unsqueeze(1), h, w_t, out=act).clamp_(min=0)
     # f = h a + c as multiply-and-sum: a batched matrix-vector bmm is several times slower.
     f = torch.sum(torch.mul(h, a.unsqueeze(1), out=work.scratch), 2, out=work.out)
     f.add_(c.unsqueeze(1))
     g = _loss_grad(loss, f, y, inv_batch)
 
+    grads = work.vector_grads
     torch.bmm(g.unsqueeze(1), h, out=grads[-2].unsqueeze(1))
     torch.sum(g, 1, out=grads[-1])
     delta = torch.mul(g.unsqueeze(2), a.unsqueeze(1), out=work.deltas[-1])
     _relu_backward_(delta, h, 0, grad_input=delta)
-    for layer in range(len(weights) - 1, -1, -1):
+    decay = 1.0 - lr * weight_decay
+    for layer in range(len(weights_t) - 1, -1, -1):
         below = work.acts[layer - 1] if layer else x
-        torch.sum(delta, 1, out=grads[2 * layer + 1])
-        torch.bmm(delta.transpose(1, 2), below, out=grads[2 * layer])
+        torch.sum(delta, 1, out=grads[layer])
         if layer:
-            delta = torch.bmm(delta, weights[layer], out=work.deltas[layer - 1])
-            _relu_backward_(delta, below, 0, grad_input=delta)
+            lower = torch.bmm(delta, weights_t[layer].transpose(1, 2),
+                              out=work.deltas[layer - 1])
+            _relu_backward_(lower, below, 0, grad_input=lower)
+        weights_t[layer].baddbmm_(below.transpose(1, 2), delta, beta=decay, alpha=-lr)
+        if layer:
+            delta = lower
+    vectors = _vectors(state)
     if weight_decay:
-        torch._foreach_add_(grads, params, alpha=weight_decay)
-    torch._foreach_add_(params, grads, alpha=-lr)
+        torch._foreach_add_(grads, vectors, alpha=weight_decay)
+    torch._foreach_add_(vectors, grads, alpha=-lr)
 
 
 # --------------------------------------------------------------------------------------------
 # Evaluation.
 
 
+class _Buffers:
+    """Flat tensors reused from window to window and evaluation to evaluation.
+
+    On the CPU a fresh tensor of tens of MB costs page faults on every first touch (about
+    10 ms for 20 MB here), as much as the copy itself; reusing the memory avoids them.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.store: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype=torch.float32) -> torch.Tensor:
+        numel = math.prod(shape)
+        buf = self.store.get(name)
+        if buf is None or buf.numel() < numel or buf.dtype != dtype:
+            buf = torch.empty(numel, dtype=dtype, device=self.device)
+            self.store[name] = buf
+        return buf[:numel].view(shape)
+
+
+def _unpack_into(packed: torch.Tensor, n: int, bufs: _Buffers) -> torch.Tensor:
+    """:func:`verify.data.unpack_pm1` into reused buffers."""
+    codes = bufs.get("codes", (packed.numel(),), torch.int32)
+    codes.copy_(packed.reshape(-1))
+    x = bufs.get("x", (packed.numel(), 8))
+    torch.index_select(pm1_table(packed.device), 0, codes, out=x)
+    return x.view(*packed.shape[:-1], -1)[..., :n]
+
+
+def _forward_into(state: list[torch.Tensor], x: torch.Tensor, bufs: _Buffers) -> torch.Tensor:
+    """Outputs ``[E, N]`` of every run on its inputs ``x [E, N, n]`` (evaluation)."""
+    weights_t, biases = state[0:-2:2], state[1:-2:2]
+    h = x
+    for layer, (w_t, b) in enumerate(zip(weights_t, biases, strict=True)):
+        out = bufs.get(f"eval_h{layer % 2}", (x.shape[0], x.shape[1], w_t.shape[2]))
+        h = torch.baddbmm(b.unsqueeze(1), h, w_t, out=out).clamp_(min=0)
+    return h.mul_(state[-2].unsqueeze(1)).sum(2).add_(state[-1].unsqueeze(1))
+
+
 @torch.no_grad()
-def _count_errors(params, packed, labels, rows, n, chunk, give_up_above=None):
+def _count_errors(state, packed, labels, rows, n, chunk, bufs, give_up_above=None):
     """Errors (y f <= 0, a non-finite f counting as an error) of each run over its samples.
 
     ``packed``/``labels`` are indexed by ``rows`` along the run axis (None: already aligned).
@@ -313,7 +370,7 @@ def _count_errors(params, packed, labels, rows, n, chunk, give_up_above=None):
     so far exceed it: each has then failed the success test whatever the remaining samples
     say, and its exact count is not needed. Returns (errors on host, whether complete).
     """
-    e = params[0].shape[0]
+    e = state[0].shape[0]
     total = packed.shape[1]
     wrong = torch.zeros(e, dtype=torch.int64, device=packed.device)
     for start in range(0, total, chunk):
@@ -321,7 +378,7 @@ def _count_errors(params, packed, labels, rows, n, chunk, give_up_above=None):
         y = labels[:, start:start + chunk]
         if rows is not None:
             p, y = p.index_select(0, rows), y.index_select(0, rows)
-        f = ensemble_forward(params, unpack_pm1(p, n))
+        f = _forward_into(state, _unpack_into(p, n, bufs), bufs)
         wrong += (f * y > 0).logical_not_().sum(1)
         if give_up_above is not None and start + chunk < total \
                 and bool((wrong.double() / total > give_up_above).all()):
@@ -362,11 +419,13 @@ class _Ensemble:
             if self.train_packed is not None:
                 self.train_packed[i].copy_(torch.from_numpy(data.train_packed))
                 self.train_y[i].copy_(torch.from_numpy(data.train_y))
-        self.params = stack_params([_init_run_params(run) for run in configs], device)
+        params = stack_params([_init_run_params(run) for run in configs], device)
+        self.state = _to_state(params)
         self.streams = [BatchStream(run) for run in configs]
         self.active = list(range(e))
         self.rows = torch.arange(e, device=device)
-        self.work = _Workspace(self.params, cfg.batch_size)
+        self.work = _Workspace(self.state, cfg.batch_size)
+        self.bufs = _Buffers(device)
         self.last_window = None
 
     def train_window(self, steps: int):
@@ -374,7 +433,6 @@ class _Ensemble:
         draws = np.stack([self.streams[g].next(steps) for g in self.active])
         window = torch.from_numpy(draws).to(dev)
         e = len(self.active)
-        run_axis = self.rows.view(1, -1, 1)
         if cfg.samples is None:
             labels = parity_labels(window.view(e, steps * cfg.batch_size, -1),
                                    self.parity_set.index_select(0, self.rows))
@@ -383,54 +441,72 @@ class _Ensemble:
                                 labels.view(e, steps * cfg.batch_size))
         inv_batch = 1.0 / cfg.batch_size
         per_stage = _stage_steps(cfg, e)
+        bufs = self.bufs
         for start in range(0, steps, per_stage):
             stop = min(steps, start + per_stage)
+            shape = (stop - start, e, cfg.batch_size)
+            ys = bufs.get("y", shape)
             if cfg.samples is None:
-                packed = window[:, start:stop].transpose(0, 1)
-                ys = labels[:, start:stop].transpose(0, 1)
+                packed = bufs.get("packed", (*shape, window.shape[-1]), torch.uint8)
+                packed.copy_(window[:, start:stop].transpose(0, 1))
+                ys.copy_(labels[:, start:stop].transpose(0, 1))
             else:
-                index = window[:, start:stop].transpose(0, 1)
-                packed = self.train_packed[run_axis, index]
-                ys = self.train_y[run_axis, index]
-            xs = unpack_pm1(packed, cfg.n)
-            ys = ys.to(torch.float32)
+                # rows of the flattened [runs * m] training sets, in step-major order
+                flat = bufs.get("flat", shape, torch.int64)
+                torch.add(window[:, start:stop].transpose(0, 1),
+                          (self.rows * cfg.samples).view(1, -1, 1), out=flat)
+                flat = flat.view(-1)
+                train = self.train_packed.view(-1, self.train_packed.shape[-1])
+                packed = bufs.get("packed", (flat.numel(), train.shape[1]), torch.uint8)
+                torch.index_select(train, 0, flat, out=packed)
+                packed = packed.view(*shape, -1)
+                labels8 = bufs.get("labels8", (flat.numel(),), torch.int8)
+                torch.index_select(self.train_y.view(-1), 0, flat, out=labels8)
+                ys.copy_(labels8.view(shape))
+            xs = _unpack_into(packed, cfg.n, bufs)
             for j in range(stop - start):
-                _sgd_step(self.params, self.work, xs[j], ys[j], cfg.loss, cfg.lr,
+                _sgd_step(self.state, self.work, xs[j], ys[j], cfg.loss, cfg.lr,
                           cfg.weight_decay, inv_batch)
 
     def params_finite(self) -> np.ndarray:
-        return _params_finite(self.params).cpu().numpy()
+        return _params_finite(self.state).cpu().numpy()
+
+    def params(self) -> list[torch.Tensor]:
+        """The parameters in :mod:`verify.model`'s layout (views of the state)."""
+        return _from_state(self.state)
+
+    def _select(self, local: list[int] | None):
+        """State and data rows of the given active runs (default: all, no copy)."""
+        if local is None:
+            return self.state, self.rows
+        pick = torch.tensor(local, dtype=torch.int64, device=self.device)
+        return [p.index_select(0, pick) for p in self.state], self.rows.index_select(0, pick)
 
     def test_errors(self, local: list[int] | None = None, give_up_above=None):
         """(errors, complete) on the test sets of the given active runs (default: all)."""
-        params, rows = self.params, self.rows
-        if local is not None:
-            pick = torch.tensor(local, dtype=torch.int64, device=self.device)
-            params = [p.index_select(0, pick) for p in params]
-            rows = rows.index_select(0, pick)
+        state, rows = self._select(local)
         if len(rows) == self.test_packed.shape[0]:
             rows = None  # every run, in order: no gather needed
-        chunk = _eval_chunk(self.cfg, len(params[0]))
+        chunk = _eval_chunk(self.cfg, len(state[0]))
         if give_up_above is not None:
             # Small chunks, so that runs at chance level are given up after a few of them.
             chunk = min(chunk, max(1024, -(-self.cfg.test_size // 8)))
-        return _count_errors(params, self.test_packed, self.test_y, rows, self.cfg.n, chunk,
-                             give_up_above)
+        return _count_errors(state, self.test_packed, self.test_y, rows, self.cfg.n, chunk,
+                             self.bufs, give_up_above)
 
     def train_errors(self, local: list[int]):
         """(errors, samples) on the training data of the given active runs."""
         cfg = self.cfg
-        pick = torch.tensor(local, dtype=torch.int64, device=self.device)
-        params = [p.index_select(0, pick) for p in self.params]
+        state, rows = self._select(local)
         if cfg.samples is None:
+            pick = torch.tensor(local, dtype=torch.int64, device=self.device)
             packed, labels = (t.index_select(0, pick) for t in self.last_window)
             rows = None
         else:
             count = min(cfg.samples, cfg.test_size)
             packed, labels = self.train_packed[:, :count], self.train_y[:, :count]
-            rows = self.rows.index_select(0, pick)
-        wrong, _ = _count_errors(params, packed, labels, rows, cfg.n,
-                                 _eval_chunk(cfg, len(local)))
+        wrong, _ = _count_errors(state, packed, labels, rows, cfg.n,
+                                 _eval_chunk(cfg, len(local)), self.bufs)
         return wrong, packed.shape[1]
 
     def remove(self, local: list[int]):
@@ -438,12 +514,27 @@ class _Ensemble:
         keep = [j for j in range(len(self.active)) if j not in drop]
         self.active = [self.active[j] for j in keep]
         if not keep:
-            self.params, self.work = [], None
+            self.state, self.work = [], None
             return
         pick = torch.tensor(keep, dtype=torch.int64, device=self.device)
-        self.params = [p.index_select(0, pick) for p in self.params]
+        self.state = [p.index_select(0, pick) for p in self.state]
         self.rows = self.rows.index_select(0, pick)
-        self.work = _Workspace(self.params, self.cfg.batch_size)
+        self.work = _Workspace(self.state, self.cfg.batch_size)
+
+
+def _to_state(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Model layout -> trainer state: weight matrices stored input-major, W^T [E, in, out]."""
+    state = list(params)
+    for i in range(0, len(params) - 2, 2):
+        state[i] = params[i].transpose(1, 2).contiguous()
+    return state
+
+
+def _from_state(state: list[torch.Tensor]) -> list[torch.Tensor]:
+    params = list(state)
+    for i in range(0, len(state) - 2, 2):
+        params[i] = state[i].transpose(1, 2)
+    return params
 
 
 def _init_run_params(config: RunConfig) -> list[np.ndarray]:
