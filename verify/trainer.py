@@ -140,9 +140,10 @@ def eval_steps(config: RunConfig) -> list[int]:
 
 
 def _stage_step_bytes(config: RunConfig, ensemble_size: int) -> int:
-    # One step's unpacked minibatch: packed rows, their int32 copy, float32 +-1, labels, index.
-    nb = packed_width(config.n)
-    return ensemble_size * config.batch_size * (nb * (1 + 4 + 32) + 4 + 1 + 8)
+    # One step's unpacked minibatch: packed rows, their int32 codes (with the bias column),
+    # float32 +-1, labels, index.
+    nb, nba = packed_width(config.n), packed_width(config.n + 1)
+    return ensemble_size * config.batch_size * (nb + nba * (4 + 32) + 4 + 1 + 8)
 
 
 def _stage_steps(config: RunConfig, ensemble_size: int) -> int:
@@ -150,8 +151,8 @@ def _stage_steps(config: RunConfig, ensemble_size: int) -> int:
 
 
 def _eval_sample_bytes(config: RunConfig, ensemble_size: int) -> int:
-    nb = packed_width(config.n)
-    return ensemble_size * (nb * (1 + 4 + 32) + 2 * 4 * config.width + 16)
+    nb, nba = packed_width(config.n), packed_width(config.n + 1)
+    return ensemble_size * (nb + nba * (4 + 32) + 2 * 4 * config.width + 16)
 
 
 def _eval_chunk(config: RunConfig, ensemble_size: int) -> int:
@@ -258,19 +259,25 @@ class _Workspace:
     step would cost page faults on the CPU (glibc returns large blocks to the OS on free)."""
 
     def __init__(self, state: list[torch.Tensor], batch_size: int):
-        e, width = state[0].shape[0], state[-2].shape[1]
-        layers = (len(state) - 2) // 2
+        e, inputs, width = state[0].shape
+        layers = (len(state) - 1) // 2
         kw = {"dtype": torch.float32, "device": state[0].device}
         self.acts = [torch.empty((e, batch_size, width), **kw) for _ in range(layers)]
         self.deltas = [torch.empty((e, batch_size, width), **kw) for _ in range(layers)]
-        self.scratch = torch.empty((e, batch_size, width), **kw)
+        self.scaled_x = torch.empty((e, batch_size, inputs), **kw)
+        self.scaled_h = torch.empty((e, batch_size, width), **kw) if layers > 1 else None
         self.out = torch.empty((e, batch_size), **kw)
-        # gradients of the vectors (biases, a, c); the matrices are updated inside their GEMM
         self.vector_grads = [torch.empty_like(v) for v in _vectors(state)]
 
 
+def _layers(state: list[torch.Tensor]) -> tuple[list[torch.Tensor], list]:
+    """Weight matrices (input-major) and biases of the hidden layers (None: in the matrix)."""
+    return [state[0], *state[1:-2:2]], [None, *state[2:-2:2]]
+
+
 def _vectors(state: list[torch.Tensor]) -> list[torch.Tensor]:
-    return [*state[1:-2:2], state[-2], state[-1]]
+    """The state's vectors (biases of layers 2..L, a, c): updated by a plain SGD step."""
+    return [*state[2:-2:2], state[-2], state[-1]]
 
 
 _relu_backward_ = torch.ops.aten.threshold_backward.grad_input
@@ -278,40 +285,48 @@ _relu_backward_ = torch.ops.aten.threshold_backward.grad_input
 
 def _sgd_step(state: list[torch.Tensor], work: _Workspace, x: torch.Tensor, y: torch.Tensor,
               loss: str, lr: float, weight_decay: float, inv_batch: float):
-    r"""Forward, hand backward and SGD update of every run on its minibatch x [E, B, n].
+    r"""Forward, hand backward and SGD update of every run on its minibatch.
 
-    ``state`` holds the weight matrices input-major, ``W^T [E, in, out]`` (contiguous), then
-    the vectors as in :mod:`verify.model`. Each matrix gets its SGD step inside the GEMM of its
-    gradient, :math:`W^T \leftarrow (1 - \eta\lambda) W^T - \eta\, h_{below}^\top \delta`
-    (one ``baddbmm_``: no gradient buffer, no separate decay and update passes), after the
-    signal below it has been computed from the old weights.
+    ``x [E, B, n + 1]`` is the minibatch with a last column of ones; ``state`` (see
+    :func:`_to_state`) holds the first layer as ``[W1^T; b1] [E, n + 1, r]``, deeper layers as
+    ``W_l^T [E, r, r]`` and ``b_l``, then ``a`` and ``c``.
+
+    With :math:`g_j = \partial L / \partial f(x_j)` and the ReLU mask :math:`M`, the top
+    signal is :math:`\delta = \mathrm{diag}(g)\,(M \odot a)`; we keep
+    :math:`\delta' = M \odot a` (one pass over the activations) and put :math:`g` on the
+    layer's input instead, :math:`\nabla W^T = (\mathrm{diag}(g) h_{below})^\top \delta'`
+    (diag(g) commutes down through the layers too). Each weight matrix gets its SGD step inside
+    that GEMM, :math:`W^T \leftarrow (1 - \eta\lambda) W^T - \eta \nabla W^T` (one
+    ``baddbmm_``: no gradient buffer, no separate decay and update passes), after the signal
+    below it has been computed from the old weights. The first layer's bias is its last input
+    row, so it gets the same update (torch SGD decays biases too).
     """
-    weights_t, biases = state[0:-2:2], state[1:-2:2]
+    weights_t, biases = _layers(state)
     a, c = state[-2], state[-1]
-    h = x
-    for w_t, b, act in zip(weights_t, biases, work.acts, strict=True):
+    h = torch.bmm(x, weights_t[0], out=work.acts[0]).clamp_(min=0)
+    for w_t, b, act in zip(weights_t[1:], biases[1:], work.acts[1:], strict=True):
         h = torch.baddbmm(b.unsqueeze(1), h, w_t, out=act).clamp_(min=0)
-    # f = h a + c as multiply-and-sum: a batched matrix-vector bmm is several times slower.
-    f = torch.sum(torch.mul(h, a.unsqueeze(1), out=work.scratch), 2, out=work.out)
+    # f = a . h + c; the [1, r] x [r, B] form: MKL's batched [B, r] x [r, 1] is ~10x slower
+    f = torch.bmm(a.unsqueeze(1), h.transpose(1, 2), out=work.out.unsqueeze(1)).squeeze(1)
     f.add_(c.unsqueeze(1))
     g = _loss_grad(loss, f, y, inv_batch)
+    g_row = g.unsqueeze(1)
 
     grads = work.vector_grads
-    torch.bmm(g.unsqueeze(1), h, out=grads[-2].unsqueeze(1))
+    torch.bmm(g_row, h, out=grads[-2].unsqueeze(1))
     torch.sum(g, 1, out=grads[-1])
-    delta = torch.mul(g.unsqueeze(2), a.unsqueeze(1), out=work.deltas[-1])
-    _relu_backward_(delta, h, 0, grad_input=delta)
+    delta = _relu_backward_(a.unsqueeze(1).expand_as(h), h, 0, grad_input=work.deltas[-1])
     decay = 1.0 - lr * weight_decay
-    for layer in range(len(weights_t) - 1, -1, -1):
-        below = work.acts[layer - 1] if layer else x
-        torch.sum(delta, 1, out=grads[layer])
-        if layer:
-            lower = torch.bmm(delta, weights_t[layer].transpose(1, 2),
-                              out=work.deltas[layer - 1])
-            _relu_backward_(lower, below, 0, grad_input=lower)
-        weights_t[layer].baddbmm_(below.transpose(1, 2), delta, beta=decay, alpha=-lr)
-        if layer:
-            delta = lower
+    for layer in range(len(weights_t) - 1, 0, -1):
+        below = work.acts[layer - 1]
+        torch.bmm(g_row, delta, out=grads[layer - 1].unsqueeze(1))
+        lower = torch.bmm(delta, weights_t[layer].transpose(1, 2), out=work.deltas[layer - 1])
+        _relu_backward_(lower, below, 0, grad_input=lower)
+        scaled = torch.mul(below, g.unsqueeze(2), out=work.scaled_h)
+        weights_t[layer].baddbmm_(scaled.transpose(1, 2), delta, beta=decay, alpha=-lr)
+        delta = lower
+    scaled = torch.mul(x, g.unsqueeze(2), out=work.scaled_x)
+    weights_t[0].baddbmm_(scaled.transpose(1, 2), delta, beta=decay, alpha=-lr)
     vectors = _vectors(state)
     if weight_decay:
         torch._foreach_add_(grads, vectors, alpha=weight_decay)
@@ -343,22 +358,34 @@ class _Buffers:
 
 
 def _unpack_into(packed: torch.Tensor, n: int, bufs: _Buffers) -> torch.Tensor:
-    """:func:`verify.data.unpack_pm1` into reused buffers."""
-    codes = bufs.get("codes", (packed.numel(),), torch.int32)
-    codes.copy_(packed.reshape(-1))
-    x = bufs.get("x", (packed.numel(), 8))
-    torch.index_select(pm1_table(packed.device), 0, codes, out=x)
-    return x.view(*packed.shape[:-1], -1)[..., :n]
+    """Float32 +-1 inputs with a last column of ones, ``[..., n + 1]``, in reused buffers.
+
+    The ones are free: coordinate n of the unpacked row is a zero padding bit (+1), or the
+    first bit of an extra zero byte when 8 divides n.
+    """
+    nb, nba = packed.shape[-1], packed_width(n + 1)
+    rows = packed.numel() // nb
+    codes = bufs.get("codes", (rows, nba), torch.int32)
+    codes.view(*packed.shape[:-1], nba)[..., :nb].copy_(packed)
+    if nba > nb:
+        codes[:, nb:].zero_()
+    x = bufs.get("x", (rows * nba, 8))
+    torch.index_select(pm1_table(packed.device), 0, codes.view(-1), out=x)
+    return x.view(*packed.shape[:-1], nba * 8)[..., :n + 1]
 
 
 def _forward_into(state: list[torch.Tensor], x: torch.Tensor, bufs: _Buffers) -> torch.Tensor:
-    """Outputs ``[E, N]`` of every run on its inputs ``x [E, N, n]`` (evaluation)."""
-    weights_t, biases = state[0:-2:2], state[1:-2:2]
+    """Outputs ``[E, N]`` of every run on its inputs ``x [E, N, n + 1]`` (evaluation)."""
+    weights_t, biases = _layers(state)
+    e, count = x.shape[:2]
     h = x
     for layer, (w_t, b) in enumerate(zip(weights_t, biases, strict=True)):
-        out = bufs.get(f"eval_h{layer % 2}", (x.shape[0], x.shape[1], w_t.shape[2]))
-        h = torch.baddbmm(b.unsqueeze(1), h, w_t, out=out).clamp_(min=0)
-    return h.mul_(state[-2].unsqueeze(1)).sum(2).add_(state[-1].unsqueeze(1))
+        out = bufs.get(f"eval_h{layer % 2}", (e, count, w_t.shape[2]))
+        h = (torch.bmm(h, w_t, out=out) if b is None
+             else torch.baddbmm(b.unsqueeze(1), h, w_t, out=out)).clamp_(min=0)
+    f = bufs.get("eval_f", (e, 1, count))
+    torch.bmm(state[-2].unsqueeze(1), h.transpose(1, 2), out=f)
+    return f.squeeze(1).add_(state[-1].unsqueeze(1))
 
 
 @torch.no_grad()
@@ -523,18 +550,21 @@ class _Ensemble:
 
 
 def _to_state(params: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Model layout -> trainer state: weight matrices stored input-major, W^T [E, in, out]."""
-    state = list(params)
-    for i in range(0, len(params) - 2, 2):
-        state[i] = params[i].transpose(1, 2).contiguous()
-    return state
+    """Model layout -> trainer state: ``[W1^T; b1] [E, n + 1, r]`` (bias as the last input
+    row), deeper weight matrices input-major ``W_l^T [E, r, r]``, vectors unchanged."""
+    state = [torch.cat([params[0].transpose(1, 2), params[1].unsqueeze(1)], dim=1)]
+    for i in range(2, len(params) - 2, 2):
+        state += [params[i].transpose(1, 2).contiguous(), params[i + 1]]
+    return state + [params[-2], params[-1]]
 
 
 def _from_state(state: list[torch.Tensor]) -> list[torch.Tensor]:
-    params = list(state)
-    for i in range(0, len(state) - 2, 2):
-        params[i] = state[i].transpose(1, 2)
-    return params
+    """Trainer state -> model layout (views)."""
+    n = state[0].shape[1] - 1
+    params = [state[0][:, :n].transpose(1, 2), state[0][:, n]]
+    for i in range(1, len(state) - 2, 2):
+        params += [state[i].transpose(1, 2), state[i + 1]]
+    return params + [state[-2], state[-1]]
 
 
 def _init_run_params(config: RunConfig) -> list[np.ndarray]:
