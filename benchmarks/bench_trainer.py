@@ -17,6 +17,10 @@ FLOPs are counted two ways: "nominal", 6 B (n r + r) per run-step (forward + bac
 layers, as if the input gradient were computed), and "executed", the matmul FLOPs the trainer
 really does: 4 B n r + 4 B r (no gradient is needed for the input).
 
+Threads: one by default (``--threads 0`` leaves torch's own choice). On a shared machine whose
+other cores are busy, torch's OpenMP regions wait for descheduled threads at every barrier:
+on the 2-core machine this was written on, two threads made both loops about 50x slower.
+
     python benchmarks/bench_trainer.py [--quick] [--threads N] [--profile]
 """
 
@@ -116,11 +120,11 @@ def profile_ensemble(configs: list[RunConfig], steps: int) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short version (fewer steps)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's own choice)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch.set_num_threads (default 1; 0: torch's own choice)")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
     args = parser.parse_args(argv)
-    if args.threads is not None:
+    if args.threads:
         torch.set_num_threads(args.threads)
     runs = 32
     steps = 300 if args.quick else 2000
