@@ -159,13 +159,15 @@ def _cmd_onestep(args) -> str:
         given = r["p_select_given_lucky"]
         rows.append([r["width"], r["samples"]] + _estimate_cells(r)
                     + [format_number(r["mean_selecting"]),
+                       format_number(r["p_lucky_selects"]["estimate"]),
                        format_number(given["estimate"]) if given else "-",
                        format_number(r["p_at_least_one_lucky"])])
     title = (f"One-step selection Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']}, "
              f"b = {out['bias']}, {out['weights']} weights, {out['trials']} trials, "
              f"seed {out['seed']}")
     table = format_table(["width", "samples", "P(select S)", "stderr", "95% CI",
-                          "mean selecting", "P(select | lucky)", "P(>= 1 lucky)"], rows,
+                          "mean selecting", "P(lucky selects)", "P(select | lucky)",
+                          "P(>= 1 lucky)"], rows,
                          title=title)
     return emit(args, out, table)
 

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import contextlib
+from numbers import Integral
 
 import numba
+import numpy as np
 
 #: Default cap on the memory a simulation may allocate, in bytes (4 GiB).
 MEMORY_CAP_BYTES = 4 * 2**30
 
+#: Most trials handed to one kernel call; per-trial outputs are reduced chunk by chunk, so
+#: memory does not grow with the number of trials.
+MAX_CHUNK_TRIALS = 1 << 16
+
+#: Largest size (n, s, width, samples) the int64 kernels accept (float64 holds it exactly).
+MAX_KERNEL_SIZE = 2**53
+
 
 def check_memory(estimated_bytes: int, cap_bytes: int | None, what: str) -> None:
     """Refuse up front, with the estimate, a request that would need more than the cap."""
-    cap = MEMORY_CAP_BYTES if cap_bytes is None else cap_bytes
+    if cap_bytes is None:
+        cap = MEMORY_CAP_BYTES
+    elif isinstance(cap_bytes, (bool, np.bool_)) or not isinstance(cap_bytes, Integral) \
+            or cap_bytes < 1:
+        raise ValueError(f"memory cap must be a positive number of bytes, got {cap_bytes!r}")
+    else:
+        cap = int(cap_bytes)
     if estimated_bytes > cap:
         raise ValueError(
             f"{what} needs an estimated {estimated_bytes / 2**30:.3g} GiB, above the memory cap "
@@ -24,8 +39,9 @@ def check_threads(threads: int | None) -> int:
     limit = numba.config.NUMBA_NUM_THREADS
     if threads is None:
         return limit
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, Integral) or threads < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    threads = int(threads)
     if threads > limit:
         raise ValueError(f"threads must be <= {limit} (NUMBA_NUM_THREADS), got {threads}")
     return threads
@@ -42,17 +58,39 @@ def numba_threads(threads: int):
         numba.set_num_threads(previous)
 
 
+def check_kernel_size(name: str, value, minimum: int = 1) -> int:
+    """An integer size in [minimum, 2**53], the range the kernels index without overflow."""
+    from theory._checks import check_int
+
+    value = check_int(name, value, minimum)
+    if value > MAX_KERNEL_SIZE:
+        raise ValueError(f"{name} must be <= 2**53 for the Monte Carlo kernels, got {value:.4g}")
+    return value
+
+
+def check_weight_law(weights) -> str:
+    """The name of a weight law of :mod:`simulate._neurons`."""
+    from ._neurons import WEIGHT_LAWS
+
+    if not isinstance(weights, str) or weights not in WEIGHT_LAWS:
+        raise ValueError(f"weights must be one of {sorted(WEIGHT_LAWS)}, got {weights!r}")
+    return weights
+
+
 def check_seed(seed) -> int:
     """Seeds are integers in [0, 2**63)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) \
+            or not 0 <= seed < 2**63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return seed
+    return int(seed)
 
 
 def check_trials(trials) -> int:
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+    if isinstance(trials, (bool, np.bool_)) or not isinstance(trials, Integral) or trials < 1:
         raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
-    return trials
+    if trials > 2**62:
+        raise ValueError(f"trials must be <= 2**62, got {trials}")
+    return int(trials)
 
 
 def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds: float = 0.25):
@@ -78,6 +116,7 @@ def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds:
             bar.update(stop - start)
             start = stop
             if elapsed < target_seconds / 2:
-                size *= 2 if elapsed * 4 > target_seconds else 8
+                growth = 2 if elapsed * 4 > target_seconds else 8
+                size = min(MAX_CHUNK_TRIALS, size * growth)
     finally:
         bar.close()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
+from numbers import Integral
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["Estimate", "proportion_estimate", "mean_estimate"]
+__all__ = ["Estimate", "proportion_estimate", "mean_estimate", "ExactMean"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ def proportion_estimate(successes: int, trials: int, seed: int | None = None,
     >>> round(e.estimate, 2), round(e.ci_low, 3), round(e.ci_high, 3)
     (0.3, 0.219, 0.396)
     """
+    for name, value in (("successes", successes), ("trials", trials)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
     successes, trials = int(successes), int(trials)
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
@@ -94,3 +99,50 @@ def mean_estimate(values, seed: int | None = None, confidence: float = 0.95) -> 
     se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return Estimate(mean, se, mean - z * se, mean + z * se, int(values.size), seed)
+
+
+class ExactMean:
+    r"""Mean and standard error of values ``v / scale`` with integer numerators v, accumulated
+    exactly over chunks (Python integers), so the result does not depend on how the values
+    were split or ordered.
+
+    .. math:: \bar v = S_1 / N, \quad s^2 = (S_2 - S_1^2 / N) / (N - 1)
+
+    Examples
+    --------
+    >>> acc = ExactMean(scale=4)
+    >>> acc.update([1, 2]); acc.update([3, 4])
+    >>> acc.estimate().estimate == mean_estimate([0.25, 0.5, 0.75, 1.0]).estimate
+    True
+    """
+
+    def __init__(self, scale=1):
+        if isinstance(scale, bool) or not isinstance(scale, Integral) or scale < 1:
+            raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+        self.scale = int(scale)
+        self.count = 0
+        self.total = 0
+        self.total_squares = 0
+
+    def update(self, numerators) -> None:
+        values = np.asarray(numerators)
+        if values.size and not np.issubdtype(values.dtype, np.integer):
+            raise ValueError(f"ExactMean takes integer numerators, got dtype {values.dtype}")
+        values = values.ravel().tolist()
+        self.count += len(values)
+        self.total += sum(values)
+        self.total_squares += sum(v * v for v in values)
+
+    def estimate(self, seed: int | None = None, confidence: float = 0.95) -> Estimate:
+        """The :func:`mean_estimate` of every value seen so far, in units of 1 / scale."""
+        if self.count < 1:
+            raise ValueError("ExactMean has no values")
+        n, scale = self.count, self.scale
+        mean = float(Fraction(self.total, n * scale))
+        if n > 1:
+            variance = Fraction(self.total_squares * n - self.total**2, n * (n - 1) * scale**2)
+            se = math.sqrt(variance / n)
+        else:
+            se = 0.0
+        z = float(stats.norm.ppf(0.5 + confidence / 2))
+        return Estimate(mean, se, mean - z * se, mean + z * se, n, seed)

@@ -40,16 +40,19 @@ from theory.fourier_gaps import COORDINATE_CLASSES, neuron_gradient_by_class
 
 from ._bits import correlation_counts, sample_parity_bits, words_for
 from ._config import (
+    MAX_CHUNK_TRIALS,
+    check_kernel_size,
     check_memory,
     check_seed,
     check_threads,
     check_trials,
+    check_weight_law,
     numba_threads,
     run_in_chunks,
 )
 from ._neurons import SCAN_LIMIT, WEIGHT_LAWS, activation_bits, draw_subset, draw_weights
 from ._rng import trial_state
-from .estimates import mean_estimate, proportion_estimate
+from .estimates import ExactMean, proportion_estimate
 
 __all__ = ["simulate_gradient", "population_gradient", "MAX_ENUM_S"]
 
@@ -60,21 +63,21 @@ _IN_S_IN_U, _IN_S_OFF_U, _IN_U_OFF_S, _OUTSIDE = range(4)
 
 
 @njit(cache=True)
-def _population_gradient(k, support, weights, bias, out):
-    """Write the population correlations G_i (formula in the module docstring) into ``out``."""
+def _population_numerators(k, support, weights, bias, out):
+    """Write 2^s G_i (integers; G_i as in the module docstring) into the int64 array ``out``."""
     s = support.shape[0]
-    out[:] = 0.0
+    out[:] = 0
     missing = k
     for q in range(s):
         if support[q] < k:
             missing -= 1
     if missing > 1:
         return
-    coef = np.zeros(s)
-    base = 0.0
+    coef = np.zeros(s, dtype=np.int64)
+    base = 0
     for pattern in range(1 << s):
         acc = bias
-        parity = 1.0
+        parity = 1
         for q in range(s):
             if (pattern >> q) & 1:
                 acc -= weights[q]
@@ -86,10 +89,9 @@ def _population_gradient(k, support, weights, bias, out):
             base += parity
             for q in range(s):
                 coef[q] += -parity if (pattern >> q) & 1 else parity
-    scale = 1.0 / (1 << s)
     if missing == 0:
         for q in range(s):
-            out[support[q]] = coef[q] * scale
+            out[support[q]] = coef[q]
     else:
         for i in range(k):
             inside = False
@@ -97,7 +99,7 @@ def _population_gradient(k, support, weights, bias, out):
                 if support[q] == i:
                     inside = True
             if not inside:
-                out[i] = base * scale
+                out[i] = base
 
 
 @njit(cache=True)
@@ -111,9 +113,10 @@ def _classify(n, k, support, classes):
 
 @njit(cache=True)
 def _selection_gap(values, classes, s, k):
-    """min |v| over the selected set minus max |v| over the competitors (module docstring)."""
-    low = np.inf
-    high = 0.0
+    """min |v| over the selected set minus max |v| over the competitors (module docstring),
+    on integer numerators (so sums over trials are exact and order-free)."""
+    low = np.iinfo(np.int64).max
+    high = 0
     for i in range(values.shape[0]):
         c = classes[i]
         a = abs(values[i])
@@ -145,9 +148,8 @@ def _gradient_kernel(n, k, s, overlap, law, bias, m, enumerate_population, seed,
         label = np.empty(nwords, dtype=np.uint64)
         active = np.empty(nwords, dtype=np.uint64)
         counts = np.empty(n, dtype=np.int64)
-        empirical = np.empty(n)
         classes = np.empty(n, dtype=np.int64)
-        population = np.zeros(n)
+        population = np.zeros(n, dtype=np.int64)
         for index in range(count * block // nblocks, count * (block + 1) // nblocks):
             trial = start + index
             neuron_state = trial_state(seed, 2 * trial)
@@ -159,24 +161,18 @@ def _gradient_kernel(n, k, s, overlap, law, bias, m, enumerate_population, seed,
             sample_parity_bits(data_state, n, k, m, bits, label)
             total = activation_bits(support, weights, bias, bits, m, active)
             correlation_counts(active, label, bits, total, counts)
-            for i in range(n):
-                empirical[i] = counts[i] / m
 
             _classify(n, k, support, classes)
             if enumerate_population:
-                _population_gradient(k, support, weights, bias, population)
+                _population_numerators(k, support, weights, bias, population)
                 population_gap[index] = _selection_gap(population, classes, s, k)
-            empirical_gap[index] = _selection_gap(empirical, classes, s, k)
+            empirical_gap[index] = _selection_gap(counts, classes, s, k)
             for i in range(n):
                 c = classes[i]
-                sign = -1.0 if population[i] < 0.0 else 1.0
-                class_sums[index, c] += sign * empirical[i]
+                sign = -1 if population[i] < 0 else 1
+                class_sums[index, c] += sign * counts[i]
                 class_counts[index, c] += 1
                 population_class[index, c] += abs(population[i])
-            for c in range(4):
-                if class_counts[index, c] > 0:
-                    class_sums[index, c] /= class_counts[index, c]
-                    population_class[index, c] /= class_counts[index, c]
 
 
 def population_gradient(n, target_size, support, weights, bias) -> np.ndarray:
@@ -216,8 +212,9 @@ def population_gradient(n, target_size, support, weights, bias) -> np.ndarray:
     bias = float(check_rational("bias", bias)) if not isinstance(bias, float) else bias
     if not np.isfinite(bias):
         raise ValueError("bias must be finite")
-    out = np.zeros(n)
-    _population_gradient(k, support, weights, bias, out)
+    numerators = np.zeros(n, dtype=np.int64)
+    _population_numerators(k, support, weights, bias, numerators)
+    out = numerators / 2.0**support.size
     return out
 
 
@@ -272,42 +269,55 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
     >>> c["population"] == c["exact"] == 0.1875  # 3/16 = |kappa(4, 0, 1)|
     True
     """
-    n = check_int("n", n)
-    k = check_int("k", k)
-    s = check_int("s", s)
+    n = check_kernel_size("n", n)
+    k = check_kernel_size("k", k)
+    s = check_kernel_size("s", s)
     check_subset_size("k", k, n)
     check_subset_size("s", s, n)
-    m = check_int("samples", samples)
+    m = check_kernel_size("samples", samples)
     if overlap is None:
         overlap = min(s, k)
     overlap = check_int("overlap", overlap, minimum=0)
     if overlap > min(s, k) or s - overlap > n - k:
         raise ValueError(f"overlap must be in [{max(0, s - (n - k))}, {min(s, k)}] for "
                          f"n={n}, k={k}, s={s}, got {overlap}")
-    if weights not in WEIGHT_LAWS:
-        raise ValueError(f"weights must be one of {sorted(WEIGHT_LAWS)}, got {weights!r}")
+    weights = check_weight_law(weights)
     bias_exact = check_rational("bias", bias)
     trials = check_trials(trials)
     seed = check_seed(seed)
     threads = check_threads(threads)
     nwords = words_for(m)
     scratch = 8 * (n * nwords + 2 * nwords + 5 * n + 3 * s) + (n if s > SCAN_LIMIT else 0)
-    check_memory(threads * scratch + trials * 8 * 14, memory_cap_bytes,
+    check_memory(threads * scratch + min(trials, MAX_CHUNK_TRIALS) * 8 * 14,
+                 memory_cap_bytes,
                  f"gradient simulation (n={n}, samples={m})")
     enumerate_population = s <= MAX_ENUM_S
 
-    class_sums = np.zeros((trials, 4))
-    class_counts = np.zeros((trials, 4), dtype=np.int64)
-    population_class = np.zeros((trials, 4))
-    empirical_gap = np.zeros(trials)
-    population_gap = np.zeros(trials)
+    class_sums = [ExactMean() for _ in range(4)]
+    gaps = ExactMean(scale=m)
+    population_gaps = ExactMean(scale=2**s) if enumerate_population else None
+    population_sums = [ExactMean() for _ in range(4)]
+    tally = {"selects": 0}
+    coordinates = np.zeros(4, dtype=np.int64)
 
     def step(start, stop):
-        sl = slice(start, stop)
+        size = stop - start
+        class_num = np.zeros((size, 4), dtype=np.int64)
+        class_counts = np.zeros((size, 4), dtype=np.int64)
+        population_num = np.zeros((size, 4), dtype=np.int64)
+        empirical_gap = np.zeros(size, dtype=np.int64)
+        population_gap = np.zeros(size, dtype=np.int64)
         _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[weights], float(bias_exact), m,
-                         enumerate_population, seed, start, stop, class_sums[sl],
-                         class_counts[sl], population_class[sl], empirical_gap[sl],
-                         population_gap[sl])
+                         enumerate_population, seed, start, stop, class_num, class_counts,
+                         population_num, empirical_gap, population_gap)
+        for c in range(4):
+            class_sums[c].update(class_num[:, c])
+            population_sums[c].update(population_num[:, c])
+        gaps.update(empirical_gap)
+        if population_gaps is not None:
+            population_gaps.update(population_gap)
+        tally["selects"] += int(np.count_nonzero(empirical_gap > 0))
+        coordinates[:] = class_counts[0]  # the same for every trial: fixed by the overlap
 
     with numba_threads(threads):
         run_in_chunks(step, trials, progress, "gradient")
@@ -316,18 +326,25 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
                                 if weights == "pm1" else ({}, None))
     classes = {}
     for c, name in enumerate(COORDINATE_CLASSES):
-        if class_counts[0, c] == 0:
+        size = int(coordinates[c])
+        if size == 0:
             continue
-        entry = mean_estimate(class_sums[:, c], seed).as_dict() if enumerate_population else {}
-        entry["coordinates"] = int(class_counts[0, c])
-        entry["population"] = (float(population_class[:, c].mean()) if enumerate_population
+        entry = {}
+        if enumerate_population:
+            # Per trial: sum over the class of sign(G_i) m G_i, so divide by m * size.
+            class_sums[c].scale = m * size
+            population_sums[c].scale = 2**s * size
+            entry = class_sums[c].estimate(seed).as_dict()
+        entry["coordinates"] = size
+        entry["population"] = (population_sums[c].estimate().estimate if enumerate_population
                                else None)
         entry["exact"] = float(exact_classes[name]) if name in exact_classes else None
         classes[name] = entry
-    selects = proportion_estimate(int(np.count_nonzero(empirical_gap > 0)), trials, seed)
+    selects = proportion_estimate(tally["selects"], trials, seed)
     return {"n": n, "k": k, "s": s, "samples": m, "bias": str(bias_exact), "overlap": overlap,
             "weights": weights, **selects.as_dict(),
-            "gap": mean_estimate(empirical_gap, seed).as_dict(),
-            "population_gap": float(population_gap.mean()) if enumerate_population else None,
+            "gap": gaps.estimate(seed).as_dict(),
+            "population_gap": (population_gaps.estimate().estimate if enumerate_population
+                               else None),
             "exact_gap": float(exact_gap) if exact_gap is not None else None,
             "classes": classes}

@@ -17,10 +17,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from theory._checks import check_int, check_subset_size
-from theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
+from theory._checks import check_subset_size
+from theory.lottery import MAX_LAW_LENGTH, overlap_pmf, p_at_least_one_lucky, p_lucky
 
 from ._config import (
+    MAX_CHUNK_TRIALS,
+    check_kernel_size,
     check_memory,
     check_seed,
     check_threads,
@@ -34,8 +36,8 @@ from .estimates import proportion_estimate
 
 __all__ = ["simulate_lottery", "MAX_LOTTERY_OVERLAPS"]
 
-#: Longest overlap histogram kept (min(s, k) + 1 entries).
-MAX_LOTTERY_OVERLAPS = 10_001
+#: Longest overlap histogram kept (min(s, k) + 1 entries): theory's longest exact law.
+MAX_LOTTERY_OVERLAPS = MAX_LAW_LENGTH
 
 
 @njit(parallel=True, cache=True)
@@ -98,12 +100,12 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
     >>> out["ci_low"] <= out["exact"] <= out["ci_high"]
     True
     """
-    n = check_int("n", n)
-    k = check_int("k", k)
-    s = check_int("s", s)
+    n = check_kernel_size("n", n)
+    k = check_kernel_size("k", k)
+    s = check_kernel_size("s", s)
     check_subset_size("k", k, n)
     check_subset_size("s", s, n)
-    width = check_int("width", width)
+    width = check_kernel_size("width", width)
     trials = check_trials(trials)
     seed = check_seed(seed)
     threads = check_threads(threads)
@@ -113,23 +115,26 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
                          f"{MAX_LOTTERY_OVERLAPS}")
     per_trial = 8 * (overlaps + 1)
     scratch = 8 * s + (n if s > SCAN_LIMIT else 0)
-    check_memory(trials * per_trial + threads * scratch, memory_cap_bytes,
-                 f"lottery simulation (trials={trials}, n={n}, s={s})")
+    check_memory(min(trials, MAX_CHUNK_TRIALS) * per_trial + threads * scratch,
+                 memory_cap_bytes, f"lottery simulation (n={n}, s={s}, min(s, k)={overlaps - 1})")
 
-    lucky_counts = np.zeros(trials, dtype=np.int64)
-    histograms = np.zeros((trials, overlaps), dtype=np.int64)
+    totals = np.zeros(overlaps, dtype=np.int64)
+    tally = {"any": 0, "lucky": 0}
 
     def step(start, stop):
-        _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts[start:stop],
-                        histograms[start:stop])
+        lucky_counts = np.zeros(stop - start, dtype=np.int64)
+        histograms = np.zeros((stop - start, overlaps), dtype=np.int64)
+        _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms)
+        tally["any"] += int(np.count_nonzero(lucky_counts))
+        tally["lucky"] += int(lucky_counts.sum())
+        totals[:] += histograms.sum(axis=0)
 
     with numba_threads(threads):
         run_in_chunks(step, trials, progress, "lottery")
 
     neurons = trials * width
-    any_lucky = proportion_estimate(int(np.count_nonzero(lucky_counts)), trials, seed)
-    per_neuron = proportion_estimate(int(lucky_counts.sum()), neurons, seed)
-    totals = histograms.sum(axis=0)
+    any_lucky = proportion_estimate(tally["any"], trials, seed)
+    per_neuron = proportion_estimate(tally["lucky"], neurons, seed)
     exact_law = np.asarray(overlap_pmf(n, k, s), dtype=float)
     overlap = [{"j": j, **proportion_estimate(int(c), neurons, seed).as_dict(),
                 "exact": float(exact_law[j])} for j, c in enumerate(totals)]
@@ -137,4 +142,4 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
             "regime": "over-sparse" if s >= k else "under-sparse",
             **any_lucky.as_dict(), "exact": float(p_at_least_one_lucky(n, k, s, width)),
             "per_neuron": {**per_neuron.as_dict(), "exact": float(p_lucky(n, k, s))},
-            "mean_lucky": float(lucky_counts.mean()), "overlap": overlap}
+            "mean_lucky": tally["lucky"] / trials, "overlap": overlap}

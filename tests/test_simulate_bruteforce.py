@@ -99,11 +99,12 @@ def test_onestep_kernel_matches_numpy_replay(n, k, s, law, bias):
 ])
 def test_gradient_kernel_empirical_gap_matches_numpy_replay(n, k, s, overlap, law, bias):
     m, seed, trials = 130, 5, 8
-    sums = np.zeros((trials, 4))
+    # The kernel works in integer numerators: gaps in units of 1/m (population: 2^-s).
+    sums = np.zeros((trials, 4), dtype=np.int64)
     counts = np.zeros((trials, 4), dtype=np.int64)
-    pop = np.zeros((trials, 4))
-    gap = np.zeros(trials)
-    pop_gap = np.zeros(trials)
+    pop = np.zeros((trials, 4), dtype=np.int64)
+    gap = np.zeros(trials, dtype=np.int64)
+    pop_gap = np.zeros(trials, dtype=np.int64)
     _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[law], bias, m, True, seed, 0, trials,
                      sums, counts, pop, gap, pop_gap)
     for t in range(trials):
@@ -116,7 +117,7 @@ def test_gradient_kernel_empirical_gap_matches_numpy_replay(n, k, s, overlap, la
         draw_weights(state, WEIGHT_LAWS[law], weights)
         x = _replay_samples(seed, t, n, k, m)
         y = np.prod(x[:, :k], axis=1)
-        corr = ((y * ((x[:, support] @ weights + bias) > 0)) @ x) / m
+        corr = (y * ((x[:, support] @ weights + bias) > 0)) @ x
         a = np.abs(corr)
         in_s = np.arange(n) < k
         in_u = np.zeros(n, dtype=bool)
@@ -125,4 +126,4 @@ def test_gradient_kernel_empirical_gap_matches_numpy_replay(n, k, s, overlap, la
             expected = a[in_s].min() - a[~in_s].max(initial=0)
         else:
             expected = a[in_s & ~in_u].min() - a[~in_s & ~in_u].max(initial=0)
-        assert gap[t] == pytest.approx(expected, abs=1e-12)
+        assert gap[t] == expected

@@ -386,8 +386,6 @@ def test_proportion_estimate_bad_input(x, n, match):
         proportion_estimate(x, n)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: proportion_estimate truncates non-integer counts "
-                   "(int(2.5) == 2) instead of rejecting them")
 def test_proportion_estimate_rejects_fractional_counts():
     with pytest.raises(ValueError):
         proportion_estimate(2.5, 10)

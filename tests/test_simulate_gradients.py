@@ -352,8 +352,6 @@ def test_memory_cap():
         simulate_gradient(10, 2, 3, samples=10**13, trials=10)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unhashable weights argument (a list) raises "
-                   "TypeError from `weights not in WEIGHT_LAWS` instead of ValueError")
 def test_unhashable_weights_is_a_value_error():
     with pytest.raises(ValueError, match="weights"):
         simulate_gradient(5, 2, 2, 10, weights=["pm1"], trials=10)

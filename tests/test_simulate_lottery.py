@@ -212,9 +212,6 @@ def test_memory_cap():
     assert "cap" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: check_seed/check_trials reject numpy integers "
-                   "(isinstance(np.int64(3), int) is False) with the message 'must be an "
-                   "integer', while n, k, s, width accept them")
 def test_numpy_integer_seed_and_trials_are_accepted():
     expected = simulate_lottery(6, 2, 3, trials=20, seed=3)
     assert simulate_lottery(6, 2, 3, trials=np.int64(20), seed=np.int64(3)) == expected
@@ -230,10 +227,6 @@ def test_overlap_limit_refused_up_front(monkeypatch):
         simulate_lottery(k, k, k, trials=2)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: simulate_lottery accepts min(s, k) + 1 = "
-                   "MAX_LOTTERY_OVERLAPS = 10001 overlap classes, runs the whole simulation, "
-                   "then theory.overlap_pmf refuses laws longer than MAX_LAW_LENGTH = 10000 "
-                   "('j is required ...')")
 def test_largest_accepted_overlap_law_completes():
     k = MAX_LOTTERY_OVERLAPS - 1  # the largest min(s, k) the guard lets through
     out = simulate_lottery(k, k, k, width=1, trials=2, seed=0)

@@ -24,8 +24,8 @@ from theory.lottery import p_at_least_one_lucky, p_lucky
 
 Z = 4.5
 KEYS = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}
-ROW_KEYS = KEYS | {"width", "samples", "mean_selecting", "p_select_given_lucky",
-                   "p_at_least_one_lucky"}
+ROW_KEYS = KEYS | {"width", "samples", "mean_selecting", "p_lucky_selects",
+                   "p_select_given_lucky", "p_at_least_one_lucky"}
 
 
 def _count(entry) -> int:
