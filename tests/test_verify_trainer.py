@@ -401,8 +401,8 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
     calls = []
     original = vtrainer._count_errors
 
-    def counting(*args):
-        wrong, complete = original(*args)
+    def counting(*args, **kwargs):
+        wrong, complete = original(*args, **kwargs)
         calls.append(complete)
         return wrong, complete
 
@@ -410,8 +410,9 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
     quick = train_ensemble(configs, device="cpu")
     assert False in calls  # some evaluations were cut short
 
-    def full(state, packed, labels, rows, n, chunk, bufs, give_up_above=None):
-        return original(state, packed, labels, rows, n, chunk, bufs, None)
+    def full(state, packed, labels, rows, n, chunk, bufs, give_up_above=None,
+             check_every=None):
+        return original(state, packed, labels, rows, n, chunk, bufs)
 
     monkeypatch.setattr(vtrainer, "_count_errors", full)
     slow = train_ensemble(configs, device="cpu")
