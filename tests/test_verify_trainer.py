@@ -407,6 +407,8 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
         return wrong, complete
 
     monkeypatch.setattr(vtrainer, "_count_errors", counting)
+    # chunks of a few hundred samples, so that the test set is read in several
+    monkeypatch.setattr(vtrainer, "EVAL_CHUNK_BYTES", {"cpu": 2**18, "cuda": 2**18})
     quick = train_ensemble(configs, device="cpu")
     assert False in calls  # some evaluations were cut short
 
