@@ -106,13 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # "parity-frontiers simulate lottery", "parity-frontiers results export", ...
+    where = " ".join([PROG, args.command] + [getattr(args, name) for name in ("kind", "action")
+                                             if getattr(args, name, None)])
     try:
         text = args.handler(args)
     except ValueError as exc:
-        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{where}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
     try:
         print(text)

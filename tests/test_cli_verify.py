@@ -50,7 +50,8 @@ def run_error(capsys, *argv) -> str:
     err = capsys.readouterr().err
     assert code == 2
     assert err.endswith("\n") and err.count("\n") == 1, err
-    assert err.startswith(f"parity-frontiers {argv[0]}: error: ")
+    command = " ".join(argv[:2]) if argv[0] == "results" else argv[0]
+    assert err.startswith(f"parity-frontiers {command}: error: "), err
     assert "Traceback" not in err
     return err
 
