@@ -50,9 +50,10 @@ def seeds_of(base: RunConfig, seeds):
 # (1) It learns.
 
 
-def test_small_parity_is_learned_by_every_seed():
+@pytest.mark.parametrize("init", [{}, {"init": "sparse", "s": 2}])
+def test_small_parity_is_learned_by_every_seed(init):
     base = RunConfig(n=20, k=3, width=256, samples=None, max_steps=3000, eval_every=100,
-                     test_size=2000)
+                     test_size=2000, **init)
     seen = []
     results = train_ensemble(seeds_of(base, range(4)), device="cpu", on_result=seen.append)
     assert [r.config.seed for r in results] == [0, 1, 2, 3]
@@ -69,6 +70,19 @@ def test_offline_small_parity_is_learned():
     results = train_ensemble(seeds_of(base, range(4)), device="cpu")
     assert all(r.success for r in results)
     assert all(r.extra["train_error_samples"] == 1000 for r in results)
+
+
+def test_without_early_stop_runs_go_to_max_steps():
+    base = RunConfig(n=10, k=2, width=64, samples=500, max_steps=300, eval_every=100,
+                     test_size=500)
+    results = train_ensemble(seeds_of(base, range(3)), device="cpu", early_stop=False)
+    for r in results:
+        assert r.steps_run == 300 and r.end_reason == "success" and r.success
+        assert r.steps_to_success is not None and r.steps_to_success < 300
+        assert r.wall_seconds > 0 and r.extra["ensemble_size"] == 3
+    stopped = train_ensemble(seeds_of(base, range(3)), device="cpu")
+    assert [r.steps_to_success for r in stopped] == [r.steps_to_success for r in results]
+    assert all(r.steps_run == r.steps_to_success for r in stopped)
 
 
 # ---------------------------------------------------------------------------------------------
