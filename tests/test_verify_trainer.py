@@ -309,6 +309,20 @@ def test_sparse_init_law():
     assert (full != 0).all()
 
 
+@pytest.mark.parametrize("n, s", [(5, 2), (4, 3)])  # rejection and sorting routes
+def test_sparse_supports_are_uniform_subsets(n, s):
+    width = 20_000
+    w1 = init_params(RunConfig(n=n, k=1, width=width, init="sparse", s=s, seed=2))[0]
+    counts = {}
+    for row in (w1 != 0):
+        key = tuple(np.flatnonzero(row))
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == math.comb(n, s) and all(len(key) == s for key in counts)
+    expected = width / math.comb(n, s)
+    sd = math.sqrt(expected)
+    assert all(abs(c - expected) < 6 * sd for c in counts.values())
+
+
 def test_dense_init_law_is_pytorch_default():
     cfg = RunConfig(n=300, k=3, width=500, depth=2, seed=1)
     w1, b1, w2, b2, a, c = init_params(cfg)

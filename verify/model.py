@@ -87,7 +87,20 @@ def _uniform(rng: np.random.Generator, shape, bound: float) -> np.ndarray:
 
 
 def _sparse_supports(rng: np.random.Generator, rows: int, n: int, s: int) -> np.ndarray:
-    # The s smallest of n i.i.d. uniform keys sit at a uniformly random s-subset.
+    """``rows`` independent uniform s-subsets of range(n), as int64 ``[rows, s]``."""
+    if s * s <= n:
+        # s independent uniform draws, rows with a repeat redrawn: uniform over ordered
+        # s-tuples of distinct inputs, hence over s-subsets; O(rows s), a repeat has chance
+        # < s^2 / 2n <= 1/2.
+        support = rng.integers(0, n, size=(rows, s))
+        bad = np.arange(rows)
+        while True:
+            ordered = np.sort(support[bad], axis=1)
+            bad = bad[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
+            if not len(bad):
+                return support
+            support[bad] = rng.integers(0, n, size=(len(bad), s))
+    # Otherwise: the s smallest of n i.i.d. uniform keys sit at a uniformly random s-subset.
     block = max(1, _MASK_BLOCK_ELEMENTS // n)
     parts = []
     for start in range(0, rows, block):
