@@ -166,6 +166,14 @@ def test_matches_per_run_pytorch_loop(monkeypatch, kwargs):
             torch.testing.assert_close(o, r, rtol=1e-5, atol=1e-6)
 
 
+def test_trainer_state_holds_the_model_init():
+    configs = seeds_of(RunConfig(n=9, k=2, width=5, depth=3), [0, 4])
+    state = vtrainer._init_state(configs, torch.device("cpu"))
+    expected = stack_params([init_params(c) for c in configs])
+    for got, want in zip(vtrainer._from_state(state), expected, strict=True):
+        assert torch.equal(got, want)
+
+
 def test_ensemble_forward_matches_sequential():
     cfg = RunConfig(n=11, k=2, width=9, depth=3, seed=3)
     params = stack_params([init_params(dataclasses.replace(cfg, seed=s)) for s in range(3)])
