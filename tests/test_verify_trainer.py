@@ -416,18 +416,28 @@ def test_helpers_reject_bad_packing():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu():
-    base = RunConfig(n=20, k=3, width=256, samples=2000, max_steps=3000, eval_every=100,
+@pytest.mark.parametrize("samples", [2000, None])
+def test_cuda_matches_cpu(samples):
+    base = RunConfig(n=20, k=3, width=256, samples=samples, max_steps=3000, eval_every=100,
                      test_size=2000)
     configs = seeds_of(base, range(4))
+    # Same data and init on both devices (drawn on the host): after 20 steps the parameters
+    # agree to float32 rounding of different kernels.
+    states = []
+    for device in ("cpu", "cuda"):
+        ens = vtrainer._Ensemble(configs, torch.device(device))
+        ens.train_window(20)
+        states.append([p.cpu() for p in ens.params()])
+    for c, g in zip(*states, strict=True):
+        torch.testing.assert_close(g, c, rtol=1e-4, atol=1e-5)
     cpu = train_ensemble(configs, device="cpu")
     gpu = train_ensemble(configs, device="cuda")
     for c, g in zip(cpu, gpu, strict=True):
         assert g.extra["device"].startswith("cuda")
-        assert g.end_reason == c.end_reason
-        # float rounding differs (TF32 off by default for matmuls); trajectories stay close
-        assert abs(g.steps_run - c.steps_run) <= 200
-        assert abs(g.test_error - c.test_error) <= 0.05
+        assert g.end_reason == c.end_reason == "success"
+        # later the trajectories may drift apart by rounding; the outcome stays close
+        assert abs(g.steps_run - c.steps_run) <= 300
+        assert abs(g.test_error - c.test_error) <= 0.1
 
 
 def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
