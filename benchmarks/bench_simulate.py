@@ -144,10 +144,10 @@ def main() -> None:
         ("gradient", "n=50 k=3 s=4 m=1000", 10000 // scale, 1000,
          lambda t: simulate_gradient(n, k, 4, samples=1000, trials=t, seed=1),
          lambda t: numpy_gradient(n, k, 4, 1000, t, 1), "neuron-samples/s"),
-        ("one-step", "n=50 k=3 s=2 r=256 m=1000", 256 // scale, 256 * 1000,
+        ("one-step", "n=50 k=3 s=2 r=256 m=1000", 1024 // scale, 256 * 1000,
          lambda t: simulate_onestep(n, k, 2, widths=256, samples=1000, trials=t, seed=1),
          lambda t: numpy_onestep(n, k, 2, 256, 1000, t, 1), "neuron-samples/s"),
-        ("one-step", "n=50 k=3 s=4 r=256 m=1000", 256 // scale, 256 * 1000,
+        ("one-step", "n=50 k=3 s=4 r=256 m=1000", 1024 // scale, 256 * 1000,
          lambda t: simulate_onestep(n, k, 4, widths=256, samples=1000, trials=t, seed=1),
          lambda t: numpy_onestep(n, k, 4, 256, 1000, t, 1), "neuron-samples/s"),
     ]

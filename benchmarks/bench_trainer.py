@@ -17,9 +17,10 @@ FLOPs are counted two ways: "nominal", 6 B (n r + r) per run-step (forward + bac
 layers, as if the input gradient were computed), and "executed", the matmul FLOPs the trainer
 really does: 4 B n r + 4 B r (no gradient is needed for the input).
 
-Threads: one by default (``--threads 0`` leaves torch's own choice). On a shared machine whose
-other cores are busy, torch's OpenMP regions wait for descheduled threads at every barrier:
-on the 2-core machine this was written on, two threads made both loops about 50x slower.
+Threads: torch's own choice by default (``--threads N`` sets it). On a machine whose other
+cores are busy, torch's OpenMP regions wait for descheduled threads at every barrier: on the
+2-core machine this was written on, with a stray process holding one core, two threads made
+both loops about 50x slower; use ``--threads 1`` there.
 
     python benchmarks/bench_trainer.py [--quick] [--threads N] [--profile]
 """
@@ -120,8 +121,8 @@ def profile_ensemble(configs: list[RunConfig], steps: int) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short version (fewer steps)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch.set_num_threads (default 1; 0: torch's own choice)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch.set_num_threads (default 0: torch's own choice)")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
     args = parser.parse_args(argv)
     if args.threads:
