@@ -60,8 +60,18 @@ def _add_run_options(p) -> None:
                         "results sooner)")
     g.add_argument("--memory-cap", type=positive_int_arg, metavar="BYTES",
                    help="memory cap for one ensemble, in bytes (e.g. 2e9; trainer default)")
+    g.add_argument("--threads", type=positive_int_arg,
+                   help="CPU threads for torch (default: torch's choice; 1 helps on a machine "
+                        "whose other cores are busy)")
     g.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
+
+
+def _set_threads(args) -> None:
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
 
 def register(sub) -> None:
@@ -160,6 +170,7 @@ def _cmd_train(args) -> str:
     point = dict(n=args.n, k=args.k, width=args.width, samples=None if args.online else
                  args.samples, init=args.init, s=args.s, **_given(args, _TRAIN_OPTIONS))
     RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
+    _set_threads(args)
     configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
     execution = dict(device=args.device, progress=not args.no_progress,
                      memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
@@ -190,6 +201,7 @@ def _cmd_train(args) -> str:
 
 
 def _cmd_sweep(args) -> str:
+    _set_threads(args)
     if args.config:
         clash = sorted(name for name in _GRID_OPTIONS + _TRAIN_OPTIONS
                        if getattr(args, name) is not None)

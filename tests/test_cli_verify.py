@@ -278,6 +278,20 @@ def test_train_real_json(capsys):
             assert run["steps_to_success"] is None
 
 
+def test_threads_option_sets_torch_threads(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        run_json(capsys, "train", "--n", "6", "--k", "2", "--width", "8", "--samples", "50",
+                 "--device", "cpu", "--threads", "1", *TINY)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    run_error(capsys, "train", "--n", "6", "--k", "2", "--width", "8", "--threads", "0")
+
+
 # --- kill -9 mid-sweep, resume, compare with an uninterrupted sweep -----------------------------
 
 def _count(path: Path) -> int:
