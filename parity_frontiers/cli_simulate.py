@@ -44,6 +44,18 @@ def _common(p, trials: int) -> None:
     add_output_flags(p, latex=False)
 
 
+def _problem(p) -> None:
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--s", type=size_arg, required=True, help="support size of each neuron")
+
+
+def _neuron(p) -> None:
+    p.add_argument("--bias", type=rational_arg, default=0, help="neuron bias b (default 0)")
+    p.add_argument("--weights", choices=("pm1", "gaussian"), default="pm1",
+                   help="weight law on the support (default pm1)")
+
+
 def _run_options(args) -> dict:
     return {"trials": args.trials, "seed": args.seed, "threads": args.threads,
             "progress": not args.no_progress, "memory_cap_bytes": args.memory_cap}
@@ -60,9 +72,7 @@ def register(sub) -> None:
     p = kinds.add_parser("lottery", help="lucky neurons among r random s-sparse supports",
                          description="Estimates P(lucky) per neuron, P(>= 1 lucky among r) and "
                          "the overlap law, next to theory's exact values.")
-    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
-    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
-    p.add_argument("--s", type=size_arg, required=True, help="support size of each neuron")
+    _problem(p)
     p.add_argument("--width", type=size_arg, default=1, help="neurons r per trial (default 1)")
     _common(p, 10_000)
     p.set_defaults(handler=_cmd_lottery)
@@ -71,15 +81,11 @@ def register(sub) -> None:
                          "neuron; P(its gradient selects S)",
                          description="Per coordinate class: mean gradient magnitude vs exact "
                          "kappa; the selection gap; P(gap > 0) from m samples.")
-    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
-    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
-    p.add_argument("--s", type=size_arg, required=True, help="support size")
+    _problem(p)
     p.add_argument("--samples", type=size_arg, required=True, help="sample size m")
-    p.add_argument("--bias", type=rational_arg, default=0, help="neuron bias b (default 0)")
     p.add_argument("--overlap", type=size_arg,
                    help="|U n S| of the neuron (default min(s, k), the lucky one)")
-    p.add_argument("--weights", choices=("pm1", "gaussian"), default="pm1",
-                   help="weight law on the support (default pm1)")
+    _neuron(p)
     _common(p, 1000)
     p.set_defaults(handler=_cmd_gradient)
 
@@ -87,16 +93,12 @@ def register(sub) -> None:
                          "step on m samples): the simulated frontier",
                          description="Grid over widths and sample sizes; neurons share the "
                          "samples. Needs s >= k - 1.")
-    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
-    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
-    p.add_argument("--s", type=size_arg, required=True, help="support size")
+    _problem(p)
     p.add_argument("--width", type=size_arg, nargs="+", required=True,
                    help="one or more widths r")
     p.add_argument("--samples", type=size_arg, nargs="+", required=True,
                    help="one or more sample sizes m")
-    p.add_argument("--bias", type=rational_arg, default=0, help="neuron bias b (default 0)")
-    p.add_argument("--weights", choices=("pm1", "gaussian"), default="pm1",
-                   help="weight law on the support (default pm1)")
+    _neuron(p)
     _common(p, 1000)
     p.set_defaults(handler=_cmd_onestep)
 

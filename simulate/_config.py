@@ -68,6 +68,18 @@ def check_kernel_size(name: str, value, minimum: int = 1) -> int:
     return value
 
 
+def check_problem(n, k, s) -> tuple[int, int, int]:
+    """Input dimension n, parity degree k and support size s, with 1 <= k, s <= n <= 2**53."""
+    from theory._checks import check_subset_size
+
+    n = check_kernel_size("n", n)
+    k = check_kernel_size("k", k)
+    s = check_kernel_size("s", s)
+    check_subset_size("k", k, n)
+    check_subset_size("s", s, n)
+    return n, k, s
+
+
 def check_weight_law(weights) -> str:
     """The name of a weight law of :mod:`simulate._neurons`."""
     from ._neurons import WEIGHT_LAWS

@@ -43,6 +43,7 @@ from ._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,
     check_memory,
+    check_problem,
     check_seed,
     check_threads,
     check_trials,
@@ -269,11 +270,7 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
     >>> c["population"] == c["exact"] == 0.1875  # 3/16 = |kappa(4, 0, 1)|
     True
     """
-    n = check_kernel_size("n", n)
-    k = check_kernel_size("k", k)
-    s = check_kernel_size("s", s)
-    check_subset_size("k", k, n)
-    check_subset_size("s", s, n)
+    n, k, s = check_problem(n, k, s)
     m = check_kernel_size("samples", samples)
     if overlap is None:
         overlap = min(s, k)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from theory._checks import check_subset_size
 from theory.lottery import MAX_LAW_LENGTH, overlap_pmf, p_at_least_one_lucky, p_lucky
 
 from ._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,
     check_memory,
+    check_problem,
     check_seed,
     check_threads,
     check_trials,
@@ -100,11 +100,7 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
     >>> out["ci_low"] <= out["exact"] <= out["ci_high"]
     True
     """
-    n = check_kernel_size("n", n)
-    k = check_kernel_size("k", k)
-    s = check_kernel_size("s", s)
-    check_subset_size("k", k, n)
-    check_subset_size("s", s, n)
+    n, k, s = check_problem(n, k, s)
     width = check_kernel_size("width", width)
     trials = check_trials(trials)
     seed = check_seed(seed)

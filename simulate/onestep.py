@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from theory._checks import check_rational, check_subset_size
+from theory._checks import check_rational
 from theory.lottery import p_at_least_one_lucky
 
 from ._bits import popcount64, sample_parity_bits, words_for
@@ -37,6 +37,7 @@ from ._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,
     check_memory,
+    check_problem,
     check_seed,
     check_threads,
     check_trials,
@@ -202,11 +203,7 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
     >>> out["rows"][0]["estimate"] <= out["rows"][1]["estimate"]
     True
     """
-    n = check_kernel_size("n", n)
-    k = check_kernel_size("k", k)
-    s = check_kernel_size("s", s)
-    check_subset_size("k", k, n)
-    check_subset_size("s", s, n)
+    n, k, s = check_problem(n, k, s)
     if s < k - 1:
         raise ValueError(f"one-step selection needs s >= k - 1 (got s={s}, k={k}): a neuron "
                          "inside S missing two or more of its coordinates has zero population "
