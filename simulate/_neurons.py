@@ -122,6 +122,51 @@ def _activation_pm1(support, weights, bias, bits, m, active):
 
 
 @njit(cache=True)
+def _activation_pm1_small(support, weights, bias, bits, m, active):
+    # The bit-sliced path of _activation_pm1 with its (at most 4) count planes in scalar
+    # locals, which stay in registers: s <= 14, the common sparse case.
+    s = support.shape[0]
+    limit = threshold_count(s, bias)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    zero = np.uint64(0)
+    flip = np.empty(s, dtype=np.uint64)
+    for q in range(s):
+        flip[q] = ones if weights[q] < 0.0 else zero
+    nwords = active.shape[0]
+    total = 0
+    for w in range(nwords):
+        p0 = zero
+        p1 = zero
+        p2 = zero
+        p3 = zero
+        for q in range(s):
+            carry = bits[support[q], w] ^ flip[q]
+            t = p0 & carry
+            p0 ^= carry
+            carry = t
+            t = p1 & carry
+            p1 ^= carry
+            carry = t
+            t = p2 & carry
+            p2 ^= carry
+            p3 ^= t
+        below = zero
+        equal = ones
+        for p in range(3, -1, -1):
+            plane = p3 if p == 3 else (p2 if p == 2 else (p1 if p == 1 else p0))
+            if (limit >> p) & 1:
+                below |= equal & ~plane
+                equal &= plane
+            else:
+                equal &= ~plane
+        if w == nwords - 1:
+            below &= tail_mask(m)
+        active[w] = below
+        total += popcount64(below)
+    return total
+
+
+@njit(cache=True)
 def _activation_general(support, weights, bias, bits, m, active):
     nwords = active.shape[0]
     acc = np.empty(64)
@@ -154,4 +199,6 @@ def activation_bits(support, weights, bias, bits, m, active):
     for q in range(weights.shape[0]):
         if weights[q] != 1.0 and weights[q] != -1.0:
             return _activation_general(support, weights, bias, bits, m, active)
+    if support.shape[0] <= 14:  # counts up to 15 fit the four scalar planes
+        return _activation_pm1_small(support, weights, bias, bits, m, active)
     return _activation_pm1(support, weights, bias, bits, m, active)
