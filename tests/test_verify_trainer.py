@@ -399,7 +399,7 @@ def test_progress_counts_every_step():
     steps = []
     train_ensemble(seeds_of(base, [0, 1]), device="cpu", progress=steps.append,
                    early_stop=False)
-    assert steps == [100, 100, 50] and eval_steps(base) == [100, 200, 250]
+    assert steps == [100, 100, 50] and list(eval_steps(base)) == [100, 200, 250]
 
 
 def test_helpers_reject_bad_packing():

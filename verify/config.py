@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral, Real
+
+import numpy as np
 
 from theory._checks import check_subset_size
 
@@ -20,6 +24,12 @@ __all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES"]
 INITS = ("dense", "sparse")
 LOSSES = ("hinge", "square", "logistic")
 END_REASONS = ("success", "max_steps", "diverged")
+
+#: Seeds are stored as SQLite INTEGERs (signed 64-bit).
+MAX_SEED = 2**63
+#: Step budgets beyond float64's exact integers are refused.
+MAX_STEPS = 2**53
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -72,31 +82,48 @@ class RunConfig:
     success_error: float = 0.1
 
     def __post_init__(self):
+        # Normalise types first (numpy ints, int learning rates): equal configs must hash to
+        # the same store key, and lr=1 and lr=1.0 are the same run.
         for name in ("n", "k", "width", "depth", "max_steps", "eval_every", "batch_size",
                      "test_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("seed", self.seed, 0)
+            self._set(name, _check_int(name, getattr(self, name), 1))
+        self._set("seed", _check_int("seed", self.seed, 0))
+        if self.seed >= MAX_SEED:
+            raise ValueError(f"seed must be < 2**63 (the store's integer range), got {self.seed}")
+        if self.max_steps > MAX_STEPS:
+            raise ValueError(f"max_steps must be <= 2**53, got {self.max_steps}")
         check_subset_size("k", self.k, self.n)
         if self.samples is not None:
-            _check_int("samples", self.samples, 1)
+            self._set("samples", _check_int("samples", self.samples, 1))
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.init == "sparse":
             if self.s is None:
                 raise ValueError("sparse init needs s (the support size of each neuron)")
-            _check_int("s", self.s, 1)
+            self._set("s", _check_int("s", self.s, 1))
             check_subset_size("s", self.s, self.n)
         elif self.s is not None:
             raise ValueError("s is only meaningful with init='sparse'")
         for name in ("lr", "weight_decay", "success_error"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not value >= 0 or value == float("inf"):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
+                    or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            self._set(name, float(value))
         if self.lr == 0:
             raise ValueError("lr must be > 0")
+        # The SGD update runs in float32 with alpha = -lr and beta = 1 - lr * weight_decay.
+        if self.lr > FLOAT32_MAX or self.lr * self.weight_decay > FLOAT32_MAX:
+            raise ValueError(f"lr and lr * weight_decay must be <= {FLOAT32_MAX:.4g} (float32), "
+                             f"got lr={self.lr:g}, weight_decay={self.weight_decay:g}")
+        if self.success_error >= 1:
+            raise ValueError(f"success_error must be in [0, 1) (a test error), got "
+                             f"{self.success_error:g}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+
+    def _set(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)  # the dataclass is frozen
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -119,12 +146,14 @@ class RunConfig:
         return cls(**data)
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    # Plain ints only: a float 1e3 or a bool would hash differently from the int it means.
-    if isinstance(value, bool) or not isinstance(value, int):
+def _check_int(name: str, value, minimum: int) -> int:
+    # Integers only (numpy's too, returned as int): a float 1e3 or a bool is refused rather
+    # than guessed at.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
 
 
 def _digest(payload: dict) -> str:

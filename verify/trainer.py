@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -142,9 +142,13 @@ def default_memory_cap(device: str | torch.device = "cpu") -> int:
     return DEFAULT_CPU_MEMORY_CAP_BYTES
 
 
-def eval_steps(config: RunConfig) -> list[int]:
-    """Evaluation points: every multiple of ``eval_every`` below ``max_steps``, then it."""
-    return [*range(config.eval_every, config.max_steps, config.eval_every), config.max_steps]
+def eval_steps(config: RunConfig) -> Iterator[int]:
+    """Evaluation points: every multiple of ``eval_every`` below ``max_steps``, then it.
+
+    A generator: a budget of 1e9 steps evaluated every step must not build a list first.
+    """
+    yield from range(config.eval_every, config.max_steps, config.eval_every)
+    yield config.max_steps
 
 
 def _stage_step_bytes(config: RunConfig, ensemble_size: int) -> int:
@@ -423,7 +427,8 @@ def _count_errors(state, packed, labels, rows, n, chunk, bufs, give_up_above=Non
         if rows is not None:
             p, y = p.index_select(0, rows), y.index_select(0, rows)
         f = _forward_into(state, _unpack_into(p, n, bufs), bufs)
-        wrong += (f * y > 0).logical_not_().sum(1)
+        # A non-finite output is an error whatever its sign (inf * y > 0 would pass).
+        wrong += ((f * y > 0) & torch.isfinite(f)).logical_not_().sum(1)
         if give_up_above is not None and next_check <= stop < total:
             next_check = stop + check_every
             if bool((wrong.double() / total > give_up_above).all()):
