@@ -25,8 +25,9 @@ def _seed_arg(text: str) -> int:
 
 def _memory_arg(text: str) -> int:
     value = real_arg(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, got {text!r}")
+    if not 2**-30 <= value <= 2**40:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of GiB between 2**-30 (one byte) and 2**40, got {text!r}")
     return int(value * _GIB)
 
 

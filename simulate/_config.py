@@ -80,6 +80,31 @@ def check_problem(n, k, s) -> tuple[int, int, int]:
     return n, k, s
 
 
+def check_bias(bias):
+    """The bias as an exact rational and as the float the kernels use (refusing overflow)."""
+    from theory._checks import check_rational
+
+    exact = check_rational("bias", bias)
+    try:
+        value = float(exact)
+    except OverflowError:
+        raise ValueError("bias must be within the float64 range (|b| < 1.8e308), got "
+                         f"{str(bias)[:40]}") from None
+    return exact, value
+
+
+#: Most neuron draws (width x s) one trial may ask for: about 20 s of one core. A trial is one
+#: uninterruptible kernel call, so a larger one is refused rather than left to run for hours.
+MAX_DRAWS_PER_TRIAL = 2**31
+
+
+def check_trial_work(width: int, s: int) -> None:
+    if width * s > MAX_DRAWS_PER_TRIAL:
+        raise ValueError(f"one trial would draw width x s = {width * s:.3g} support "
+                         f"coordinates, more than {MAX_DRAWS_PER_TRIAL:.3g} (about 20 s per "
+                         "trial, and a trial cannot be interrupted); use a smaller width")
+
+
 def check_weight_law(weights) -> str:
     """The name of a weight law of :mod:`simulate._neurons`."""
     from ._neurons import WEIGHT_LAWS

@@ -82,7 +82,9 @@ def proportion_estimate(successes: int, trials: int, seed: int | None = None,
 
 
 def mean_estimate(values, seed: int | None = None, confidence: float = 0.95) -> Estimate:
-    r"""Sample mean of ``values`` with the normal interval mean +- z se, se = s / sqrt(N).
+    r"""Sample mean of ``values`` with Student's t interval mean +- t_{N-1} se, se = s / sqrt(N).
+
+    At least two values are needed: one value says nothing of its spread.
 
     Examples
     --------
@@ -91,14 +93,14 @@ def mean_estimate(values, seed: int | None = None, confidence: float = 0.95) -> 
     (2.5, 0.6455)
     """
     values = np.asarray(values, dtype=float).ravel()
-    if values.size < 1:
-        raise ValueError("mean_estimate needs at least one value")
+    if values.size < 2:
+        raise ValueError("mean_estimate needs at least two values")
     if not np.all(np.isfinite(values)):
         raise ValueError("mean_estimate got a non-finite value")
     mean = float(values.mean())
-    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    return Estimate(mean, se, mean - z * se, mean + z * se, int(values.size), seed)
+    se = float(values.std(ddof=1) / math.sqrt(values.size))
+    t = float(stats.t.ppf(0.5 + confidence / 2, values.size - 1))
+    return Estimate(mean, se, mean - t * se, mean + t * se, int(values.size), seed)
 
 
 class ExactMean:
@@ -135,14 +137,11 @@ class ExactMean:
 
     def estimate(self, seed: int | None = None, confidence: float = 0.95) -> Estimate:
         """The :func:`mean_estimate` of every value seen so far, in units of 1 / scale."""
-        if self.count < 1:
-            raise ValueError("ExactMean has no values")
+        if self.count < 2:
+            raise ValueError("ExactMean needs at least two values")
         n, scale = self.count, self.scale
         mean = float(Fraction(self.total, n * scale))
-        if n > 1:
-            variance = Fraction(self.total_squares * n - self.total**2, n * (n - 1) * scale**2)
-            se = math.sqrt(variance / n)
-        else:
-            se = 0.0
-        z = float(stats.norm.ppf(0.5 + confidence / 2))
-        return Estimate(mean, se, mean - z * se, mean + z * se, n, seed)
+        variance = Fraction(self.total_squares * n - self.total**2, n * (n - 1) * scale**2)
+        se = math.sqrt(variance / n)
+        t = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+        return Estimate(mean, se, mean - t * se, mean + t * se, n, seed)

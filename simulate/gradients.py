@@ -41,6 +41,7 @@ from theory.fourier_gaps import COORDINATE_CLASSES, neuron_gradient_by_class
 from ._bits import correlation_counts, sample_parity_bits, words_for
 from ._config import (
     MAX_CHUNK_TRIALS,
+    check_bias,
     check_kernel_size,
     check_memory,
     check_problem,
@@ -279,8 +280,10 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
         raise ValueError(f"overlap must be in [{max(0, s - (n - k))}, {min(s, k)}] for "
                          f"n={n}, k={k}, s={s}, got {overlap}")
     weights = check_weight_law(weights)
-    bias_exact = check_rational("bias", bias)
+    bias_exact, bias_value = check_bias(bias)
     trials = check_trials(trials)
+    if trials < 2:
+        raise ValueError("simulate_gradient needs trials >= 2 (its means need a spread)")
     seed = check_seed(seed)
     threads = check_threads(threads)
     nwords = words_for(m)
@@ -304,7 +307,7 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
         population_num = np.zeros((size, 4), dtype=np.int64)
         empirical_gap = np.zeros(size, dtype=np.int64)
         population_gap = np.zeros(size, dtype=np.int64)
-        _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[weights], float(bias_exact), m,
+        _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[weights], bias_value, m,
                          enumerate_population, seed, start, stop, class_num, class_counts,
                          population_num, empirical_gap, population_gap)
         for c in range(4):

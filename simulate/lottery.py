@@ -26,6 +26,7 @@ from ._config import (
     check_problem,
     check_seed,
     check_threads,
+    check_trial_work,
     check_trials,
     numba_threads,
     run_in_chunks,
@@ -102,6 +103,7 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
     """
     n, k, s = check_problem(n, k, s)
     width = check_kernel_size("width", width)
+    check_trial_work(width, s)
     trials = check_trials(trials)
     seed = check_seed(seed)
     threads = check_threads(threads)

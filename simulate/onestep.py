@@ -29,17 +29,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from theory._checks import check_rational
 from theory.lottery import p_at_least_one_lucky
 
 from ._bits import popcount64, sample_parity_bits, words_for
 from ._config import (
     MAX_CHUNK_TRIALS,
+    check_bias,
     check_kernel_size,
     check_memory,
     check_problem,
     check_seed,
     check_threads,
+    check_trial_work,
     check_trials,
     check_weight_law,
     numba_threads,
@@ -211,11 +212,12 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
     widths = _as_sorted_sizes("width", widths)
     samples = _as_sorted_sizes("samples", samples)
     weights = check_weight_law(weights)
-    bias_exact = check_rational("bias", bias)
+    bias_exact, bias_value = check_bias(bias)
     trials = check_trials(trials)
     seed = check_seed(seed)
     threads = check_threads(threads)
     r_max, m_max = int(widths[-1]), int(samples[-1])
+    check_trial_work(r_max, s)
     nwords = words_for(m_max)
     scratch = 8 * (2 * n * nwords + 2 * nwords + 2 * r_max * s + r_max)
     scratch += n if s > SCAN_LIMIT else 0
@@ -234,7 +236,7 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
         selecting = np.zeros((stop - start, samples.size, widths.size), dtype=np.int64)
         lucky = np.zeros((stop - start, widths.size), dtype=np.int64)
         lucky_selecting = np.zeros_like(selecting)
-        _onestep_kernel(n, k, s, widths, samples, WEIGHT_LAWS[weights], float(bias_exact), seed,
+        _onestep_kernel(n, k, s, widths, samples, WEIGHT_LAWS[weights], bias_value, seed,
                         start, stop, selecting, lucky, lucky_selecting)
         any_selecting[:] += np.count_nonzero(selecting, axis=0)
         any_lucky_selecting[:] += np.count_nonzero(lucky_selecting, axis=0)

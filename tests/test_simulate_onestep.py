@@ -270,7 +270,9 @@ def test_memory_cap():
         simulate_onestep(10, 2, 3, widths=10, samples=100, trials=10, memory_cap_bytes=1000)
     assert "cap" in str(info.value)
     with pytest.raises(ValueError, match="memory cap"):
-        simulate_onestep(10, 2, 3, widths=10**9, samples=10**9, trials=10)
+        simulate_onestep(10, 2, 3, widths=10**6, samples=10**9, trials=10)
+    with pytest.raises(ValueError, match="cannot be interrupted"):
+        simulate_onestep(10, 2, 3, widths=10**9, samples=100, trials=10)
 
 
 def test_widths_accept_numpy_arrays():
