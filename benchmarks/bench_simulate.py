@@ -24,6 +24,9 @@ import time
 import numba
 import numpy as np
 
+from simulate._bits import correlation_counts, sample_parity_bits
+from simulate._neurons import activation_bits
+from simulate._rng import next_u64, trial_state
 from simulate.gradients import simulate_gradient
 from simulate.lottery import simulate_lottery
 from simulate.onestep import simulate_onestep
@@ -106,12 +109,77 @@ def numpy_onestep(n, k, s, width, m, trials, seed):
     return hits
 
 
+# --- bit-packed against byte arrays, both in Numba ------------------------------------------
+
+@numba.njit(cache=True)
+def _bytes_correlations(n, k, s, m, trials, seed):
+    """The m-sample correlations of one +-1 neuron per trial with int8 samples: what the
+    bit-packed kernel computes, written over byte arrays (same random bits, same output)."""
+    x = np.empty((m, n), dtype=np.int8)
+    corr = np.empty(n, dtype=np.int64)
+    checksum = 0
+    for trial in range(trials):
+        state = trial_state(seed, trial)
+        for t in range(m):
+            for i0 in range(0, n, 64):
+                word = next_u64(state)
+                for i in range(i0, min(n, i0 + 64)):
+                    x[t, i] = 1 - 2 * np.int8((word >> np.uint64(i - i0)) & np.uint64(1))
+        corr[:] = 0
+        for t in range(m):
+            y = 1
+            for i in range(k):
+                y *= x[t, i]
+            pre = 0
+            for q in range(s):
+                pre += x[t, q]
+            if pre > 0:
+                for i in range(n):
+                    corr[i] += y * x[t, i]
+        checksum += corr[0]
+    return checksum
+
+
+@numba.njit(cache=True)
+def _packed_correlations(n, k, s, m, trials, seed):
+    nwords = (m + 63) // 64
+    bits = np.empty((n, nwords), dtype=np.uint64)
+    label = np.empty(nwords, dtype=np.uint64)
+    active = np.empty(nwords, dtype=np.uint64)
+    corr = np.empty(n, dtype=np.int64)
+    support = np.arange(s)
+    weights = np.ones(s)
+    checksum = 0
+    for trial in range(trials):
+        sample_parity_bits(trial_state(seed, trial), n, k, m, bits, label)
+        total = activation_bits(support, weights, 0.0, bits, m, active)
+        correlation_counts(active, label, bits, total, corr)
+        checksum += corr[0]
+    return checksum
+
+
+def bits_versus_bytes(repeat, trials):
+    n, k, s, m = 50, 3, 4, 1000
+    _bytes_correlations(n, k, s, m, 2, 0)
+    _packed_correlations(n, k, s, m, 2, 0)
+    t_bytes = best_of(lambda: _bytes_correlations(n, k, s, m, trials, 1), repeat)
+    t_bits = best_of(lambda: _packed_correlations(n, k, s, m, trials, 1), repeat)
+    work = trials * m
+    print(f"\nbit-packed vs int8 byte arrays (both Numba, one thread), n={n} k={k} s={s} "
+          f"m={m}, {trials} neurons: sampling + activation + n correlations")
+    print(f"  bytes {work / t_bytes:.3g} neuron-samples/s, bits {work / t_bits:.3g} "
+          f"neuron-samples/s: {t_bytes / t_bits:.1f}x")
+
+
 # --- JIT compile time ------------------------------------------------------------------------
 
 _COMPILE_SNIPPET = """
 import time
 t0 = time.perf_counter()
 from simulate.lottery import simulate_lottery
+from simulate._bits import correlation_counts, sample_parity_bits
+from simulate._neurons import activation_bits
+from simulate._rng import next_u64, trial_state
 from simulate.gradients import simulate_gradient
 from simulate.onestep import simulate_onestep
 simulate_lottery(10, 2, 3, trials=2)
@@ -164,6 +232,8 @@ def main() -> None:
         rate_fast, rate_slow = trials * work / t_fast, trials * work / t_slow
         print(f"{name:9} {config:28} {trials:>6} {t_fast:8.3f} {t_slow:8.3f} "
               f"{rate_fast:11.3g} {rate_slow:11.3g}  {t_slow / t_fast:5.1f}x  {unit}")
+
+    bits_versus_bytes(repeat, 2000 // scale)
 
     with tempfile.TemporaryDirectory() as cache:
         cold = compile_seconds(cache)
