@@ -220,8 +220,12 @@ def _cmd_sweep(args) -> str:
                                 progress=not args.no_progress, memory_cap_bytes=args.memory_cap,
                                 max_ensemble=args.max_ensemble)
         except KeyboardInterrupt:
-            print(f"{PROG} sweep: {store.count()} run(s) are safe in {args.store}; run the same "
-                  "command again to resume", file=sys.stderr)
+            try:
+                safe = f"{store.count()} run(s) are"
+            except ValueError:  # the store cannot be read: say so without a second traceback
+                safe = "the runs finished so far are"
+            print(f"{PROG} sweep: {safe} safe in {args.store}; run the same command again to "
+                  "resume", file=sys.stderr)
             raise
     out = {"store": str(args.store), **summary.as_dict()}
     if args.json:

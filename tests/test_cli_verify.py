@@ -152,6 +152,46 @@ def test_corrupt_or_foreign_store(fake, capsys, tmp_path, command):
     assert fake.calls == []
 
 
+def test_store_damaged_after_open_check(fake, capsys, tmp_path):
+    # The review's reproduction: a sweep store of 30 runs whose last 4096 bytes are overwritten
+    # passes the open-time check; rerunning with more seeds trained the new runs and then died
+    # with a traceback in store.add, and export died in rows().
+    import random
+
+    store = tmp_path / "g.db"
+    grid = ["sweep", "--n", "6", "--k", "2", "--width", "8", *TINY, "--store", str(store)]
+    run_json(capsys, *grid, "--seeds", "30")
+    size = store.stat().st_size
+    with open(store, "r+b") as handle:
+        handle.seek(size - 4096)
+        handle.write(random.Random(0).randbytes(4096))
+    fake.calls.clear()
+    err = run_error(capsys, *grid, "--seeds", "40")
+    assert f"{store} is a damaged results store" in err
+    assert fake.calls == []  # found before training
+    out = tmp_path / "out.csv"
+    err = run_error(capsys, "results", "export", "--store", str(store), "--out", str(out))
+    assert f"{store} is a damaged results store" in err
+    assert not out.exists()
+
+
+def test_store_on_read_only_storage_simulated(fake, capsys, tmp_path, monkeypatch):
+    # SQLite's failure to create -shm is simulated (tests/test_verify_store.py has the real
+    # read-only mount): export reads the store, train and sweep name the real cause.
+    from test_verify_store import _without_shm
+
+    store = _filled_store(capsys, tmp_path)
+    _without_shm(monkeypatch)
+    out = run_json(capsys, "results", "export", "--store", str(store), "--out",
+                   str(tmp_path / "out.csv"))
+    assert out["runs"] == 6
+    for command in ("sweep", "train"):
+        err = run_error(capsys, command, "--n", "6", "--k", "2", "--width", "16", "--seeds", "4",
+                        *TINY, "--store", str(store))
+        assert f"cannot write to results store {store}: its directory" in err
+        assert "damaged" not in err
+
+
 def _foreign_db(path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute("CREATE TABLE notes (body TEXT)")

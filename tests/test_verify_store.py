@@ -157,6 +157,167 @@ def test_empty_file_becomes_a_store(tmp_path):
         assert store.count() == 1
 
 
+def damage_tail(path: Path, start: int) -> None:
+    """Overwrite the bytes of ``path`` from offset ``start`` on with fixed random bytes."""
+    import random
+
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(start)
+        handle.write(random.Random(0).randbytes(size - start))
+
+
+def test_damaged_pages_after_open_give_one_line_errors(tmp_path):
+    # Pages 1-3 (schema, meta) intact: the store passes the open-time check. Every page of
+    # `runs` and its indexes is damaged: every operation must say so in one line, not raise
+    # sqlite3.DatabaseError.
+    path = tmp_path / "runs.db"
+    with ResultsStore(path) as store:
+        for seed in range(30):
+            store.add(make_result(seed, success=seed % 3 > 0))
+    damage_tail(path, 3 * 4096)
+    for readonly in (False, True):
+        with ResultsStore(path, readonly=readonly) as store:
+            operations = [store.completed_keys, store.count, lambda: store.count(n=6),
+                          store.rows, store.results, lambda: "0" * 64 in store,
+                          lambda: store.get("0" * 64), store.check]
+            if not readonly:
+                operations.append(lambda: store.add(make_result(99)))
+            for operation in operations:
+                with pytest.raises(ValueError) as info:
+                    operation()
+                message = str(info.value)
+                assert str(path) in message and "\n" not in message
+                assert "damaged" in message
+    with pytest.raises(ValueError, match="damaged"):
+        export(path, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_check_passes_on_a_healthy_store(tmp_path):
+    with ResultsStore(tmp_path / "runs.db") as store:
+        store.add(make_result())
+        store.check()
+    with ResultsStore(tmp_path / "runs.db", readonly=True) as store:
+        store.check()
+
+
+# --- read-only storage -----------------------------------------------------------------------
+#
+# Reading a WAL database needs its -shm index, which SQLite cannot create on read-only storage:
+# a healthy store there was reported "damaged (unable to open database file)". The first test
+# is real (a read-only directory, or as root a read-only bind mount in a private mount
+# namespace) and skips where neither can be made; the next two simulate SQLite's failure by
+# monkeypatching, so they run everywhere but only cover the store's handling of that error.
+
+READ_ONLY_SCRIPT = textwrap.dedent("""
+    import sys
+    from verify.store import ResultsStore, export
+    store, out = sys.argv[1], sys.argv[2]
+    print("exported", export(store, out))
+    with ResultsStore(store, readonly=True) as s:
+        s.check()
+        print("count", s.count())
+    try:
+        ResultsStore(store)
+    except ValueError as exc:
+        print("write:", exc)
+""")
+
+
+def test_read_only_storage_real(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "runs.db"
+    with ResultsStore(path) as store:
+        store.add(make_result(0))
+        store.add(make_result(1, success=False))
+    assert sorted(p.name for p in folder.iterdir()) == ["runs.db"]  # closed: no -wal / -shm
+    out = tmp_path / "out.csv"
+    script = [sys.executable, "-c", READ_ONLY_SCRIPT]
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            done = subprocess.run([*script, str(path), str(out)], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=120)
+        finally:
+            folder.chmod(0o755)
+    else:  # root writes through permission bits: mount the folder read-only instead
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$1" && '
+                                'mount -o remount,ro,bind "$1" "$1" && ! touch "$1/x"', "sh",
+                                str(folder)], capture_output=True, timeout=60)
+        if probe.returncode != 0:
+            pytest.skip("running as root without permission for a read-only bind mount")
+        done = subprocess.run(
+            ["unshare", "-m", "sh", "-c", 'mount --bind "$1" "$1" && mount -o remount,ro,bind '
+             '"$1" "$1" && shift && exec "$@"', "sh", str(folder), *script, str(path),
+             str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[:2] == ["exported 2", "count 2"], done.stdout
+    assert lines[2].startswith(f"write: cannot write to results store {path}: its directory")
+    assert "not writable" in lines[2] and "damaged" not in lines[2]
+    with open(out, newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["runs.db"]
+
+
+def _without_shm(monkeypatch):
+    """Make SQLite fail as on read-only storage: a read-only open that is not immutable, and a
+    writable open, raise "unable to open database file"; the folder reads as not writable."""
+    real_connect = sqlite3.connect
+
+    def connect(database, *args, **kwargs):
+        if (kwargs.get("uri") and "immutable=1" not in str(database)) or not kwargs.get("uri"):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    import verify.store as store_module
+    real_access = os.access
+    monkeypatch.setattr(store_module.sqlite3, "connect", connect)
+    monkeypatch.setattr(store_module.os, "access",
+                        lambda p, mode: False if mode == os.W_OK else real_access(p, mode))
+
+
+def test_read_only_storage_simulated(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    with ResultsStore(path) as store:
+        store.add(make_result(0))
+    _without_shm(monkeypatch)
+    assert export(path, tmp_path / "out.csv") == 1
+    with ResultsStore(path, readonly=True) as store:
+        assert store.results() == [make_result(0)]
+    with pytest.raises(ValueError) as info:
+        ResultsStore(path)
+    message = str(info.value)
+    assert message.startswith(f"cannot write to results store {path}: its directory")
+    assert "not writable" in message and "damaged" not in message
+    with pytest.raises(ValueError, match="cannot create results store .* not writable"):
+        ResultsStore(tmp_path / "new.db")
+
+
+def test_read_only_storage_refuses_unmerged_wal(tmp_path, monkeypatch):
+    # A store copied with a -wal log that still holds commits (its writer never closed it):
+    # the immutable fallback would not see them, so it must refuse rather than miss runs.
+    import shutil
+
+    path = tmp_path / "runs.db"
+    with ResultsStore(path) as store:
+        store.add(make_result(0))
+        copy = tmp_path / "copy"
+        copy.mkdir()
+        shutil.copy(path, copy / "runs.db")
+        store.add(make_result(1))  # in runs.db-wal until the last connection closes
+        shutil.copy(f"{path}-wal", copy / "runs.db-wal")
+    assert (copy / "runs.db-wal").stat().st_size > 0
+    with ResultsStore(copy / "runs.db", readonly=True) as store:  # normal storage: all of it
+        assert store.count() == 2
+    (copy / "runs.db-shm").unlink(missing_ok=True)
+    _without_shm(monkeypatch)
+    with pytest.raises(ValueError, match="runs.db-wal holds runs not yet in the main file"):
+        export(copy / "runs.db", tmp_path / "out.csv")
+
+
 def test_killed_writer_keeps_committed_runs(tmp_path):
     # A process SIGKILLed right after add() returns, without close(): the run is in the -wal
     # log only, and the next open must see it.

@@ -250,6 +250,28 @@ def test_interrupted_sweep_keeps_finished_runs(fake, tmp_path):
     assert (summary.skipped, summary.trained) == (5, 3)
 
 
+def test_damaged_store_found_before_training(fake, tmp_path):
+    # The review's reproduction: 30 stored runs, the last 4096 bytes overwritten. The keys
+    # still read (their index is intact), so only a check of the whole store finds the damage
+    # -- it must, before anything is trained, not at the first store.add.
+    import random
+
+    path = tmp_path / "g.db"
+    with ResultsStore(path) as store:
+        run_sweep(build_grid(n=6, k=2, width=16, seeds=30, **TINY), store, progress=False)
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(size - 4096)
+        handle.write(random.Random(0).randbytes(4096))
+    fake.calls.clear()
+    with ResultsStore(path) as store:
+        assert len(store.completed_keys()) == 30  # the case the check is for
+        with pytest.raises(ValueError, match="damaged results store") as info:
+            run_sweep(build_grid(n=6, k=2, width=16, seeds=40, **TINY), store, progress=False)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert fake.calls == []
+
+
 def test_memory_cap_sets_ensemble_size(fake, tmp_path):
     grid = build_grid(n=6, k=2, width=16, seeds=5, **TINY)
     train_runs(grid, progress=False, memory_cap_bytes=2500)  # fake: 1000 bytes per run

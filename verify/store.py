@@ -33,6 +33,21 @@ raises ValueError naming the path, and the file is left byte-for-byte as it was 
 ``-shm`` side files either). A new store is built in a temporary file beside the target and
 linked into place, so the path is at every moment either absent or a complete store. An empty
 (0-byte) file is treated as absent.
+
+Errors
+------
+Every operation turns an SQLite error into one ValueError line naming the path: a page damaged
+after the store was opened (``database disk image is malformed``), a store locked by another
+process, a full disk. :meth:`ResultsStore.check` reads every page (``PRAGMA quick_check``) and
+tries a write transaction, so a sweep finds such a store before it trains anything.
+
+Read-only storage
+-----------------
+Reading a WAL database needs its ``-shm`` index beside it, which SQLite cannot create in a
+read-only directory or filesystem. Reading a store (``readonly=True``: export, DataFrame) then
+falls back to ``file:...?mode=ro&immutable=1``, which is exact as long as no ``-wal`` log with
+content lies beside the file (a store closed cleanly has none; otherwise the error says so).
+Opening for writing there fails with the real cause: the directory (or file) is not writable.
 """
 
 from __future__ import annotations
@@ -44,6 +59,7 @@ import sqlite3
 import struct
 import urllib.parse
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,8 +122,86 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _ro_uri(path: Path) -> str:
-    return "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+def _ro_uri(path: Path, immutable: bool = False) -> str:
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
+def _error_name(exc: sqlite3.Error) -> str:
+    return getattr(exc, "sqlite_errorname", "") or ""
+
+
+def _write_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a store (SQLite also writes ``-wal`` and ``-shm``
+    files beside it), or None when nothing is visibly wrong."""
+    parent = path.resolve().parent
+    if not os.access(parent, os.W_OK):
+        return (f"its directory {parent} is not writable (SQLite needs to create "
+                f"{path.name}-wal and {path.name}-shm beside it); `results export` can still "
+                "read it")
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    return None
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    return (_error_name(exc) in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc)
+            or type(exc) is sqlite3.DatabaseError)
+
+
+def _store_error(path: Path, exc: sqlite3.Error, doing: str, writing: bool) -> ValueError:
+    """One line for an SQLite error met while ``doing`` something with the store ``path``."""
+    name, text = _error_name(exc), " ".join(str(exc).split())
+    if _is_damage(exc):
+        return ValueError(f"{path} is a damaged results store ({text}) while {doing}")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return ValueError(f"results store {path} is locked by another process ({text}) "
+                          f"while {doing}")
+    if writing:  # most likely cause of any other failure to write: say it if it is visible
+        problem = _write_problem(path)
+        if problem is not None:
+            return ValueError(f"cannot write to results store {path}: {problem}")
+    if name == "SQLITE_FULL":
+        return ValueError(f"cannot write to results store {path}: the disk is full ({text})")
+    return ValueError(f"results store {path}: {text} (while {doing})")
+
+
+def _probe(con: sqlite3.Connection) -> None:
+    # Opening is lazy: the first read is where a WAL store needs (and creates) its -shm index.
+    con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+
+
+def _connect_ro(path: Path, **kwargs) -> sqlite3.Connection:
+    """A read-only connection to ``path``, falling back to ``immutable=1`` on read-only
+    storage (module docstring). SQLite errors propagate; the caller words them."""
+    con = None
+    try:
+        con = sqlite3.connect(_ro_uri(path), uri=True, **kwargs)
+        _probe(con)
+        return con
+    except sqlite3.OperationalError as exc:
+        if con is not None:
+            con.close()
+        if _error_name(exc) != "SQLITE_CANTOPEN" and "unable to open" not in str(exc):
+            raise
+    except BaseException:
+        if con is not None:
+            con.close()
+        raise
+    # Most likely the -shm index cannot be created (read-only directory or filesystem). An
+    # immutable open reads the main file only: exact unless a -wal log holds commits.
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ValueError(f"cannot read {path}: SQLite cannot create its -shm index here "
+                         f"(read-only storage?) and {wal.name} holds runs not yet in the main "
+                         "file; copy the store with its -wal file to a writable directory")
+    con = sqlite3.connect(_ro_uri(path, immutable=True), uri=True, **kwargs)
+    try:
+        _probe(con)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _check_existing(path: Path) -> None:
@@ -130,8 +224,11 @@ def _check_existing(path: Path) -> None:
     # It claims to be ours: look inside, read-only. A store is always in WAL mode, and reading
     # a WAL database may create the -shm index beside it, which is harmless for our own file.
     try:
-        con = sqlite3.connect(_ro_uri(path), uri=True, timeout=30)
+        con = _connect_ro(path, timeout=30)
     except sqlite3.Error as exc:
+        if _is_damage(exc):
+            raise ValueError(f"{path} is a damaged results store ({exc}); it was left "
+                             "untouched") from None
         raise ValueError(f"cannot open {path} read-only: {exc}") from None
     try:
         tables = {row[0] for row in con.execute(
@@ -228,17 +325,19 @@ class ResultsStore:
     """
 
     def __init__(self, path, readonly: bool = False):
+        if isinstance(path, str) and not path:
+            raise ValueError("the results store path is empty")
         self.path = Path(os.fspath(path))
         self.readonly = bool(readonly)
+        self._con = None
         if self.readonly:
             if not self.path.exists():
                 raise ValueError(f"results store {self.path} does not exist")
             _check_existing(self.path)
             try:
-                self._con = sqlite3.connect(_ro_uri(self.path), uri=True, timeout=60,
-                                            isolation_level=None)
+                self._con = _connect_ro(self.path, timeout=60, isolation_level=None)
             except sqlite3.Error as exc:
-                raise ValueError(f"cannot open results store {self.path}: {exc}") from None
+                raise _store_error(self.path, exc, "opening it", writing=False) from None
             return
         if self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0):
             _check_existing(self.path)
@@ -249,7 +348,9 @@ class ResultsStore:
             try:
                 _create(self.path)
             except (OSError, sqlite3.Error) as exc:
-                raise ValueError(f"cannot create results store {self.path}: {exc}") from None
+                problem = _write_problem(self.path)
+                raise ValueError(f"cannot create results store {self.path}: "
+                                 f"{problem or exc}") from None
             _check_existing(self.path)  # also covers losing a creation race to a non-store
         try:
             # Autocommit mode: every add() is its own explicit BEGIN IMMEDIATE ... COMMIT.
@@ -259,8 +360,10 @@ class ResultsStore:
             # finished run (an fsync per run is nothing next to the run's training time).
             self._con.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
-            raise ValueError(f"cannot open results store {self.path}: {exc}") from None
+            self.close()
+            raise _store_error(self.path, exc, "opening it for writing", writing=True) from None
         if mode.lower() != "wal":  # pragma: no cover - e.g. a filesystem without shared memory
+            self.close()
             raise ValueError(f"cannot put {self.path} in WAL mode (got {mode!r})")
 
     # --- context manager --------------------------------------------------------------------
@@ -282,10 +385,37 @@ class ResultsStore:
             raise ValueError(f"results store {self.path} is closed")
         return self._con
 
+    @contextmanager
+    def _sqlite(self, doing: str, writing: bool = False):
+        """Turn any SQLite error in the block into one ValueError line naming the store."""
+        try:
+            yield self._connection()
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc, doing, writing) from None
+
     @property
     def journal_mode(self) -> str:
         """SQLite journal mode of the open connection ('wal')."""
-        return self._connection().execute("PRAGMA journal_mode").fetchone()[0]
+        with self._sqlite("reading its journal mode") as con:
+            return con.execute("PRAGMA journal_mode").fetchone()[0]
+
+    def check(self) -> None:
+        """Make sure the whole store can be read and, unless read-only, written.
+
+        Runs ``PRAGMA quick_check`` (reads every page: a damaged one anywhere is found now, not
+        by the :meth:`add` after a run has been trained) and, for a writable store, begins and
+        rolls back a write transaction. Raises ValueError naming the path and the problem.
+        """
+        with self._sqlite("checking it") as con:
+            found = [row[0] for row in con.execute("PRAGMA quick_check")]
+        if found != ["ok"]:
+            shown = "; ".join(" ".join(str(f).split()) for f in found[:3])
+            more = f" (and {len(found) - 3} more problems)" if len(found) > 3 else ""
+            raise ValueError(f"{self.path} is a damaged results store: {shown}{more}")
+        if not self.readonly:
+            with self._sqlite("trying a write transaction", writing=True) as con:
+                con.execute("BEGIN IMMEDIATE")
+                con.execute("ROLLBACK")
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -310,32 +440,37 @@ class ResultsStore:
                   "extra_json": json.dumps(result.extra or {}, sort_keys=True, default=str)}
         names = ", ".join(COLUMNS)
         marks = ", ".join("?" for _ in COLUMNS)
-        con = self._connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = con.execute(f"INSERT OR IGNORE INTO runs ({names}) VALUES ({marks})",
-                                 [values[name] for name in COLUMNS])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        with self._sqlite("storing a run", writing=True) as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = con.execute(f"INSERT OR IGNORE INTO runs ({names}) VALUES ({marks})",
+                                     [values[name] for name in COLUMNS])
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:  # SQLite may have rolled back by itself already
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.Error:  # pragma: no cover - the original error matters
+                        pass
+                raise
         return cursor.rowcount == 1
 
     # --- reading ----------------------------------------------------------------------------
 
     def completed_keys(self) -> set[str]:
         """Keys (:meth:`RunConfig.key`) of every stored run."""
-        return {row[0] for row in self._connection().execute("SELECT key FROM runs")}
+        with self._sqlite("reading its keys") as con:
+            return {row[0] for row in con.execute("SELECT key FROM runs")}
 
     def __contains__(self, key: str) -> bool:
-        return self._connection().execute(
-            "SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
+        with self._sqlite("looking up a key") as con:
+            return con.execute("SELECT 1 FROM runs WHERE key = ?", (key,)).fetchone() is not None
 
     def count(self, **where) -> int:
         """Number of stored runs, optionally only those matching ``where`` (see :meth:`rows`)."""
         clause, params = _where(where)
-        return self._connection().execute(f"SELECT COUNT(*) FROM runs{clause}",
-                                          params).fetchone()[0]
+        with self._sqlite("counting runs") as con:
+            return con.execute(f"SELECT COUNT(*) FROM runs{clause}", params).fetchone()[0]
 
     def rows(self, keys: Iterable[str] | None = None, **where) -> list[dict]:
         """Stored runs as dicts of every column, in insertion order.
@@ -351,7 +486,6 @@ class ResultsStore:
         ``success`` comes back as a bool.
         """
         clause, params = _where(where)
-        con = self._connection()
         if keys is None:
             batches = [(clause, params)]
         else:
@@ -362,12 +496,13 @@ class ResultsStore:
             batches = [(clause + joiner + f"key IN ({', '.join('?' * len(batch))})",
                         params + batch)
                        for batch in (keys[i:i + 500] for i in range(0, len(keys), 500))]
-        con.row_factory = sqlite3.Row
-        try:
-            found = [(r["rowid"], r) for sql, values in batches for r in con.execute(
-                f"SELECT rowid AS rowid, * FROM runs{sql}", values)]
-        finally:
-            con.row_factory = None
+        with self._sqlite("reading runs") as con:
+            con.row_factory = sqlite3.Row
+            try:
+                found = [(r["rowid"], r) for sql, values in batches for r in con.execute(
+                    f"SELECT rowid AS rowid, * FROM runs{sql}", values)]
+            finally:
+                con.row_factory = None
         rows = []
         for _, r in sorted(found, key=lambda pair: pair[0]):
             row = {name: r[name] for name in COLUMNS}

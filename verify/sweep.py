@@ -427,6 +427,8 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
         The sweep (e.g. :func:`build_grid`); duplicates count once.
     store : ResultsStore
         Where runs are written, one committed transaction each; a key already there is skipped.
+        Before anything is trained it is checked whole (:meth:`ResultsStore.check`): a store
+        that cannot be read or written raises ValueError then, and trains nothing.
     device, progress, memory_cap_bytes, max_ensemble
         As in :func:`train_runs`. The progress bar counts all runs of the sweep, the skipped
         ones included, so a resumed sweep starts part-way.
@@ -444,6 +446,9 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
     todo = [c for c in configs if c.key() not in stored]
     skipped = len(configs) - len(todo)
     if todo:
+        # Read every page and try a write now: a damaged or unwritable store must fail here,
+        # not at the first store.add after a run has been trained.
+        store.check()
         with _progress_bar(len(configs), skipped, progress, "sweep") as bar:
             train_runs(todo, device=device, on_result=store.add, progress=progress,
                        memory_cap_bytes=memory_cap_bytes, max_ensemble=max_ensemble, _bar=bar)
