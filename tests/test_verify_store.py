@@ -454,3 +454,75 @@ def test_export_format_and_errors(filled_store, tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         export(tmp_path / "missing.db", tmp_path / "x.csv")
     assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_failed_export_leaves_existing_output(filled_store, tmp_path, monkeypatch, fmt):
+    # The export was written in place: a failure half-way (disk full...) truncated the old
+    # file. Now it goes to a temporary file that replaces the output only when complete.
+    path, _ = filled_store
+    out = tmp_path / f"runs.{fmt}"
+    out.write_bytes(b"the previous export\n")
+
+    def fail_after_part(target, *args, **kwargs):
+        with open(target, "wb") as handle:
+            handle.write(b"part")
+        raise OSError(28, "No space left on device")
+
+    if fmt == "csv":
+        monkeypatch.setattr(csv.DictWriter, "writerows",
+                            lambda self, rows: fail_after_part(self.writer_target))
+        real_init = csv.DictWriter.__init__
+
+        def init(self, handle, *args, **kwargs):
+            real_init(self, handle, *args, **kwargs)
+            self.writer_target = handle.name
+        monkeypatch.setattr(csv.DictWriter, "__init__", init)
+    else:
+        pandas = pytest.importorskip("pandas")
+        pytest.importorskip("pyarrow")
+        monkeypatch.setattr(pandas.DataFrame, "to_parquet",
+                            lambda self, target, **kwargs: fail_after_part(target))
+    with pytest.raises(ValueError, match=f"cannot write {out}: No space left on device"):
+        export(path, out)
+    assert out.read_bytes() == b"the previous export\n"
+    # no temporary file left (a read-only reader may leave the store's -wal / -shm)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.db")] == [
+        out.name]
+
+
+def test_export_replaces_keeping_mode_and_symlink(filled_store, tmp_path):
+    path, _ = filled_store
+    out = tmp_path / "runs.csv"
+    out.write_text("old\n")
+    out.chmod(0o640)
+    assert export(path, out) == 3
+    assert out.read_text().startswith("key,") and (out.stat().st_mode & 0o777) == 0o640
+    fresh = tmp_path / "fresh.csv"
+    umask = os.umask(0o022)
+    try:
+        export(path, fresh)
+    finally:
+        os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o644  # as a plain open would make it
+    link = tmp_path / "link.csv"
+    link.symlink_to(out)
+    out.write_text("old\n")
+    export(path, link)  # written through the link, as before
+    assert link.is_symlink() and out.read_text().startswith("key,")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.db")) == [
+        "fresh.csv", "link.csv", "runs.csv"]
+
+
+def test_export_output_paths_refused(filled_store, tmp_path):
+    path, _ = filled_store
+    with pytest.raises(ValueError, match="is a directory"):
+        export(path, tmp_path, "csv")
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="folder.csv: it is a directory"):
+        export(path, folder)
+    with pytest.raises(ValueError, match="output path is empty"):
+        export(path, "", "csv")
+    with pytest.raises(ValueError, match="store path is empty"):
+        export("", tmp_path / "x.csv")

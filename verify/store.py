@@ -57,6 +57,7 @@ import json
 import os
 import sqlite3
 import struct
+import tempfile
 import urllib.parse
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -616,7 +617,9 @@ def export(path, out, format: str | None = None) -> int:
     path : str or os.PathLike
         The results store (must exist and be valid).
     out : str or os.PathLike
-        Output file (overwritten).
+        Output file, replaced whole: the export is written to a temporary file beside it and
+        renamed into place (``os.replace``), so a failure leaves an existing ``out`` as it was.
+        (A special file such as ``/dev/stdout`` is written directly.)
     format : {"csv", "parquet"}, optional
         Inferred from the extension of ``out`` (``.csv``; ``.parquet`` / ``.pq``) by default.
         CSV uses the stdlib (always available; online ``samples`` and missing values are empty
@@ -627,10 +630,15 @@ def export(path, out, format: str | None = None) -> int:
     int
         Number of runs written.
     """
+    for name, value in (("store", path), ("output", out)):
+        if isinstance(value, str) and not value:
+            raise ValueError(f"the {name} path is empty")
     path, out = Path(os.fspath(path)), Path(os.fspath(out))
     format = export_format(out, format)
     if out.exists() and out.resolve() == path.resolve():
         raise ValueError(f"refusing to overwrite the store {path} with its export")
+    if out.is_dir():
+        raise ValueError(f"cannot write {out}: it is a directory")
     if format == "parquet":
         pandas = _pandas("Parquet export")
         try:
@@ -639,14 +647,42 @@ def export(path, out, format: str | None = None) -> int:
             raise ValueError("Parquet export needs pyarrow: pip install pyarrow") from None
     with ResultsStore(path, readonly=True) as store:
         rows = store.rows()
-    try:
+
+    def write(target) -> None:
         if format == "csv":
-            with open(out, "w", newline="", encoding="utf-8") as handle:
+            with open(target, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
                 writer.writeheader()
                 writer.writerows(rows)
         else:
-            _dataframe(pandas, rows).to_parquet(out, index=False)
+            _dataframe(pandas, rows).to_parquet(target, index=False)
+
+    try:
+        if out.exists() and not out.is_file():  # /dev/stdout, a FIFO: cannot be replaced
+            write(out)
+        else:
+            _write_replacing(out, write)
     except OSError as exc:
         raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(rows)
+
+
+def _write_replacing(out: Path, write) -> None:
+    """``write(tmp)`` to a temporary file beside ``out`` (beside its target if ``out`` is a
+    symlink), then rename it over ``out``; on any error the temporary file is removed."""
+    target = Path(os.path.realpath(out))
+    if out.exists():
+        mode = target.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        write(tmp)
+        os.chmod(tmp, mode)  # mkstemp makes it 0600; keep the mode a plain open would give
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
