@@ -235,6 +235,13 @@ def test_sweep_from_toml(fake, capsys, tmp_path):
     (["--config", "MISSING"], "does not exist"),
     (["--config", "BAD"], "is not valid TOML"),
     (["--n", "6", "--k", "2", "--width", "8", "--seeds", "0"], "must be >= 1"),
+    (["--n", "6", "--k", "2", "--width", "8", "--seeds", "1e9"],
+     "the grid has 1,000,000,000 runs (1 point(s) x 1,000,000,000 seed(s)), more than"),
+    (["--n", "6", "--k", "2", "--width", "8", "--seeds", "1e30"], "the grid has 1e+30 runs"),
+    (["--n", "6", "--k", "2", "--width", "8", "--seeds", "2", "--seed-start",
+      "9223372036854775807"], "every seed must be < 2**63"),
+    (["--n", "6", "--k", "2", "--width", "8", "--seed-start", "1e30"],
+     "seed_start must be < 2**63"),
 ])
 def test_sweep_bad_input(fake, capsys, tmp_path, argv, match):
     bad = tmp_path / "bad.toml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import types
 from pathlib import Path
 
@@ -189,6 +190,98 @@ def test_bad_toml(tmp_path, text, match):
     with pytest.raises(ValueError, match=match) as info:
         grid_from_toml(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("line, match", [
+    # a value of the wrong type names its key (these raised TypeError: unhashable type)
+    ("samples = {a = 1}", "samples must be a value or a list of values, not a table"),
+    ("n = [[10]]", "n: each value must be a single value, not a list"),
+    ("width = [8, {r = 2}]", "width: each value must be a single value, not a table"),
+    ("init = [['dense']]", "init: each value must be a single value"),
+    ("seeds = [[1, 2]]", "seeds: each value must be a single value"),
+    ("seeds = {a = 1}", "seeds must be a value or a list of values, not a table"),
+    ("n = true", "n must be an integer, got True"),
+    ("n = '10'", "n must be an integer, got '10'"),
+    ("samples = true", "samples must be an integer or 'online', got True"),
+    ("samples = '100'", "samples must be an integer or 'online'"),
+    ("seeds = true", "seeds must be an integer, got True"),
+    ("seed_start = [1]", "seed_start must be an integer, got \\[1\\]"),
+    ("init = 1", "init must be one of"),
+    ("n = 1979-05-27", "n must be an integer"),
+])
+def test_toml_wrong_types_name_the_key(tmp_path, line, match):
+    grid = dict(n="10", k="2", width="8")
+    key = line.split(" = ")[0]
+    grid.pop(key, None)
+    text = "[grid]\n" + "".join(f"{k} = {v}\n" for k, v in grid.items()) + line + "\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=match) as info:
+        grid_from_toml(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("line, match", [
+    ("lr = '0.1'", "lr must be a number, got '0.1'"),
+    ("lr = [0.1]", "lr must be a number"),
+    ("weight_decay = true", "weight_decay must be a number, got True"),
+    ("max_steps = {a = 1}", "max_steps must be an integer"),
+    ("depth = false", "depth must be an integer, got False"),
+    ("loss = {a = 1}", "loss must be a string"),
+    ("loss = ['hinge']", "loss must be a string"),
+])
+def test_toml_train_wrong_types(tmp_path, line, match):
+    path = write(tmp_path, f"[grid]\nn = 10\nk = 2\nwidth = 8\n[train]\n{line}\n")
+    with pytest.raises(ValueError, match=match) as info:
+        grid_from_toml(path)
+    assert str(path) in str(info.value)
+
+
+def test_grid_size_cap_before_building(monkeypatch):
+    # --seeds 1e9 built the whole grid (minutes, then MemoryError); 1e30 overflowed.
+    built = []
+    real = sweep_module.RunConfig
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "RunConfig", counting)
+    for seeds, count in ((1e9, "2,000,000,000"), (1e30, "2e+30"), (range(10**30), "2e+30")):
+        with pytest.raises(ValueError, match=re.escape(f"the grid has {count} runs")) as info:
+            build_grid(n=[6, 8], k=2, width=8, seeds=seeds)
+        assert "MAX_GRID_RUNS = 1,000,000" in str(info.value)
+    # the product of the list lengths: 2 x 2 x 3 points (s counted for sparse only) x seeds
+    assert sweep_module.MAX_GRID_RUNS == 1_000_000
+    with pytest.raises(ValueError, match=r"has 1,200,000 runs \(12 point\(s\) x 100,000 seed"):
+        build_grid(n=[6, 8], k=2, width=[8, 16], init=["dense", "sparse"], s=[2, 3],
+                   seeds=100_000)
+    assert built == []
+    small = dict(n=[6, 8], k=2, width=[8, 16], init=["dense", "sparse"], s=2, seeds=3)
+    monkeypatch.setattr(sweep_module, "MAX_GRID_RUNS", 24)  # exactly at the cap: built
+    assert len(build_grid(**small)) == 24 == len(built)
+    monkeypatch.setattr(sweep_module, "MAX_GRID_RUNS", 23)
+    with pytest.raises(ValueError, match=r"has 24 runs \(8 point\(s\) x 3 seed"):
+        build_grid(**small)
+    assert len(built) == 24
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seeds=10, seed_start=2**63 - 5), r"every seed must be < 2\*\*63.*largest here is "
+                                           "9223372036854775812 \\(seed_start \\+ seeds"),
+    (dict(seed_start=1e30), "seed_start must be < 2\\*\\*63"),
+    (dict(seed_start=2**63), "seed_start must be < 2\\*\\*63"),
+    (dict(seeds=[1, 2**63]), "every seed must be < 2\\*\\*63.*9223372036854775808$"),
+    (dict(seeds=[1e30]), "every seed must be < 2\\*\\*63"),
+])
+def test_seeds_stay_below_2_63(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        build_grid(n=6, k=2, width=8, **kwargs)
+
+
+def test_largest_seeds_allowed():
+    grid = build_grid(n=6, k=2, width=8, seeds=3, seed_start=2**63 - 3)
+    assert [c.seed for c in grid] == [2**63 - 3, 2**63 - 2, 2**63 - 1]
+    assert [c.seed for c in build_grid(n=6, k=2, width=8, seeds=range(5, 2, -1))] == [5, 4, 3]
 
 
 def test_toml_missing_or_binary(tmp_path):

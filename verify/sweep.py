@@ -20,9 +20,15 @@ n x k x width x samples x init x s x seeds, with two rules:
   part of a grid is silently dropped.
 
 ``samples`` is the training-set size m; ``"online"`` (or None) means fresh samples every step.
-``seeds`` is a count N (seeds ``seed_start`` .. ``seed_start + N - 1``) or an explicit list.
-The fixed training settings (depth, max_steps, eval_every, batch_size, lr, weight_decay, loss,
-test_size, success_error) take :class:`RunConfig`'s defaults when not given.
+``seeds`` is a count N (seeds ``seed_start`` .. ``seed_start + N - 1``) or an explicit list;
+every seed must be below 2**63 (the store's integer range). The fixed training settings (depth,
+max_steps, eval_every, batch_size, lr, weight_decay, loss, test_size, success_error) take
+:class:`RunConfig`'s defaults when not given.
+
+A grid holds at most :data:`MAX_GRID_RUNS` runs (its size is counted from the list lengths
+before any config is built): a bigger sweep is split into several, which may share a store.
+Every value must have the type its key takes -- a table, a nested list, a bool, or a string
+where a number belongs is an error naming the key.
 
 TOML schema
 -----------
@@ -75,11 +81,12 @@ from itertools import product
 
 from simulate.estimates import proportion_estimate
 
-from .config import INITS, RunConfig, RunResult
+from .config import INITS, MAX_SEED, RunConfig, RunResult
 from .store import ResultsStore
 
 __all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "run_sweep", "train_runs",
-           "summarize", "check_device", "SweepSummary", "GRID_KEYS", "TRAIN_KEYS", "DEVICES"]
+           "summarize", "check_device", "SweepSummary", "GRID_KEYS", "TRAIN_KEYS", "DEVICES",
+           "MAX_GRID_RUNS"]
 
 GRID_KEYS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)
@@ -87,6 +94,12 @@ TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)
 DEVICES = ("auto", "cpu", "cuda")
 _INT_TRAIN = ("depth", "max_steps", "eval_every", "batch_size", "test_size")
 _REAL_TRAIN = ("lr", "weight_decay", "success_error")
+
+#: Most runs one grid may hold (:func:`build_grid` refuses more, before building anything).
+#: Building and keying a config takes about 40 us and 250 bytes here, so a million is about
+#: 40 s and 250 MB before the first run trains -- and a million runs of even one second each
+#: is 11 days of training. Split a bigger sweep into several (they may share a store).
+MAX_GRID_RUNS = 1_000_000
 
 
 def _trainer_module():
@@ -97,16 +110,38 @@ def _trainer_module():
 
 # --- grids -----------------------------------------------------------------------------------
 
+_COLLECTIONS = (list, tuple, set, frozenset, range, dict)
+
+
 def _as_list(name: str, value) -> list:
+    if isinstance(value, dict):
+        raise ValueError(f"{name} must be a value or a list of values, not a table "
+                         f"({_short(value)})")
     if isinstance(value, (list, tuple)):
         values = list(value)
     elif isinstance(value, (set, frozenset, range)):
-        values = sorted(value) if not isinstance(value, range) else list(value)
+        try:
+            values = sorted(value) if not isinstance(value, range) else list(value)
+        except TypeError:
+            raise ValueError(f"{name}: cannot order the values {_short(value)}") from None
     else:
         values = [value]
     if not values:
         raise ValueError(f"{name} must have at least one value")
-    return list(dict.fromkeys(values))  # drop repeats, keep order
+    for item in values:
+        if isinstance(item, _COLLECTIONS):
+            kind = "a table" if isinstance(item, dict) else "a list"
+            raise ValueError(f"{name}: each value must be a single value, not {kind} "
+                             f"({_short(item)})")
+    try:
+        return list(dict.fromkeys(values))  # drop repeats, keep order
+    except TypeError:  # another unhashable object
+        raise ValueError(f"{name}: unsupported value in {_short(values)}") from None
+
+
+def _short(value, limit: int = 60) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _size(name: str, value) -> int:
@@ -116,7 +151,7 @@ def _size(name: str, value) -> int:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
+        raise ValueError(f"{name} must be an integer, got {_short(value)}")
     return int(value)  # numpy integers too: the store key needs a plain int
 
 
@@ -124,14 +159,21 @@ def _samples(value) -> int | None:
     if value is None or (isinstance(value, str) and value.lower() == "online"):
         return None
     if isinstance(value, str):
-        raise ValueError(f"samples must be an integer or 'online', got {value!r}")
-    return _size("samples", value)
+        raise ValueError(f"samples must be an integer or 'online', got {_short(value)}")
+    try:
+        return _size("samples", value)
+    except ValueError:
+        raise ValueError(f"samples must be an integer or 'online', got {_short(value)}") \
+            from None
 
 
 def _real(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    return float(value)  # 1 and 1.0 would give different store keys
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {_short(value)}")
+    try:
+        return float(value)  # 1 and 1.0 would give different store keys
+    except OverflowError:
+        raise ValueError(f"{name} is too large, got {_short(value)}") from None
 
 
 def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_start=0,
@@ -171,6 +213,8 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
             fixed[name] = _size(name, value)
         elif name in _REAL_TRAIN:
             fixed[name] = _real(name, value)
+        elif not isinstance(value, str):  # loss
+            raise ValueError(f"{name} must be a string, got {_short(value)}")
         else:
             fixed[name] = value
     ns = [_size("n", v) for v in _as_list("n", n)]
@@ -179,14 +223,24 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
     sample_list = list(dict.fromkeys(_samples(v) for v in _as_list("samples", samples)))
     inits = _as_list("init", init)
     for value in inits:
-        if value not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {value!r}")
+        if not isinstance(value, str) or value not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {_short(value)}")
     s_list = [] if s is None else [_size("s", v) for v in _as_list("s", s)]
     if "sparse" in inits and not s_list:
         raise ValueError("sparse init needs s (the support size of each neuron)")
     if s_list and "sparse" not in inits:
         raise ValueError("s applies only to sparse init, and the grid has no sparse init")
     seed_list = _seed_list(seeds, seed_start)
+    points = len(ns) * len(ks) * len(widths) * len(sample_list) * sum(
+        len(s_list) if init_ == "sparse" else 1 for init_ in inits)
+    n_seeds = _length(seed_list)
+    total = points * n_seeds
+    if total > MAX_GRID_RUNS:
+        raise ValueError(f"the grid has {_count_text(total)} runs ({_count_text(points)} "
+                         f"point(s) x {_count_text(n_seeds)} seed(s)), more than "
+                         f"MAX_GRID_RUNS = {MAX_GRID_RUNS:,} in one sweep: split it into "
+                         "several sweeps (they may share a store)")
+    _check_seed_range(seed_list)
 
     configs = []
     for n_, k_, width_, samples_, init_ in product(ns, ks, widths, sample_list, inits):
@@ -202,13 +256,21 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
     return configs
 
 
-def _seed_list(seeds, seed_start) -> list[int]:
-    if isinstance(seeds, (list, tuple, range)):
+def _seed_list(seeds, seed_start) -> Sequence[int]:
+    """The seeds: an explicit list, or a count as a ``range`` (nothing built yet: the grid
+    size is checked first). Each seed is >= 0 here; < 2**63 is :func:`_check_seed_range`'s."""
+    if isinstance(seeds, range):  # kept lazy; a range never repeats a value
         if seed_start not in (0, None):
             raise ValueError("seed_start goes with a seed count, not with an explicit seed list")
-        values = [_size("seed", v) for v in _as_list("seeds", list(seeds))]
+        if not seeds or min(seeds[0], seeds[-1]) < 0:
+            raise ValueError(f"seeds must be a non-empty range of seeds >= 0, got {seeds}")
+        return seeds
+    if isinstance(seeds, (list, tuple, set, frozenset, dict)):
+        if seed_start not in (0, None):
+            raise ValueError("seed_start goes with a seed count, not with an explicit seed list")
+        values = list(dict.fromkeys(_size("seeds", v) for v in _as_list("seeds", seeds)))
         if any(v < 0 for v in values):
-            raise ValueError(f"seeds must be >= 0, got {values}")
+            raise ValueError(f"seeds must be >= 0, got {_short(values)}")
         return values
     count = _size("seeds", seeds)
     if count < 1:
@@ -216,7 +278,28 @@ def _seed_list(seeds, seed_start) -> list[int]:
     start = _size("seed_start", 0 if seed_start is None else seed_start)
     if start < 0:
         raise ValueError(f"seed_start must be >= 0, got {start}")
-    return list(range(start, start + count))
+    if start >= MAX_SEED:
+        raise ValueError(f"seed_start must be < 2**63 (the store's integer range), got {start}")
+    return range(start, start + count)
+
+
+def _check_seed_range(seeds: Sequence[int]) -> None:
+    # A range's maximum is one of its ends: no need to walk it.
+    counted = isinstance(seeds, range)
+    largest = max(seeds[0], seeds[-1]) if counted else max(seeds)
+    if largest >= MAX_SEED:
+        raise ValueError(f"every seed must be < 2**63 (the store's integer range); the largest "
+                         f"here is {largest}" + (" (seed_start + seeds - 1)" if counted else ""))
+
+
+def _length(seeds: Sequence[int]) -> int:
+    if isinstance(seeds, range):  # len() overflows past sys.maxsize
+        return max(0, -((seeds.start - seeds.stop) // seeds.step))
+    return len(seeds)
+
+
+def _count_text(count: int) -> str:
+    return f"{count:,}" if count < 10**15 else f"{count:.3g}"
 
 
 def _describe(point: dict) -> str:
