@@ -25,6 +25,12 @@ _TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weigh
                   "test_size", "success_error")
 _GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 
+_GIB = 2**30
+#: Largest ``--memory-cap`` in GiB (1 PiB): more is a typo (a byte count, say), not a machine.
+MAX_MEMORY_CAP_GIB = 2**20
+#: Largest ``--threads``: torch takes a C int, and more threads than this helps no machine.
+MAX_THREADS = 1024
+
 
 def samples_arg(text: str):
     """A training-set size (1e4 allowed), or "online" (None)."""
@@ -35,6 +41,36 @@ def samples_arg(text: str):
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"must be an integer or 'online', got {text!r}") from None
+
+
+def memory_gib_arg(text: str) -> int:
+    """A memory cap given in GiB (a positive real number, 0.5 allowed), returned in bytes."""
+    value = real_arg(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, got {text!r}")
+    if value > MAX_MEMORY_CAP_GIB:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_MEMORY_CAP_GIB} GiB (the cap is in GiB, e.g. 0.5 or 8), got "
+            f"{text!r}")
+    cap = int(value * _GIB)
+    if cap < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} GiB rounds to 0 bytes")
+    return cap
+
+
+def threads_arg(text: str) -> int:
+    """A thread count, 1 .. :data:`MAX_THREADS`."""
+    value = positive_int_arg(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text!r}")
+    return value
+
+
+def path_arg(text: str) -> str:
+    """A file path: anything but the empty string (which would silently mean no file)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _add_training_options(p) -> None:
@@ -58,11 +94,12 @@ def _add_run_options(p) -> None:
     g.add_argument("--max-ensemble", type=positive_int_arg,
                    help="train at most this many runs together (smaller ensembles store "
                         "results sooner)")
-    g.add_argument("--memory-cap", type=positive_int_arg, metavar="BYTES",
-                   help="memory cap for one ensemble, in bytes (e.g. 2e9; trainer default)")
-    g.add_argument("--threads", type=positive_int_arg,
-                   help="CPU threads for torch (default: torch's choice; 1 helps on a machine "
-                        "whose other cores are busy)")
+    g.add_argument("--memory-cap", type=memory_gib_arg, metavar="GIB",
+                   help="memory cap for one ensemble, in GiB (e.g. 0.5; default 4 on the CPU, "
+                        "80%% of the GPU's memory on CUDA)")
+    g.add_argument("--threads", type=threads_arg,
+                   help=f"CPU threads for torch, at most {MAX_THREADS} (default: torch's "
+                        "choice; 1 helps on a machine whose other cores are busy)")
     g.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
 
@@ -96,7 +133,7 @@ def register(sub) -> None:
     p.add_argument("--seed-start", type=size_arg, default=0, help="first seed (default 0)")
     _add_training_options(p)
     _add_run_options(p)
-    p.add_argument("--store", metavar="PATH",
+    p.add_argument("--store", metavar="PATH", type=path_arg,
                    help="also save the runs to this results store (runs already there are "
                         "read back, not retrained)")
     add_output_flags(p, latex=False)
@@ -112,7 +149,8 @@ def register(sub) -> None:
                    help="read the grid and training settings from a TOML file (schema: "
                         "verify/sweep.py; example: verify/examples/sweep_small.toml) instead "
                         "of the options below")
-    p.add_argument("--store", metavar="PATH", required=True, help="results store (SQLite)")
+    p.add_argument("--store", metavar="PATH", type=path_arg, required=True,
+                   help="results store (SQLite)")
     g = p.add_argument_group("grid (each takes one or more values)")
     g.add_argument("--n", type=size_arg, nargs="+", help="input dimensions")
     g.add_argument("--k", type=size_arg, nargs="+", help="parity degrees")
@@ -134,8 +172,10 @@ def register(sub) -> None:
     e = results.add_parser("export", help="write every stored run to CSV or Parquet",
                            description="One row per run: key, config fields, outcome, version "
                                        "and config JSON. Parquet needs pandas and pyarrow.")
-    e.add_argument("--store", metavar="PATH", required=True, help="results store")
-    e.add_argument("--out", metavar="FILE", required=True, help="output file (overwritten)")
+    e.add_argument("--store", metavar="PATH", type=path_arg, required=True,
+                   help="results store")
+    e.add_argument("--out", metavar="FILE", type=path_arg, required=True,
+                   help="output file (replaced whole once the export is complete)")
     e.add_argument("--format", choices=EXPORT_FORMATS,
                    help="csv or parquet (default: from the extension of --out)")
     add_output_flags(e, latex=False)
@@ -174,7 +214,7 @@ def _cmd_train(args) -> str:
     configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
     execution = dict(device=args.device, progress=not args.no_progress,
                      memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
-    if args.store:
+    if args.store is not None:
         with ResultsStore(args.store) as store:
             run_sweep(configs, store, **execution)
             results = store.results(keys=[c.key() for c in configs])
@@ -195,7 +235,7 @@ def _cmd_train(args) -> str:
               f"{point['success_rate']:.3f}, Wilson 95% CI [{point['ci_low']:.3f}, "
               f"{point['ci_high']:.3f}] (success: test error <= "
               f"{config['success_error']:g} within {config['max_steps']} steps)")
-    if args.store:
+    if args.store is not None:
         table += f"\nstored in {args.store}"
     return emit(args, out, table)
 

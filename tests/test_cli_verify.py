@@ -310,6 +310,84 @@ def test_export_errors(fake, capsys, tmp_path):
     assert not (tmp_path / "no.db").exists()
 
 
+# --- option values ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_memory_cap_in_gib(fake, capsys, tmp_path, command, monkeypatch):
+    caps = []
+    real = fake.max_ensemble_size
+
+    def spy(config, memory_cap_bytes=None, device="cpu"):
+        caps.append(memory_cap_bytes)
+        return real(config, memory_cap_bytes, device)
+
+    monkeypatch.setattr(fake, "max_ensemble_size", spy)
+    argv = [command, "--n", "6", "--k", "2", "--width", "8", "--seeds", "2", *TINY,
+            "--memory-cap", "0.5"]
+    if command == "sweep":
+        argv += ["--store", str(tmp_path / "runs.db")]
+    run_json(capsys, *argv)
+    assert caps == [2**29]  # 0.5 GiB in bytes, as simulate --memory-cap takes it
+
+
+@pytest.mark.parametrize("value, match", [
+    ("0", "must be a positive number of GiB"),
+    ("-1", "must be a positive number of GiB"),
+    ("1e-12", "'1e-12' GiB rounds to 0 bytes"),
+    ("inf", "must be finite"),
+    ("nan", "must be finite"),
+    ("1e300", "must be at most 1048576 GiB"),
+    ("2e9", "the cap is in GiB"),  # a byte count, as the option used to take
+    ("lots", "must be a number"),
+])
+def test_memory_cap_bad_values(fake, capsys, tmp_path, value, match):
+    for command in ("train", "sweep"):
+        err = run_error(capsys, command, "--n", "6", "--k", "2", "--width", "8",
+                        "--store", str(tmp_path / "runs.db"), "--memory-cap", value)
+        assert "--memory-cap" in err and match in err
+    assert fake.calls == [] and not (tmp_path / "runs.db").exists()
+
+
+@pytest.mark.parametrize("value, match", [("1e30", "must be at most 1024"),
+                                          ("1025", "must be at most 1024"),
+                                          ("0", "must be >= 1")])
+def test_threads_bad_values(fake, capsys, tmp_path, value, match):
+    # --threads 1e30 reached torch: "Overflow when unpacking long long"
+    for command in ("train", "sweep"):
+        err = run_error(capsys, command, "--n", "6", "--k", "2", "--width", "8",
+                        "--store", str(tmp_path / "runs.db"), "--threads", value)
+        assert "--threads" in err and match in err
+    assert fake.calls == []
+
+
+def test_empty_store_path_refused(fake, capsys, tmp_path):
+    # --store "" was taken as "no store": rc 0 and nothing stored.
+    grid = ["--n", "6", "--k", "2", "--width", "8"]
+    for argv in (["train", *grid, "--store", ""], ["sweep", *grid, "--store", ""],
+                 ["results", "export", "--store", "", "--out", str(tmp_path / "x.csv")],
+                 ["results", "export", "--store", str(tmp_path / "x.db"), "--out", ""]):
+        err = run_error(capsys, *argv)
+        assert "must not be empty" in err
+    assert fake.calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_directory_store_path_refused(fake, capsys, tmp_path):
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    grid = ["--n", "6", "--k", "2", "--width", "8"]
+    for argv in (["train", *grid, "--store", str(folder)],
+                 ["sweep", *grid, "--store", str(folder)],
+                 ["results", "export", "--store", str(folder), "--out",
+                  str(tmp_path / "x.csv")]):
+        err = run_error(capsys, *argv)
+        assert f"{folder} is a directory, not a results store" in err
+    store = _filled_store(capsys, tmp_path)
+    err = run_error(capsys, "results", "export", "--store", str(store), "--out", str(folder),
+                    "--format", "csv")
+    assert f"cannot write {folder}: it is a directory" in err
+    assert list(folder.iterdir()) == []
+
+
 # --- real training -----------------------------------------------------------------------------
 
 def test_train_real_json(capsys):
