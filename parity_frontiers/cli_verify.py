@@ -273,13 +273,21 @@ def _cmd_sweep(args) -> str:
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
              "-" if p["s"] is None else p["s"], p["runs"], p["successes"],
              _ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
-             "-" if p["median_steps_to_success"] is None
-             else format_number(p["median_steps_to_success"])] for p in summary.points]
+             _median_text(p)] for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
              f"{summary.successes} successes")
-    return format_table(["n", "k", "width", "samples", "init", "s", "runs", "successes",
-                         "success rate [Wilson 95%]", "median steps"], rows, title=title)
+    table = format_table(["n", "k", "width", "samples", "init", "s", "runs", "successes",
+                          "success rate [Wilson 95%]", "median steps to success (KM)"], rows,
+                         title=title)
+    return table + ("\n\nmedian steps to success: Kaplan-Meier median over all runs, a run "
+                    "that did not succeed counting as censored at max_steps T ('> T': fewer "
+                    "than half succeeded within T steps)")
+
+
+def _median_text(point: dict) -> str:
+    median = point["median_steps_to_success"]
+    return f"> {point['max_steps']}" if median is None else format_number(median)
 
 
 def _cmd_export(args) -> str:

@@ -19,7 +19,7 @@ from test_verify_sweep import FakeTrainer, fake_outcome  # tests/ is on sys.path
 import verify.sweep as sweep_module
 from parity_frontiers.cli import main
 from simulate.estimates import proportion_estimate
-from verify.config import RunConfig
+from verify.config import RunConfig, RunResult
 from verify.store import COLUMNS, ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +219,27 @@ def test_sweep_json_and_rerun(fake, capsys, tmp_path):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "48 already stored, 0 trained now" in text and "success rate [Wilson 95%]" in text
+
+
+def test_sweep_median_counts_failed_runs(fake, capsys, tmp_path, monkeypatch):
+    # Two of three runs fail: the median of the one success (100 steps) is not the point's
+    # median time to success, which is beyond T = 200. The table says "> 200", JSON None.
+    import test_verify_sweep
+
+    def outcome(config):
+        if config.seed == 0:
+            return RunResult(config, True, 100, 0.05, 0.0, "success", 100)
+        return RunResult(config, False, None, 0.4, 0.2, "max_steps", config.max_steps)
+
+    monkeypatch.setattr(test_verify_sweep, "fake_outcome", outcome)
+    argv = ["sweep", "--n", "6", "--k", "2", "--width", "8", "--seeds", "3", *TINY, "--store",
+            str(tmp_path / "runs.db")]
+    (point,) = run_json(capsys, *argv)["points"]
+    assert point["successes"] == 1 and point["median_steps_to_success"] is None
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "median steps to success (KM)" in text and "> 200" in text
+    assert "Kaplan-Meier median over all runs" in text and "censored at max_steps" in text
 
 
 def test_sweep_from_toml(fake, capsys, tmp_path):

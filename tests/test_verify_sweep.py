@@ -18,6 +18,7 @@ from verify.sweep import (
     build_grid,
     check_device,
     grid_from_toml,
+    median_steps_to_success,
     read_sweep_toml,
     run_sweep,
     summarize,
@@ -392,10 +393,67 @@ def test_summarize_wilson():
     assert point["successes"] == wins and point["runs"] == 7
     assert point["success_rate"] == expected.estimate
     assert (point["ci_low"], point["ci_high"]) == (expected.ci_low, expected.ci_high)
-    steps = sorted(r.steps_to_success for r in results if r.success)
-    assert point["median_steps_to_success"] == pytest.approx(
-        (steps[(len(steps) - 1) // 2] + steps[len(steps) // 2]) / 2)
+    assert point["median_steps_to_success"] == median_steps_to_success(results)
     assert "seed" not in point and point["n"] == 6
+
+
+def _runs(steps, failures, max_steps=1000):
+    """Results of one config: successes at ``steps``, then ``failures`` censored runs."""
+    config = dict(n=6, k=2, width=8, max_steps=max_steps, eval_every=50)
+    out = [RunResult(RunConfig(seed=i, **config), True, t, 0.05, 0.0, "success", t)
+           for i, t in enumerate(steps)]
+    out += [RunResult(RunConfig(seed=len(steps) + i, **config), False, None, 0.4, 0.3,
+                      "diverged" if i % 2 else "max_steps", max_steps if i % 2 == 0 else 70)
+            for i in range(failures)]
+    return out
+
+
+@pytest.mark.parametrize("steps, failures, median", [
+    # failures count: the median of the successes alone (200, 150) flattered these points
+    ([100, 200, 300], 3, 300),
+    ([100, 200], 3, None),           # fewer than half succeeded: not reached within T
+    ([100, 300], 2, 300),            # S = 1/2 from 300 to T: the median is 300
+    ([100, 200, 300, 400], 0, 250),  # no failures: the ordinary median
+    ([100, 200, 300], 0, 200),
+    ([50], 0, 50),
+    ([], 4, None),
+    ([200, 100, 100, 400], 1, 200),
+])
+def test_median_steps_kaplan_meier(steps, failures, median):
+    results = _runs(steps, failures)
+    assert median_steps_to_success(results) == median
+    (point,) = summarize(results)
+    assert point["median_steps_to_success"] == median
+
+
+def _scipy_km_median(steps, failures, max_steps):
+    from scipy.stats import CensoredData, ecdf
+
+    if not steps:
+        return None
+    sf = ecdf(CensoredData(uncensored=steps, right=[max_steps] * failures)).sf
+    times, survival = list(sf.quantiles), list(sf.probabilities)
+    for i, (t, s) in enumerate(zip(times, survival, strict=True)):
+        if math.isclose(s, 0.5):  # flat at exactly 1/2 until the next event (a drop), if any
+            drops = [u for u, v in zip(times[i + 1:], survival[i + 1:], strict=True)
+                     if v < s and not math.isclose(v, s)]
+            return (t + drops[0]) / 2 if drops else t
+        if s < 0.5:
+            return t
+    return None
+
+
+def test_median_matches_scipy_kaplan_meier():
+    import random
+
+    rng = random.Random(1)
+    for _ in range(300):
+        steps = [50 * rng.randint(1, 20) for _ in range(rng.randint(0, 9))]
+        failures = rng.randint(0, 9)
+        if not steps and not failures:
+            continue
+        got = median_steps_to_success(_runs(steps, failures))
+        assert got == _scipy_km_median(steps, failures, 1000), (steps, failures)
 
 
 def test_check_device():

@@ -85,8 +85,8 @@ from .config import INITS, MAX_SEED, RunConfig, RunResult
 from .store import ResultsStore
 
 __all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "run_sweep", "train_runs",
-           "summarize", "check_device", "SweepSummary", "GRID_KEYS", "TRAIN_KEYS", "DEVICES",
-           "MAX_GRID_RUNS"]
+           "summarize", "median_steps_to_success", "check_device", "SweepSummary", "GRID_KEYS",
+           "TRAIN_KEYS", "DEVICES", "MAX_GRID_RUNS"]
 
 GRID_KEYS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)
@@ -545,8 +545,14 @@ def summarize(results: Iterable[RunResult]) -> list[dict]:
     """Success rate per grid point (runs sharing a shape key), with the Wilson 95% interval.
 
     Each entry has the point's config fields (no seed), ``runs``, ``successes``,
-    ``success_rate``, ``ci_low``, ``ci_high`` and ``median_steps_to_success`` (over the
-    successful runs; None if none), in first-seen order.
+    ``success_rate``, ``ci_low``, ``ci_high`` and ``median_steps_to_success``, in first-seen
+    order.
+
+    ``median_steps_to_success`` is the Kaplan-Meier median over *all* the point's runs (see
+    :func:`median_steps_to_success`): a run that did not succeed counts as right-censored at
+    ``max_steps``, not as absent, so the median does not flatter a point where most runs fail.
+    It is None when the median is not reached within ``max_steps`` (fewer than half the runs
+    succeeded): the median time to success is then only known to exceed ``max_steps``.
     """
     groups: dict[str, list[RunResult]] = {}
     for result in results:
@@ -556,13 +562,34 @@ def summarize(results: Iterable[RunResult]) -> list[dict]:
         config = {k: v for k, v in group[0].config.as_dict().items() if k != "seed"}
         wins = sum(bool(r.success) for r in group)
         estimate = proportion_estimate(wins, len(group))
-        steps = sorted(r.steps_to_success for r in group
-                       if r.success and r.steps_to_success is not None)
-        median = None
-        if steps:
-            mid = len(steps) // 2
-            median = steps[mid] if len(steps) % 2 else (steps[mid - 1] + steps[mid]) / 2
         points.append({**config, "runs": len(group), "successes": wins,
                        "success_rate": estimate.estimate, "ci_low": estimate.ci_low,
-                       "ci_high": estimate.ci_high, "median_steps_to_success": median})
+                       "ci_high": estimate.ci_high,
+                       "median_steps_to_success": median_steps_to_success(group)})
     return points
+
+
+def median_steps_to_success(results: Sequence[RunResult]) -> float | None:
+    """Kaplan-Meier median of the steps to success of runs of one config (and max_steps).
+
+    A run that succeeded is an event at its ``steps_to_success``; any other run (max_steps,
+    diverged) is right-censored at ``max_steps`` -- it did not succeed within the budget. All
+    the censoring is at ``max_steps``, after every event, so the Kaplan-Meier survival curve is
+    the empirical one with the censored runs at +inf: S(t) = #(runs not succeeded by t) / N.
+    The median is the first t with S(t) <= 1/2 (the midpoint of the two middle success times
+    when S is exactly 1/2 between them, which is the ordinary median when every run succeeds),
+    and None when S stays above 1/2 up to ``max_steps``: fewer than half the runs succeeded,
+    so the median is only known to exceed ``max_steps``. Agrees with
+    ``scipy.stats.ecdf(scipy.stats.CensoredData(uncensored=..., right=...))`` (tested).
+    """
+    times = sorted(r.steps_to_success if r.success and r.steps_to_success is not None
+                   else math.inf for r in results)
+    if not times:
+        return None
+    half = (len(times) + 1) // 2  # 1-based rank where S first drops to <= 1/2
+    median = times[half - 1]
+    if median == math.inf:
+        return None
+    if len(times) % 2 == 0 and times[half] != math.inf:
+        return (median + times[half]) / 2
+    return median
