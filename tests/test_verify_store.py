@@ -218,10 +218,11 @@ READ_ONLY_SCRIPT = textwrap.dedent("""
     with ResultsStore(store, readonly=True) as s:
         s.check()
         print("count", s.count())
-    try:
-        ResultsStore(store)
-    except ValueError as exc:
-        print("write:", exc)
+    for target in (store, store.replace("runs.db", "new.db")):
+        try:
+            ResultsStore(target)
+        except ValueError as exc:
+            print("write:", exc)
 """)
 
 
@@ -257,6 +258,8 @@ def test_read_only_storage_real(tmp_path):
     assert lines[:2] == ["exported 2", "count 2"], done.stdout
     assert lines[2].startswith(f"write: cannot write to results store {path}: its directory")
     assert "not writable" in lines[2] and "damaged" not in lines[2]
+    assert lines[3] == (f"write: cannot create results store {folder / 'new.db'}: its "
+                        f"directory {folder} is not writable")
     with open(out, newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 2
     assert sorted(p.name for p in folder.iterdir()) == ["runs.db"]
@@ -292,7 +295,7 @@ def test_read_only_storage_simulated(tmp_path, monkeypatch):
     message = str(info.value)
     assert message.startswith(f"cannot write to results store {path}: its directory")
     assert "not writable" in message and "damaged" not in message
-    with pytest.raises(ValueError, match="cannot create results store .* not writable"):
+    with pytest.raises(ValueError, match="cannot create results store .* not writable$"):
         ResultsStore(tmp_path / "new.db")
 
 

@@ -137,6 +137,8 @@ def _write_problem(path: Path) -> str | None:
     files beside it), or None when nothing is visibly wrong."""
     parent = path.resolve().parent
     if not os.access(parent, os.W_OK):
+        if not path.exists():
+            return f"its directory {parent} is not writable"
         return (f"its directory {parent} is not writable (SQLite needs to create "
                 f"{path.name}-wal and {path.name}-shm beside it); `results export` can still "
                 "read it")
@@ -154,7 +156,7 @@ def _store_error(path: Path, exc: sqlite3.Error, doing: str, writing: bool) -> V
     """One line for an SQLite error met while ``doing`` something with the store ``path``."""
     name, text = _error_name(exc), " ".join(str(exc).split())
     if _is_damage(exc):
-        return ValueError(f"{path} is a damaged results store ({text}) while {doing}")
+        return ValueError(f"{path} is a damaged results store ({text}; found while {doing})")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return ValueError(f"results store {path} is locked by another process ({text}) "
                           f"while {doing}")
