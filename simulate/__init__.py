@@ -12,10 +12,20 @@ interval; Wilson for proportions). Trials draw from counter-seeded SplitMix64 st
 import :mod:`theory` and nothing above it.
 """
 
-from .estimates import Estimate, ExactMean, mean_estimate, proportion_estimate
-from .gradients import population_gradient, simulate_gradient
-from .lottery import simulate_lottery
-from .onestep import simulate_onestep
+import importlib
 
-__all__ = ["Estimate", "ExactMean", "mean_estimate", "proportion_estimate",
-           "population_gradient", "simulate_gradient", "simulate_lottery", "simulate_onestep"]
+# Exported names and their modules; imported on first use (PEP 562), so that importing the
+# estimates does not compile or load the Numba kernels.
+_EXPORTS = {
+    "Estimate": "estimates", "ExactMean": "estimates", "mean_estimate": "estimates",
+    "proportion_estimate": "estimates",
+    "population_gradient": "gradients", "simulate_gradient": "gradients",
+    "simulate_lottery": "lottery", "simulate_onestep": "onestep",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

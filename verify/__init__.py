@@ -12,10 +12,20 @@
 This package may import :mod:`simulate` and :mod:`theory`, nothing above them.
 """
 
-from .config import RunConfig, RunResult
-from .store import ResultsStore, export, load_dataframe
-from .sweep import build_grid, grid_from_toml, run_sweep
-from .trainer import train_ensemble
+import importlib
 
-__all__ = ["RunConfig", "RunResult", "ResultsStore", "export", "load_dataframe", "build_grid",
-           "grid_from_toml", "run_sweep", "train_ensemble"]
+# Exported names and their modules; imported on first use (PEP 562), so that the console
+# command does not pay for torch when it only evaluates a bound.
+_EXPORTS = {
+    "RunConfig": "config", "RunResult": "config",
+    "ResultsStore": "store", "export": "store", "load_dataframe": "store",
+    "build_grid": "sweep", "grid_from_toml": "sweep", "run_sweep": "sweep",
+    "train_ensemble": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
