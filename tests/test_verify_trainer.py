@@ -465,3 +465,27 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
     monkeypatch.setattr(vtrainer, "_count_errors", full)
     slow = train_ensemble(configs, device="cpu")
     assert [core(r) for r in quick] == [core(r) for r in slow]
+
+
+def test_windows_drawn_in_blocks_train_identically(monkeypatch):
+    # An evaluation window longer than DRAW_BYTES_PER_RUN is drawn in blocks: the trajectory
+    # must not change (the batch stream does not depend on its cut), and an online run's
+    # result, train-error sample included, must not depend on its ensemble companions.
+    import verify.trainer as trainer
+
+    offline = RunConfig(n=10, k=2, width=32, samples=300, max_steps=400, eval_every=200,
+                        test_size=500)
+    online = RunConfig(n=10, k=2, width=32, max_steps=400, eval_every=200, test_size=500)
+    whole = [train_ensemble(seeds_of(c, range(3)), device="cpu") for c in (offline, online)]
+    monkeypatch.setattr(trainer, "DRAW_BYTES_PER_RUN", 3000)  # blocks of a few steps
+    assert trainer._draw_steps(offline) < offline.eval_every
+    assert trainer._draw_steps(online) < online.eval_every
+    blocks = [train_ensemble(seeds_of(c, range(3)), device="cpu") for c in (offline, online)]
+    for a, b in zip(whole[0], blocks[0], strict=True):
+        assert core(a) == core(b)
+    for a, b in zip(whole[1], blocks[1], strict=True):
+        assert (a.success, a.steps_to_success, a.test_error, a.steps_run) == \
+            (b.success, b.steps_to_success, b.test_error, b.steps_run)
+    alone = train_ensemble(seeds_of(online, [1]), device="cpu")[0]
+    assert core(alone) == core(blocks[1][1])
+    assert alone.extra["train_error_samples"] == blocks[1][1].extra["train_error_samples"]
