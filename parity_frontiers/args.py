@@ -94,3 +94,23 @@ def emit(args, result: dict, table: str, formulas: dict | None = None) -> str:
     if formulas and getattr(args, "latex", False):
         table += "\n\nFormulas (LaTeX):\n" + latex_block(formulas)
     return table
+
+
+_GIB = 2**30
+#: Largest ``--memory-cap`` in GiB (1 PiB): more is a typo (a byte count, say), not a machine.
+MAX_MEMORY_CAP_GIB = 2**20
+
+
+def memory_gib_arg(text: str) -> int:
+    """A memory cap given in GiB (a positive real number, 0.5 allowed), returned in bytes."""
+    value = real_arg(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, got {text!r}")
+    if value > MAX_MEMORY_CAP_GIB:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_MEMORY_CAP_GIB} GiB (the cap is in GiB, e.g. 0.5 or 8), got "
+            f"{text!r}")
+    cap = int(value * _GIB)
+    if cap < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} GiB rounds to 0 bytes")
+    return cap

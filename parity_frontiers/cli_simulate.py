@@ -1,6 +1,6 @@
 """``parity-frontiers simulate {lottery,gradient,onestep}``: the Monte Carlo of :mod:`simulate`.
 
-Each prints a table with the estimate, its standard error and Wilson/normal 95% interval, next
+Each prints a table with the estimate, its standard error and Wilson/t 95% interval, next
 to theory's value where one exists; ``--json`` prints one object whose keys always include
 ``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials`` and ``seed`` (and ``exact`` for
 ``lottery``). A grid of widths or sample sizes in ``onestep`` gives ``rows`` of such objects.
@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import argparse
 
-from .args import add_output_flags, emit, positive_int_arg, rational_arg, real_arg, size_arg
+from .args import (
+    add_output_flags,
+    emit,
+    memory_gib_arg,
+    positive_int_arg,
+    rational_arg,
+    size_arg,
+)
 from .output import format_number, format_table
-
-_GIB = 2**30
 
 
 def _seed_arg(text: str) -> int:
@@ -23,14 +28,6 @@ def _seed_arg(text: str) -> int:
     return value
 
 
-def _memory_arg(text: str) -> int:
-    value = real_arg(text)
-    if not 2**-30 <= value <= 2**40:
-        raise argparse.ArgumentTypeError(
-            f"must be a number of GiB between 2**-30 (one byte) and 2**40, got {text!r}")
-    return int(value * _GIB)
-
-
 def _common(p, trials: int) -> None:
     p.add_argument("--trials", type=positive_int_arg, default=trials,
                    help=f"independent Monte Carlo trials (default {trials})")
@@ -38,7 +35,7 @@ def _common(p, trials: int) -> None:
                    help="random seed; the same seed gives the same numbers (default 0)")
     p.add_argument("--threads", type=positive_int_arg,
                    help="Numba worker threads (default: all cores)")
-    p.add_argument("--memory-cap", type=_memory_arg, metavar="GIB",
+    p.add_argument("--memory-cap", type=memory_gib_arg, metavar="GIB",
                    help="refuse runs estimated to need more memory than this (default 4 GiB)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it is shown only on a terminal anyway)")

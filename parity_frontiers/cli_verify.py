@@ -17,7 +17,7 @@ from verify.config import INITS, LOSSES, RunConfig
 from verify.store import EXPORT_FORMATS, ResultsStore, export, export_format
 from verify.sweep import DEVICES, build_grid, grid_from_toml, run_sweep, summarize, train_runs
 
-from .args import PROG, add_output_flags, emit, positive_int_arg, real_arg, size_arg
+from .args import PROG, add_output_flags, emit, memory_gib_arg, positive_int_arg, real_arg, size_arg
 from .output import dumps_json, format_number, format_table
 
 # argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
@@ -25,9 +25,6 @@ _TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weigh
                   "test_size", "success_error")
 _GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 
-_GIB = 2**30
-#: Largest ``--memory-cap`` in GiB (1 PiB): more is a typo (a byte count, say), not a machine.
-MAX_MEMORY_CAP_GIB = 2**20
 #: Largest ``--threads``: torch takes a C int, and more threads than this helps no machine.
 MAX_THREADS = 1024
 
@@ -41,21 +38,6 @@ def samples_arg(text: str):
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"must be an integer or 'online', got {text!r}") from None
-
-
-def memory_gib_arg(text: str) -> int:
-    """A memory cap given in GiB (a positive real number, 0.5 allowed), returned in bytes."""
-    value = real_arg(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of GiB, got {text!r}")
-    if value > MAX_MEMORY_CAP_GIB:
-        raise argparse.ArgumentTypeError(
-            f"must be at most {MAX_MEMORY_CAP_GIB} GiB (the cap is in GiB, e.g. 0.5 or 8), got "
-            f"{text!r}")
-    cap = int(value * _GIB)
-    if cap < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} GiB rounds to 0 bytes")
-    return cap
 
 
 def threads_arg(text: str) -> int:

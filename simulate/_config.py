@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from numbers import Integral
+import time
 
 import numba
-import numpy as np
+from tqdm import tqdm
+
+from theory._checks import check_int, check_rational, check_subset_size
 
 #: Default cap on the memory a simulation may allocate, in bytes (4 GiB).
 MEMORY_CAP_BYTES = 4 * 2**30
@@ -21,13 +23,8 @@ MAX_KERNEL_SIZE = 2**53
 
 def check_memory(estimated_bytes: int, cap_bytes: int | None, what: str) -> None:
     """Refuse up front, with the estimate, a request that would need more than the cap."""
-    if cap_bytes is None:
-        cap = MEMORY_CAP_BYTES
-    elif isinstance(cap_bytes, (bool, np.bool_)) or not isinstance(cap_bytes, Integral) \
-            or cap_bytes < 1:
-        raise ValueError(f"memory cap must be a positive number of bytes, got {cap_bytes!r}")
-    else:
-        cap = int(cap_bytes)
+    cap = (MEMORY_CAP_BYTES if cap_bytes is None
+           else check_int("memory_cap_bytes", cap_bytes, strict=True))
     if estimated_bytes > cap:
         raise ValueError(
             f"{what} needs an estimated {estimated_bytes / 2**30:.3g} GiB, above the memory cap "
@@ -39,9 +36,7 @@ def check_threads(threads: int | None) -> int:
     limit = numba.config.NUMBA_NUM_THREADS
     if threads is None:
         return limit
-    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, Integral) or threads < 1:
-        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    threads = int(threads)
+    threads = check_int("threads", threads, strict=True)
     if threads > limit:
         raise ValueError(f"threads must be <= {limit} (NUMBA_NUM_THREADS), got {threads}")
     return threads
@@ -60,8 +55,6 @@ def numba_threads(threads: int):
 
 def check_kernel_size(name: str, value, minimum: int = 1) -> int:
     """An integer size in [minimum, 2**53], the range the kernels index without overflow."""
-    from theory._checks import check_int
-
     value = check_int(name, value, minimum)
     if value > MAX_KERNEL_SIZE:
         raise ValueError(f"{name} must be <= 2**53 for the Monte Carlo kernels, got {value:.4g}")
@@ -70,8 +63,6 @@ def check_kernel_size(name: str, value, minimum: int = 1) -> int:
 
 def check_problem(n, k, s) -> tuple[int, int, int]:
     """Input dimension n, parity degree k and support size s, with 1 <= k, s <= n <= 2**53."""
-    from theory._checks import check_subset_size
-
     n = check_kernel_size("n", n)
     k = check_kernel_size("k", k)
     s = check_kernel_size("s", s)
@@ -82,8 +73,6 @@ def check_problem(n, k, s) -> tuple[int, int, int]:
 
 def check_bias(bias):
     """The bias as an exact rational and as the float the kernels use (refusing overflow)."""
-    from theory._checks import check_rational
-
     exact = check_rational("bias", bias)
     try:
         value = float(exact)
@@ -116,18 +105,17 @@ def check_weight_law(weights) -> str:
 
 def check_seed(seed) -> int:
     """Seeds are integers in [0, 2**63)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral) \
-            or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    return int(seed)
+    seed = check_int("seed", seed, minimum=0, strict=True)
+    if seed >= 2**63:
+        raise ValueError(f"seed must be < 2**63, got {seed}")
+    return seed
 
 
 def check_trials(trials) -> int:
-    if isinstance(trials, (bool, np.bool_)) or not isinstance(trials, Integral) or trials < 1:
-        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    trials = check_int("trials", trials, strict=True)
     if trials > 2**62:
         raise ValueError(f"trials must be <= 2**62, got {trials}")
-    return int(trials)
+    return trials
 
 
 def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds: float = 0.25):
@@ -137,10 +125,6 @@ def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds:
     on a terminal, and only when ``progress``) advances smoothly. Each trial's randomness depends
     on its index alone, so the chunking never changes the numbers.
     """
-    import time
-
-    from tqdm import tqdm
-
     bar = tqdm(total=trials, desc=label, unit="trial", disable=None if progress else True,
                leave=False)
     try:

@@ -111,13 +111,18 @@ def check_size(name: str, value, minimum: int = 1, exact: bool = False) -> np.nd
     return arr
 
 
-def check_int(name: str, value, minimum: int = 1) -> int:
-    """Validate one integer >= ``minimum`` and return it as an exact Python ``int``."""
+def check_int(name: str, value, minimum: int = 1, strict: bool = False) -> int:
+    """Validate one integer >= ``minimum`` and return it as an exact Python ``int``.
+
+    Integral floats (``3.0``) are accepted unless ``strict``: seeds, trial counts and hashed
+    run settings take integers only, so that a float is never silently taken for one.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if isinstance(value, Integral):
         result = int(value)
-    elif isinstance(value, Real) and math.isfinite(value) and float(value).is_integer():
+    elif not strict and isinstance(value, Real) and math.isfinite(value) \
+            and float(value).is_integer():
         result = int(value)
     else:
         raise ValueError(f"{name} must be an integer, got {value!r}")

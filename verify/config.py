@@ -13,11 +13,11 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
-from theory._checks import check_subset_size
+from theory._checks import check_int, check_subset_size
 
 __all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES"]
 
@@ -86,21 +86,21 @@ class RunConfig:
         # the same store key, and lr=1 and lr=1.0 are the same run.
         for name in ("n", "k", "width", "depth", "max_steps", "eval_every", "batch_size",
                      "test_size"):
-            self._set(name, _check_int(name, getattr(self, name), 1))
-        self._set("seed", _check_int("seed", self.seed, 0))
+            self._set(name, check_int(name, getattr(self, name), 1, strict=True))
+        self._set("seed", check_int("seed", self.seed, 0, strict=True))
         if self.seed >= MAX_SEED:
             raise ValueError(f"seed must be < 2**63 (the store's integer range), got {self.seed}")
         if self.max_steps > MAX_STEPS:
             raise ValueError(f"max_steps must be <= 2**53, got {self.max_steps}")
         check_subset_size("k", self.k, self.n)
         if self.samples is not None:
-            self._set("samples", _check_int("samples", self.samples, 1))
+            self._set("samples", check_int("samples", self.samples, 1, strict=True))
         if self.init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
         if self.init == "sparse":
             if self.s is None:
                 raise ValueError("sparse init needs s (the support size of each neuron)")
-            self._set("s", _check_int("s", self.s, 1))
+            self._set("s", check_int("s", self.s, 1, strict=True))
             check_subset_size("s", self.s, self.n)
         elif self.s is not None:
             raise ValueError("s is only meaningful with init='sparse'")
@@ -144,16 +144,6 @@ class RunConfig:
         if unknown:
             raise ValueError(f"unknown run config field(s): {', '.join(unknown)}")
         return cls(**data)
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    # Integers only (numpy's too, returned as int): a float 1e3 or a bool is refused rather
-    # than guessed at.
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _digest(payload: dict) -> str:
