@@ -30,13 +30,11 @@ with theory's exact kappa magnitudes.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 from numba import njit, prange
 
 from theory._checks import check_int, check_rational, check_subset_size
-from theory.fourier_gaps import COORDINATE_CLASSES, neuron_gradient_by_class
+from theory.fourier_gaps import COORDINATE_CLASSES, fourier_gap, neuron_gradient_by_class
 
 from ._bits import correlation_counts, sample_parity_bits, words_for
 from ._config import (
@@ -224,15 +222,10 @@ def _theory_classes(s, k, bias, overlap):
     """Exact magnitudes per class for +-1 weights, and the exact selection gap."""
     by_class = neuron_gradient_by_class(s, k, bias, overlap)
     if s >= k:
-        on = [by_class[c] for c in ("in_S_in_U", "in_S_off_U") if c in by_class]
-        off = [by_class[c] for c in ("in_U_off_S", "outside") if c in by_class]
-    else:
-        on = [by_class[c] for c in ("in_S_off_U",) if c in by_class]
-        off = [by_class[c] for c in ("outside",) if c in by_class]
-    gap = (min(on) if on else None)
-    if gap is not None:
-        gap -= max(off, default=Fraction(0))
-    return by_class, gap
+        return by_class, fourier_gap(s, k, bias, overlap)
+    # Under-sparse (theory.selection_gap, for any overlap): the coordinates of S off U against
+    # those outside U and S; both classes exist whenever s < k.
+    return by_class, by_class["in_S_off_U"] - by_class["outside"]
 
 
 def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", trials=1000, seed=0,
