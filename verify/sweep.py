@@ -370,10 +370,11 @@ def check_device(device: str) -> str:
     return device
 
 
-def _groups(configs: Iterable[RunConfig]) -> list[list[RunConfig]]:
-    groups: dict[str, list[RunConfig]] = {}
-    for config in configs:
-        groups.setdefault(config.shape_key(), []).append(config)
+def _groups(items: Iterable, config_of=lambda item: item) -> list[list]:
+    """Items (configs, or results with ``config_of``) grouped by shape key, first-seen order."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(config_of(item).shape_key(), []).append(item)
     return list(groups.values())
 
 
@@ -554,11 +555,8 @@ def summarize(results: Iterable[RunResult]) -> list[dict]:
     It is None when the median is not reached within ``max_steps`` (fewer than half the runs
     succeeded): the median time to success is then only known to exceed ``max_steps``.
     """
-    groups: dict[str, list[RunResult]] = {}
-    for result in results:
-        groups.setdefault(result.config.shape_key(), []).append(result)
     points = []
-    for group in groups.values():
+    for group in _groups(results, lambda result: result.config):
         config = {k: v for k, v in group[0].config.as_dict().items() if k != "seed"}
         wins = sum(bool(r.success) for r in group)
         estimate = proportion_estimate(wins, len(group))
