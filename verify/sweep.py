@@ -80,6 +80,7 @@ from dataclasses import asdict, dataclass, field, fields
 from itertools import product
 
 from simulate.estimates import proportion_estimate
+from theory._checks import check_int
 
 from .config import INITS, MAX_SEED, RunConfig, RunResult
 from .store import ResultsStore
@@ -424,9 +425,8 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
     """
     check_device(device)
     configs = _unique(configs)
-    if max_ensemble is not None and (isinstance(max_ensemble, bool)
-                                     or not isinstance(max_ensemble, int) or max_ensemble < 1):
-        raise ValueError(f"max_ensemble must be an integer >= 1, got {max_ensemble!r}")
+    if max_ensemble is not None:
+        max_ensemble = check_int("max_ensemble", max_ensemble, strict=True)
     if not configs:
         return []
     trainer = _trainer_module()

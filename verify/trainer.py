@@ -87,6 +87,8 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from theory._checks import check_int
+
 from .config import RunConfig, RunResult
 from .data import BatchStream, make_run_data, packed_width, parity_labels, pm1_table
 from .model import init_params, param_count
@@ -209,10 +211,7 @@ def estimate_ensemble_bytes(config: RunConfig, ensemble_size: int,
     """
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
-    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) \
-            or ensemble_size < 1:
-        raise ValueError(f"ensemble_size must be an integer >= 1, got {ensemble_size!r}")
-    e = ensemble_size
+    e = check_int("ensemble_size", ensemble_size, strict=True)
     nb = packed_width(config.n)
     rows = config.test_size + (config.samples or 0)
     data = e * (rows * (nb + 1) + 8 * config.k)
@@ -250,9 +249,7 @@ def max_ensemble_size(config: RunConfig, memory_cap_bytes: int | None = None,
 
 
 def _check_cap(cap) -> int:
-    if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
-        raise ValueError(f"memory_cap_bytes must be a positive integer, got {cap!r}")
-    return int(cap)
+    return check_int("memory_cap_bytes", cap, strict=True)
 
 
 def _format_bytes(value: int) -> str:
@@ -266,8 +263,9 @@ def _check_configs(configs: Sequence[RunConfig]) -> list[RunConfig]:
             raise ValueError(f"configs[{i}] must be a RunConfig, got {type(cfg).__name__}")
     if configs:
         first = configs[0]
+        shape = first.shape_key()
         for i, cfg in enumerate(configs[1:], start=1):
-            if cfg.shape_key() != first.shape_key():
+            if cfg.shape_key() != shape:
                 differ = [name for name, value in cfg.as_dict().items()
                           if name != "seed" and value != getattr(first, name)]
                 raise ValueError(
