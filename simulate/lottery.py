@@ -44,6 +44,7 @@ MAX_LOTTERY_OVERLAPS = MAX_LAW_LENGTH
 @njit(parallel=True, cache=True)
 def _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms):
     """For trials start..stop-1: lucky_counts[t - start] and histograms[t - start, j]."""
+    lucky_overlap = min(s, k)  # S inside U (s >= k) or U inside S (s < k)
     count = stop - start
     nblocks = min(count, 64)
     for block in prange(nblocks):
@@ -60,7 +61,7 @@ def _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms)
                     if support[q] < k:
                         overlap += 1
                 histograms[index, overlap] += 1
-                if (s >= k and overlap == k) or (s < k and overlap == s):
+                if overlap == lucky_overlap:
                     lucky += 1
             lucky_counts[index] = lucky
 

@@ -97,6 +97,7 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
     lucky[t, b]: lucky neurons among them; lucky_selecting[t, a, b]: both."""
     r_max = widths[-1]
     m_max = samples[-1]
+    lucky_overlap = min(s, k)  # S inside U (s >= k) or U inside S (s < k)
     nwords_max = (m_max + 63) // 64
     count = stop - start
     nblocks = min(count, 64)
@@ -129,7 +130,7 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
             b = 0
             running = 0
             for j in range(r_max):
-                if (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s):
+                if overlaps[j] == lucky_overlap:
                     running += 1
                 while b < widths.shape[0] and j + 1 == widths[b]:
                     lucky[index, b] = running
@@ -141,7 +142,7 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
                 chosen = 0
                 chosen_lucky = 0
                 for j in range(r_max):
-                    is_lucky = (s >= k and overlaps[j] == k) or (s < k and overlaps[j] == s)
+                    is_lucky = overlaps[j] == lucky_overlap
                     # Under-sparse, only a neuron inside S can select (module docstring).
                     if s >= k or is_lucky:
                         total = activation_bits(supports[j], weights[j], bias, bits[:, :nwords],
