@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from numbers import Integral
 
 import numpy as np
 from scipy import stats
+
+from theory._checks import check_int
 
 __all__ = ["Estimate", "proportion_estimate", "mean_estimate", "ExactMean"]
 
@@ -66,13 +67,9 @@ def proportion_estimate(successes: int, trials: int, seed: int | None = None,
     >>> round(e.estimate, 2), round(e.ci_low, 3), round(e.ci_high, 3)
     (0.3, 0.219, 0.396)
     """
-    for name, value in (("successes", successes), ("trials", trials)):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    successes, trials = int(successes), int(trials)
-    if trials < 1:
-        raise ValueError(f"trials must be >= 1, got {trials}")
-    if not 0 <= successes <= trials:
+    trials = check_int("trials", trials, strict=True)
+    successes = check_int("successes", successes, minimum=0, strict=True)
+    if successes > trials:
         raise ValueError(f"successes must be in [0, trials], got {successes} of {trials}")
     p = successes / trials
     ci = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence,
@@ -119,9 +116,7 @@ class ExactMean:
     """
 
     def __init__(self, scale=1):
-        if isinstance(scale, bool) or not isinstance(scale, Integral) or scale < 1:
-            raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
-        self.scale = int(scale)
+        self.scale = check_int("scale", scale, strict=True)
         self.count = 0
         self.total = 0
         self.total_squares = 0
