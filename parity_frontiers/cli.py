@@ -16,7 +16,7 @@ from theory.sq_bound import RESOURCES
 from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
 from theory.upper_bounds import upper_bound_frontier
 
-from . import __version__, cli_simulate, cli_verify
+from . import __version__, cli_lottery_ticket, cli_simulate, cli_tabular, cli_verify
 from .args import (
     PROG,
     Parser,
@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_simulate.register(sub)
     cli_verify.register(sub)
+    cli_lottery_ticket.register(sub)
+    cli_tabular.register(sub)
     return parser
 
 

@@ -1,0 +1,7 @@
+"""Subcommand ``tabular``: the tabular proxy against random forests (issue 6; not yet implemented)."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    """Add the subcommand to ``sub`` (nothing yet: the issue-6 work replaces this module)."""
