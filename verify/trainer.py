@@ -80,6 +80,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -89,9 +90,9 @@ import torch
 
 from theory._checks import check_int
 
-from .config import RunConfig, RunResult
+from .config import MAX_SEED, RunConfig, RunResult
 from .data import BatchStream, make_run_data, packed_width, parity_labels, pm1_table
-from .model import init_params, param_count
+from .model import init_params, param_count, param_shapes
 
 __all__ = [
     "DEFAULT_CPU_MEMORY_CAP_BYTES",
@@ -464,7 +465,8 @@ def _params_finite(params) -> torch.Tensor:
 class _Ensemble:
     """Device state of the runs of one call: data of all runs, parameters of the active ones."""
 
-    def __init__(self, configs: list[RunConfig], device: torch.device):
+    def __init__(self, configs: list[RunConfig], device: torch.device,
+                 initial_params: list | None = None, batch_seeds: list[int] | None = None):
         cfg = configs[0]
         self.cfg, self.device = cfg, device
         e, nb = len(configs), packed_width(cfg.n)
@@ -485,8 +487,13 @@ class _Ensemble:
             if self.train_packed is not None:
                 self.train_packed[i].copy_(torch.from_numpy(data.train_packed))
                 self.train_y[i].copy_(torch.from_numpy(data.train_y))
-        self.state = _init_state(configs, device)
-        self.streams = [BatchStream(run) for run in configs]
+        self.state = _init_state(configs, device, initial_params)
+        if batch_seeds is None:
+            self.streams = [BatchStream(run) for run in configs]
+        else:
+            # Only the minibatch stream is reseeded: S and the test set stay the config's.
+            self.streams = [BatchStream(dataclasses.replace(run, seed=seed))
+                            for run, seed in zip(configs, batch_seeds, strict=True)]
         self.active = list(range(e))
         self.rows = torch.arange(e, device=device)
         self.work = _Workspace(self.state, cfg.batch_size)
@@ -593,8 +600,13 @@ class _Ensemble:
         self.work = _Workspace(self.state, self.cfg.batch_size)
 
 
-def _init_state(configs: list[RunConfig], device: torch.device) -> list[torch.Tensor]:
-    """The stacked trainer state, filled run by run (one run's host arrays at a time)."""
+def _init_state(configs: list[RunConfig], device: torch.device,
+                initial_params: list | None = None) -> list[torch.Tensor]:
+    """The stacked trainer state, filled run by run (one run's host arrays at a time).
+
+    ``initial_params[i]``, when given, replaces :func:`verify.model.init_params` of run i (model
+    layout, already checked by :func:`_check_initial_params`).
+    """
     cfg = configs[0]
     e, n, r = len(configs), cfg.n, cfg.width
     kw = {"dtype": torch.float32, "device": device}
@@ -603,8 +615,9 @@ def _init_state(configs: list[RunConfig], device: torch.device) -> list[torch.Te
         state += [torch.empty((e, r, r), **kw), torch.empty((e, r), **kw)]
     state += [torch.empty((e, r), **kw), torch.empty(e, **kw)]
     for i, run in enumerate(configs):
+        given = None if initial_params is None else initial_params[i]
         params = [torch.from_numpy(np.asarray(p, dtype=np.float32))
-                  for p in _init_run_params(run)]
+                  for p in (_init_run_params(run) if given is None else given)]
         state[0][i, :n].copy_(params[0].T)
         state[0][i, n].copy_(params[1])
         for j in range(1, len(state) - 2, 2):
@@ -629,11 +642,48 @@ def _init_run_params(config: RunConfig) -> list[np.ndarray]:
     return init_params(config)
 
 
+def _check_initial_params(configs: list[RunConfig], initial_params) -> list:
+    """Per-run parameter lists in :mod:`verify.model`'s layout and shapes (None: the config's
+    own init), as float32 host arrays; one clear ValueError otherwise."""
+    initial_params = list(initial_params)
+    if len(initial_params) != len(configs):
+        raise ValueError(f"initial_params must have one entry per config ({len(configs)}), "
+                         f"got {len(initial_params)}")
+    shapes = param_shapes(configs[0]) if configs else []
+    out = []
+    for i, run in enumerate(initial_params):
+        if run is None:
+            out.append(None)
+            continue
+        run = list(run)
+        got = [tuple(np.shape(p)) for p in run]
+        if got != shapes:
+            raise ValueError(f"initial_params[{i}] must have the shapes {shapes} (W1, b1, ..., "
+                             f"a, c), got {got}")
+        out.append([np.asarray(p, dtype=np.float32) for p in run])
+    return out
+
+
+def _check_batch_seeds(configs: list[RunConfig], batch_seeds) -> list[int]:
+    batch_seeds = list(batch_seeds)
+    if len(batch_seeds) != len(configs):
+        raise ValueError(f"batch_seeds must have one entry per config ({len(configs)}), got "
+                         f"{len(batch_seeds)}")
+    seeds = [check_int(f"batch_seeds[{i}]", seed, 0, strict=True)
+             for i, seed in enumerate(batch_seeds)]
+    for i, seed in enumerate(seeds):
+        if seed >= MAX_SEED:
+            raise ValueError(f"batch_seeds[{i}] must be < 2**63, got {seed}")
+    return seeds
+
+
 def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
                    on_result: Callable[[RunResult], None] | None = None,
                    progress: Callable[[int], None] | None = None,
                    memory_cap_bytes: int | None = None, *,
-                   early_stop: bool = True) -> list[RunResult]:
+                   early_stop: bool = True, initial_params: Sequence | None = None,
+                   batch_seeds: Sequence[int] | None = None, record_curve: bool = False,
+                   return_params: bool = False) -> list[RunResult]:
     """Train independent runs of one shape together; one :class:`RunResult` per config.
 
     Parameters
@@ -655,20 +705,45 @@ def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
         End a run at its first successful evaluation (default). False trains every run for
         ``max_steps`` (benchmarks; curves past success) while still recording
         ``steps_to_success``.
+    initial_params : sequence, keyword-only, optional
+        One entry per config: that run's initial parameters as a list of arrays in
+        :mod:`verify.model`'s layout and shapes (W1, b1, ..., a, c; :func:`param_shapes`), or
+        None for the config's own :func:`init_params`. For training from given weights (the
+        lottery-ticket experiment's rewound subnetworks). The arrays are copied (float32).
+    batch_seeds : sequence of int, keyword-only, optional
+        One entry per config: the seed of that run's minibatch stream (:mod:`verify.data`'s
+        ``STREAM_BATCHES``) instead of ``config.seed``. S, the training and test sets and the
+        default init still come from ``config.seed``, so several SGD seeds can share one task.
+    record_curve : bool, keyword-only
+        Record every run's test error at each of its evaluation points, in
+        ``extra["curve_steps"]`` and ``extra["curve_test_error"]``. The evaluations are then
+        always complete counts (no early give-up, so somewhat slower).
+    return_params : bool, keyword-only
+        Put each run's final parameters (float32 host arrays, model layout) in
+        ``extra["final_params"]``. Such results are not meant for the results store.
+
+    With ``initial_params`` or ``batch_seeds`` a run is no longer a function of its config
+    alone: :meth:`RunConfig.key` does not describe it, so do not store such results.
 
     Returns
     -------
     list of RunResult
         In the order of ``configs``. ``extra`` holds ``device``, ``ensemble_size`` and
-        ``train_error_samples``.
+        ``train_error_samples`` (and the curves and parameters when asked).
 
     Notes
     -----
     The loss, optimiser, evaluation and stopping rules are in the module docstring.
     """
     configs = _check_configs(configs)
-    if not isinstance(early_stop, bool):
-        raise ValueError(f"early_stop must be a bool, got {early_stop!r}")
+    for name, flag in (("early_stop", early_stop), ("record_curve", record_curve),
+                       ("return_params", return_params)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be a bool, got {flag!r}")
+    if initial_params is not None:
+        initial_params = _check_initial_params(configs, initial_params)
+    if batch_seeds is not None:
+        batch_seeds = _check_batch_seeds(configs, batch_seeds)
     dev = resolve_device(device)
     if not configs:
         return []
@@ -686,7 +761,8 @@ def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
     results: list[RunResult | None] = [None] * len(configs)
     first_success: list[int | None] = [None] * len(configs)
     with torch.no_grad():
-        ens = _Ensemble(configs, dev)
+        ens = _Ensemble(configs, dev, initial_params, batch_seeds)
+        curves: list[list[float]] = [[] for _ in configs]
         done = 0
         for step in eval_steps(cfg):
             ens.train_window(step - done)
@@ -696,7 +772,10 @@ def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
             finite = ens.params_finite()
             final = step == cfg.max_steps
             wrong, complete = ens.test_errors(
-                give_up_above=None if final else cfg.success_error)
+                give_up_above=None if final or record_curve else cfg.success_error)
+            if record_curve:
+                for j, g in enumerate(ens.active):
+                    curves[g].append(float(wrong[j]) / cfg.test_size)
             ending: list[tuple[int, str]] = []
             for j, g in enumerate(ens.active):
                 if not finite[j]:
@@ -716,17 +795,27 @@ def train_ensemble(configs: Sequence[RunConfig], device: str = "auto",
                 wrong = wrong.copy()
                 wrong[local] = ens.test_errors(local)[0]
             train_wrong, train_count = ens.train_errors(local)
+            final_params = None
+            if return_params:
+                final_params = [[p[j].cpu().numpy().copy() for p in ens.params()]
+                                for j in local]
             elapsed = time.perf_counter() - start_time
-            for (j, reason), tw in zip(ending, train_wrong, strict=True):
+            for index, ((j, reason), tw) in enumerate(zip(ending, train_wrong, strict=True)):
                 g = ens.active[j]
+                extra = {"device": str(dev), "ensemble_size": len(configs),
+                         "train_error_samples": int(train_count)}
+                if record_curve:
+                    extra["curve_steps"] = list(range(cfg.eval_every, step, cfg.eval_every))
+                    extra["curve_steps"].append(step)
+                    extra["curve_test_error"] = curves[g]
+                if final_params is not None:
+                    extra["final_params"] = final_params[index]
                 result = RunResult(
                     config=configs[g], success=first_success[g] is not None,
                     steps_to_success=first_success[g],
                     test_error=float(wrong[j]) / cfg.test_size,
                     train_error=float(tw) / train_count, end_reason=reason, steps_run=step,
-                    wall_seconds=elapsed,
-                    extra={"device": str(dev), "ensemble_size": len(configs),
-                           "train_error_samples": int(train_count)})
+                    wall_seconds=elapsed, extra=extra)
                 results[g] = result
                 if on_result is not None:
                     on_result(result)
