@@ -1,0 +1,450 @@
+r"""Empirical frontiers from stored runs: success rates, censored steps-to-success, m*(r) fits.
+
+Everything here works on :class:`~verify.config.RunResult` lists (``ResultsStore.results()``)
+and is pure: no training, no plotting.
+
+* :func:`success_points` -- success rate per grid point with its Wilson 95% interval
+  (:func:`verify.sweep.summarize`), plus the Kaplan-Meier median steps and its interval.
+* :func:`kaplan_meier` -- steps-to-success as a survival problem: a run that did not succeed
+  within its budget is right-censored at ``max_steps``, never dropped.
+* :func:`fit_frontier` -- the sample size m* at which the success probability crosses a target
+  (default 1/2), from a logistic regression in :math:`\log_{10} m` with Firth's bias reduction
+  (finite under the complete separation that 16-seed grids produce), with a delta-method
+  interval.
+* :func:`power_law_fit` -- the exponent of m*(r) against the width r: the scaling the paper
+  says it could not measure.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from .config import RunResult
+from .sweep import summarize
+
+__all__ = [
+    "CELL_FIELDS",
+    "CURVE_FIELDS",
+    "KaplanMeier",
+    "FrontierFit",
+    "PowerLaw",
+    "kaplan_meier",
+    "success_points",
+    "fit_frontier",
+    "frontier_table",
+    "power_law_fit",
+    "curve_key",
+]
+
+#: Fields that name one curve of success against m: every config field but samples and seed.
+CURVE_FIELDS = ("n", "k", "init", "s", "width", "depth", "max_steps", "eval_every",
+                "batch_size", "lr", "weight_decay", "loss", "test_size", "success_error")
+#: Fields that name one grid cell (one success rate): a curve plus its sample size.
+CELL_FIELDS = CURVE_FIELDS + ("samples",)
+_Z95 = stats.norm.ppf(0.975)
+
+
+def curve_key(point: dict) -> tuple:
+    """The :data:`CURVE_FIELDS` of a config dict or summary point, as a hashable tuple."""
+    return tuple(point[name] for name in CURVE_FIELDS)
+
+
+# --- steps to success ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """A Kaplan-Meier curve of P(not yet succeeded by step t).
+
+    ``times`` are the distinct success steps; ``survival[i]`` is the estimate just after
+    ``times[i]`` and ``ci_low``/``ci_high`` its pointwise 95% interval (Greenwood, log-log).
+    ``median`` is the first step with survival <= 1/2 (None: not reached within the budget);
+    ``median_ci`` inverts the band: the first steps at which the lower and the upper curve drop
+    to 1/2 (None where a curve never does: the bound is only known to exceed ``max_steps``).
+    """
+
+    times: tuple
+    survival: tuple
+    ci_low: tuple
+    ci_high: tuple
+    median: float | None
+    median_ci: tuple
+    runs: int
+    successes: int
+    max_steps: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
+    r"""Kaplan-Meier estimate of the steps-to-success distribution of one grid cell.
+
+    A run that succeeded is an event at ``steps_to_success``; every other run (budget spent,
+    diverged) is right-censored at ``max_steps``: it did not succeed within the budget, which
+    is all its data says. The estimator is
+
+    .. math:: \hat S(t) = \prod_{t_i \le t} \Bigl(1 - \frac{d_i}{n_i}\Bigr)
+
+    with Greenwood's variance and the log-log interval (scipy.stats.ecdf on
+    :class:`scipy.stats.CensoredData`). All runs of one cell share ``max_steps``, so every
+    censoring comes after every event and :math:`\hat S` is the plain fraction of runs not yet
+    succeeded; the interval is what the library adds.
+
+    Parameters
+    ----------
+    results : sequence of RunResult
+        Runs of one cell (same config up to the seed); at least one.
+
+    Returns
+    -------
+    KaplanMeier
+
+    Examples
+    --------
+    >>> from verify.config import RunConfig, RunResult
+    >>> def run(seed, steps):
+    ...     config = RunConfig(n=8, k=2, width=4, seed=seed, max_steps=1000)
+    ...     return RunResult(config, steps is not None, steps, 0.0, 0.0,
+    ...                      "success" if steps else "max_steps", steps or 1000)
+    >>> km = kaplan_meier([run(0, 100), run(1, 300), run(2, None), run(3, 200)])
+    >>> km.times, km.survival, km.median
+    ((100, 200, 300), (0.75, 0.5, 0.25), 250.0)
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("kaplan_meier needs at least one run")
+    budgets = {r.config.max_steps for r in results}
+    if len(budgets) != 1:
+        raise ValueError(f"runs of one cell must share max_steps, got {sorted(budgets)}")
+    max_steps = budgets.pop()
+    events = sorted(r.steps_to_success for r in results
+                    if r.success and r.steps_to_success is not None)
+    censored = len(results) - len(events)
+    if not events:
+        return KaplanMeier((), (), (), (), None, (None, None), len(results), 0, max_steps)
+    data = stats.CensoredData(uncensored=np.asarray(events, float),
+                              right=np.full(censored, float(max_steps)))
+    sf = stats.ecdf(data).sf
+    times = sf.quantiles
+    survival = sf.probabilities
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        # scipy warns where the estimate is 0 or 1 and the log-log band is undefined.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        band = sf.confidence_interval(0.95, method="log-log")
+    # Where the estimate is 0 or 1 the log-log band is undefined (nan): the curve is exact there.
+    low = np.where(np.isnan(band.low.probabilities), survival, band.low.probabilities)
+    high = np.where(np.isnan(band.high.probabilities), survival, band.high.probabilities)
+    keep = np.isin(times, events)  # the censoring time is not a step of the curve
+    times, survival, low, high = times[keep], survival[keep], low[keep], high[keep]
+    return KaplanMeier(
+        times=tuple(int(t) for t in times), survival=tuple(float(p) for p in survival),
+        ci_low=tuple(float(p) for p in low), ci_high=tuple(float(p) for p in high),
+        median=_median(times, survival), median_ci=(_first_at_most_half(times, low),
+                                                    _first_at_most_half(times, high)),
+        runs=len(results), successes=len(events), max_steps=max_steps)
+
+
+def _first_at_most_half(times: np.ndarray, curve: np.ndarray) -> float | None:
+    below = np.flatnonzero(curve <= 0.5 + 1e-12)
+    return float(times[below[0]]) if below.size else None
+
+
+def _median(times: np.ndarray, survival: np.ndarray) -> float | None:
+    """First t with S(t) <= 1/2; the midpoint to the next event when S is exactly 1/2 there
+    (the ordinary median of an even number of uncensored values)."""
+    at = np.flatnonzero(survival <= 0.5 + 1e-12)
+    if not at.size:
+        return None
+    i = at[0]
+    if abs(survival[i] - 0.5) < 1e-12 and i + 1 < times.size:
+        return float(times[i] + times[i + 1]) / 2
+    return float(times[i])
+
+
+def success_points(results: Iterable[RunResult]) -> list[dict]:
+    """One entry per grid cell: :func:`verify.sweep.summarize` plus the Kaplan-Meier interval.
+
+    Adds ``median_ci_low`` / ``median_ci_high`` (None where not reached within max_steps) to
+    each point of ``summarize`` (success rate, Wilson interval, Kaplan-Meier median steps).
+    """
+    results = list(results)
+    by_cell: dict[tuple, list[RunResult]] = {}
+    for result in results:
+        config = result.config.as_dict()
+        by_cell.setdefault(tuple(config[f] for f in CELL_FIELDS), []).append(result)
+    points = summarize(results)
+    for point in points:
+        km = kaplan_meier(by_cell[tuple(point[f] for f in CELL_FIELDS)])
+        point["median_ci_low"], point["median_ci_high"] = km.median_ci
+    return points
+
+
+# --- the frontier m*(r) -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FrontierFit:
+    """Where one success-vs-m curve crosses ``target``.
+
+    ``status`` is ``"fitted"`` (m* inside the sampled range, with its 95% interval),
+    ``"below_grid"`` (every sampled m already reaches the target: m* < ``m_min``),
+    ``"above_grid"`` (no sampled m reaches it: m* > ``m_max``) or ``"not_increasing"`` (the
+    fitted slope in log m is not positive, so there is no crossing from below). ``intercept``
+    and ``slope`` are the Firth logistic coefficients in log10 m, with their covariance.
+    """
+
+    status: str
+    m_star: float | None
+    ci_low: float | None
+    ci_high: float | None
+    target: float
+    intercept: float | None
+    slope: float | None
+    covariance: tuple | None
+    m_min: int
+    m_max: int
+    cells: int
+    runs: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def firth_logistic(x, successes, trials, max_iter: int = 200, tol: float = 1e-10):
+    r"""Firth-penalised logistic regression of grouped binomial data on one covariate.
+
+    Maximises :math:`\ell(\beta) + \tfrac12 \log\det I(\beta)` (Firth 1993, Jeffreys prior),
+    where :math:`\ell` is the binomial log-likelihood of ``successes`` out of ``trials`` with
+    :math:`\operatorname{logit} p_i = \beta_0 + \beta_1 x_i` and :math:`I = X^\top W X`,
+    :math:`W = \operatorname{diag}(n_i p_i (1 - p_i))`. Newton steps on the modified score
+    :math:`X^\top (y - n p + h (1/2 - p))` (h: the hat values), halved until the penalised
+    likelihood rises. Unlike the plain MLE it stays finite under complete separation (all
+    failures below some m, all successes above), the usual case of a sharp frontier sampled
+    with a few seeds. With two distinct x it reproduces the saturated model on counts + 1/2
+    (tested).
+
+    Returns
+    -------
+    (beta, covariance) : ndarray (2,), ndarray (2, 2)
+        Coefficients and the inverse information at the estimate.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(successes, float)
+    m = np.asarray(trials, float)
+    design = np.column_stack([np.ones_like(x), x])
+    beta = np.zeros(2)
+
+    def penalised(b):
+        eta = design @ b
+        info = (design * (m * _dlogistic(eta))[:, None]).T @ design
+        sign, logdet = np.linalg.slogdet(info)
+        if sign <= 0:
+            return -np.inf
+        # y log p + (m - y) log(1 - p), written with log_expit to stay finite for large |eta|.
+        loglik = np.sum(y * special.log_expit(eta) + (m - y) * special.log_expit(-eta))
+        return loglik + 0.5 * logdet
+
+    current = penalised(beta)
+    for _ in range(max_iter):
+        eta = design @ beta
+        p = special.expit(eta)
+        w = m * p * (1 - p)
+        info = (design * w[:, None]).T @ design
+        cov = np.linalg.inv(info)
+        hat = w * np.einsum("ij,jk,ik->i", design, cov, design)
+        score = design.T @ (y - m * p + hat * (0.5 - p))
+        step = cov @ score
+        for _halving in range(30):
+            trial = beta + step
+            value = penalised(trial)
+            if value >= current - 1e-12:
+                break
+            step = step / 2
+        beta, current = trial, value
+        if np.max(np.abs(step)) < tol:
+            break
+    eta = design @ beta
+    info = (design * (m * _dlogistic(eta))[:, None]).T @ design
+    return beta, np.linalg.inv(info)
+
+
+def _dlogistic(eta):
+    p = special.expit(eta)
+    return p * (1 - p)
+
+
+def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
+    r"""Locate m*, the sample size where the success probability of one curve crosses target.
+
+    Fits :math:`\operatorname{logit} P(\text{success} \mid m) = \beta_0 + \beta_1 \log_{10} m`
+    (:func:`firth_logistic`) to the cells of one curve (same width, n, k, init, ...; online
+    cells are left out, they have no m) and solves
+    :math:`\log_{10} m^* = (\operatorname{logit}(\text{target}) - \beta_0) / \beta_1`. The 95%
+    interval is the delta method on that ratio with the Firth covariance:
+
+    .. math:: \operatorname{Var} \log_{10} m^* \approx g^\top \Sigma g, \quad
+              g = -\frac{1}{\beta_1} (1, \log_{10} m^*).
+
+    A curve whose every cell is at or above the target (or at or below) has no crossing inside
+    the sampled range; the status says so instead of extrapolating.
+
+    Parameters
+    ----------
+    points : sequence of dict
+        Cells of one curve with ``samples``, ``runs`` and ``successes`` (as from
+        :func:`success_points`).
+    target : float, default 0.5
+        Success probability that defines the frontier, in (0, 1).
+
+    Returns
+    -------
+    FrontierFit
+
+    Examples
+    --------
+    >>> cells = [{"samples": m, "runs": 16, "successes": s}
+    ...          for m, s in [(100, 0), (300, 2), (1000, 9), (3000, 15), (10000, 16)]]
+    >>> fit = fit_frontier(cells)
+    >>> fit.status, 300 < fit.m_star < 3000, fit.ci_low < fit.m_star < fit.ci_high
+    ('fitted', True, True)
+    """
+    if not 0 < target < 1:
+        raise ValueError(f"target must be in (0, 1), got {target!r}")
+    cells = [p for p in points if p["samples"] is not None]
+    if not cells:
+        raise ValueError("fit_frontier needs at least one cell with a finite sample size "
+                         "(online cells have no m)")
+    if len({p["samples"] for p in cells}) != len(cells):
+        raise ValueError("fit_frontier takes one curve: each sample size once")
+    cells.sort(key=lambda p: p["samples"])
+    m_values = np.array([p["samples"] for p in cells], float)
+    wins = np.array([p["successes"] for p in cells], float)
+    runs = np.array([p["runs"] for p in cells], float)
+    rates = wins / runs
+
+    def result(status, m_star=None, ci_low=None, ci_high=None, beta=None, cov=None):
+        return FrontierFit(status=status, m_star=m_star, ci_low=ci_low, ci_high=ci_high,
+                           intercept=None if beta is None else float(beta[0]),
+                           slope=None if beta is None else float(beta[1]),
+                           covariance=None if cov is None else _tuple2(cov), target=target,
+                           m_min=int(m_values[0]), m_max=int(m_values[-1]), cells=len(cells),
+                           runs=int(runs.sum()))
+
+    if np.all(rates >= target):
+        return result("below_grid", ci_high=float(m_values[0]))
+    if np.all(rates <= target):
+        return result("above_grid", ci_low=float(m_values[-1]))
+    x = np.log10(m_values)
+    beta, cov = firth_logistic(x, wins, runs)
+    if beta[1] <= 0:
+        return result("not_increasing", beta=beta, cov=cov)
+    log_m = (special.logit(target) - beta[0]) / beta[1]
+    grad = -np.array([1.0, log_m]) / beta[1]
+    half = _Z95 * math.sqrt(max(float(grad @ cov @ grad), 0.0))
+    return result("fitted", float(10 ** log_m), float(10 ** (log_m - half)),
+                  float(10 ** (log_m + half)), beta, cov)
+
+
+def _tuple2(cov: np.ndarray) -> tuple:
+    return tuple(tuple(float(v) for v in row) for row in cov)
+
+
+def frontier_table(points: Iterable[dict], target: float = 0.5) -> list[dict]:
+    """:func:`fit_frontier` for every curve among ``points``: one row per curve.
+
+    Each row has the :data:`CURVE_FIELDS` and the :class:`FrontierFit` fields, in first-seen
+    order of the curves.
+    """
+    curves: dict[tuple, list[dict]] = {}
+    for point in points:
+        curves.setdefault(curve_key(point), []).append(point)
+    rows = []
+    for key, cells in curves.items():
+        if all(c["samples"] is None for c in cells):
+            continue
+        fit = fit_frontier(cells, target)
+        rows.append({**dict(zip(CURVE_FIELDS, key, strict=True)), **fit.as_dict()})
+    return rows
+
+
+# --- scaling of m* with the width -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PowerLaw:
+    r"""Fit of :math:`m^* = A r^{\alpha}`: ``exponent`` (alpha) with its 95% interval,
+    ``log10_prefactor`` (log10 A), the ``widths`` and ``m_star`` used, and ``dof``."""
+
+    exponent: float
+    exponent_stderr: float
+    exponent_ci: tuple
+    log10_prefactor: float
+    widths: tuple
+    m_star: tuple
+    dof: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def power_law_fit(widths: Sequence[float], m_star: Sequence[float],
+                  ci_low: Sequence[float], ci_high: Sequence[float]) -> PowerLaw:
+    r"""Weighted least-squares fit of :math:`\log_{10} m^* = \log_{10} A + \alpha \log_{10} r`.
+
+    Each point's weight is :math:`1/\sigma_i^2`, :math:`\sigma_i` the half-width of its 95%
+    interval in log10 m over 1.96 (the delta-method intervals of :func:`fit_frontier` are
+    symmetric in log m). The covariance is scaled by the reduced chi-square when that exceeds 1
+    (scatter beyond the stated intervals widens the exponent's interval, never narrows it) and
+    the interval uses Student's t with N - 2 degrees of freedom (normal with 2 points, where
+    the scatter cannot be judged).
+
+    Parameters
+    ----------
+    widths, m_star, ci_low, ci_high : sequences of positive floats
+        Widths r and the frontier m* with its interval, at least two distinct widths.
+
+    Returns
+    -------
+    PowerLaw
+
+    Examples
+    --------
+    >>> fit = power_law_fit([16, 64, 256], [4000.0, 1000.0, 250.0],
+    ...                     [3000.0, 750.0, 180.0], [5333.0, 1333.0, 347.0])
+    >>> round(fit.exponent, 6)
+    -1.0
+    """
+    r = np.asarray(widths, float)
+    m = np.asarray(m_star, float)
+    low = np.asarray(ci_low, float)
+    high = np.asarray(ci_high, float)
+    if not (r.shape == m.shape == low.shape == high.shape) or r.ndim != 1:
+        raise ValueError("widths, m_star, ci_low and ci_high must be 1-d of one length")
+    values = np.concatenate([r, m, low, high])
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ValueError("widths, m* and their intervals must be finite and > 0")
+    if np.any(low > m) or np.any(high < m):
+        raise ValueError("each interval must contain its m*")
+    if np.unique(r).size < 2:
+        raise ValueError("a power law needs m* at two or more distinct widths")
+    x = np.log10(r)
+    y = np.log10(m)
+    sigma = np.maximum((np.log10(high) - np.log10(low)) / (2 * _Z95), 1e-6)
+    design = np.column_stack([np.ones_like(x), x]) / sigma[:, None]
+    coef, *_ = np.linalg.lstsq(design, y / sigma, rcond=None)
+    cov = np.linalg.inv(design.T @ design)
+    dof = r.size - 2
+    if dof > 0:
+        chi2 = float(np.sum(((y - coef[0] - coef[1] * x) / sigma) ** 2))
+        cov = cov * max(1.0, chi2 / dof)
+        quantile = stats.t.ppf(0.975, dof)
+    else:
+        quantile = _Z95
+    stderr = math.sqrt(cov[1, 1])
+    return PowerLaw(float(coef[1]), stderr,
+                    (float(coef[1] - quantile * stderr), float(coef[1] + quantile * stderr)),
+                    float(coef[0]), tuple(float(v) for v in r), tuple(float(v) for v in m), dof)
