@@ -58,6 +58,7 @@ __all__ = [
     "param_shapes",
     "param_count",
     "init_params",
+    "init_supports",
     "stack_params",
     "ensemble_forward",
     "to_sequential",
@@ -133,6 +134,31 @@ def init_params(config: RunConfig) -> list[np.ndarray]:
         params += [_uniform(rng, (r, r), bound), _uniform(rng, (r,), bound)]
     params += [_uniform(rng, (r,), bound), _uniform(rng, (), bound)]
     return params
+
+
+def init_supports(config: RunConfig) -> np.ndarray:
+    """First-layer supports that :func:`init_params` draws for a sparse-init run.
+
+    Row j is the sorted set of the s inputs neuron j is connected to at initialisation (int64
+    ``[width, s]``), from the same draw as :func:`init_params`, so it is exact even where a
+    non-zero weight's value happens to be 0.0 (probability about 2^-24 each).
+
+    Examples
+    --------
+    >>> cfg = RunConfig(n=6, k=2, width=3, init="sparse", s=2, seed=0)
+    >>> support = init_supports(cfg)
+    >>> support.tolist()
+    [[2, 5], [1, 3], [0, 2]]
+    >>> mask = np.zeros((3, 6), dtype=bool)
+    >>> np.put_along_axis(mask, support, True, axis=1)
+    >>> bool((mask == (init_params(cfg)[0] != 0)).all())
+    True
+    """
+    if config.init != "sparse":
+        raise ValueError("init_supports needs a sparse-init config (a dense neuron's support "
+                         "is every input)")
+    rng = stream_rng(config.seed, STREAM_INIT)
+    return np.sort(_sparse_supports(rng, config.width, config.n, config.s), axis=1)
 
 
 def stack_params(runs: Sequence[Sequence[np.ndarray]], device="cpu") -> list[torch.Tensor]:
