@@ -1,0 +1,280 @@
+"""Theory-vs-experiment figures of a sweep: the paper's Figure 1 (left) and Figure 2.
+
+* :func:`success_heatmap` -- success rate over (m, width), dense and sparse side by side, with
+  the measured frontier m*(r) and the predicted ones drawn on top;
+* :func:`success_curves` -- success rate against m, one line per width, Wilson 95% bars;
+* :func:`steps_curves` -- Kaplan-Meier median steps-to-success against m, one line per width.
+
+Each takes the rows of :mod:`verify.analysis` / :mod:`verify.predict` (plain dicts), draws one
+file pair (PNG + PDF) per input dimension n, and returns the written paths. Cells resting on
+fewer than :data:`MIN_SEEDS_FOR_INTERVAL` runs are marked on the figure, never drawn as certain.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+
+__all__ = ["MIN_SEEDS_FOR_INTERVAL", "success_heatmap", "success_curves", "steps_curves",
+           "panel_label"]
+
+#: Fewer runs than this in a cell and its interval is too wide to mean much (at 4 runs the
+#: Wilson 95% interval of 2/4 is 0.15 .. 0.85): such cells are flagged on every figure.
+MIN_SEEDS_FOR_INTERVAL = 5
+#: Where "online" (fresh samples each step) sits on a log m axis: past the largest m.
+_ONLINE_FACTOR = 3.0
+
+
+def panel_label(point: dict) -> str:
+    """'dense' or 'sparse, s = 2' for a row's init."""
+    return "dense" if point["init"] == "dense" else f"sparse, s = {point['s']}"
+
+
+def _check_rows(points, what: str = "cells") -> list[dict]:
+    points = list(points)
+    if not points:
+        raise ValueError(f"nothing to plot: no {what} (is the store empty?)")
+    return points
+
+
+def _by(points: Iterable[dict], *names: str) -> dict[tuple, list[dict]]:
+    groups: dict[tuple, list[dict]] = {}
+    for point in points:
+        groups.setdefault(tuple(point[name] for name in names), []).append(point)
+    return groups
+
+
+def _panels(points: list[dict]) -> list[tuple]:
+    """(init, s) pairs in a fixed order: dense first, then sparse by s."""
+    keys = {(p["init"], p["s"]) for p in points}
+    return sorted(keys, key=lambda key: (key[0] != "dense", key[1] or 0))
+
+
+def _m_axis(points: list[dict]) -> tuple[list, float | None]:
+    finite = sorted({p["samples"] for p in points if p["samples"] is not None})
+    online = any(p["samples"] is None for p in points)
+    return finite, (finite[-1] * _ONLINE_FACTOR if finite else 1.0) if online else None
+
+
+def _x_of(m, online_x):
+    return online_x if m is None else m
+
+
+def _thin_caveat(ax, cells: Sequence[dict]) -> None:
+    thin = [c for c in cells if c["runs"] < MIN_SEEDS_FOR_INTERVAL]
+    if thin:
+        add_caveat(ax, f"{len(thin)} cell(s) with < {MIN_SEEDS_FOR_INTERVAL} runs: "
+                       "their intervals are too wide to read")
+
+
+def _seeds_text(points: Sequence[dict]) -> str:
+    runs = sorted({p["runs"] for p in points})
+    return f"{runs[0]} runs per cell" if len(runs) == 1 else f"{runs[0]}-{runs[-1]} runs per cell"
+
+
+def _title(fig, n: int, k: int, points: Sequence[dict], what: str) -> None:
+    steps = sorted({p["max_steps"] for p in points})
+    fig.suptitle(f"({n}, {k})-sparse parity: {what}  [{_seeds_text(points)}, T = "
+                 f"{'/'.join(f'{s:g}' for s in steps)}]", fontsize=10)
+
+
+def _index_position(m: float, m_grid: Sequence[int]) -> float | None:
+    """Position of m on a categorical axis of the sorted grid m values (log interpolation)."""
+    if m is None or not m_grid or not m_grid[0] <= m <= m_grid[-1]:
+        return None
+    return float(np.interp(math.log10(m), np.log10(m_grid), np.arange(len(m_grid))))
+
+
+def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict] = (),
+                    onestep: Sequence[dict] = (), theorem: Sequence[dict] = (),
+                    stem: str = "success_heatmap") -> list:
+    """Success rate over (sample size m, width r), one panel per init, one file per n.
+
+    Overlays, per width: the measured m* with its 95% interval (black, from
+    :func:`verify.analysis.frontier_table`), the lottery x one-step prediction (vermillion
+    crosses, ``onestep_predictions(...)["curves"]``) and the theorem frontier with its fitted
+    constants (blue diamonds, ``theorem_frontier(...)["rows"]``). Each cell is labelled with
+    successes/runs; grey cells have no runs; cells with fewer than
+    :data:`MIN_SEEDS_FOR_INTERVAL` runs are hatched.
+    """
+    points = _check_rows(points)
+    paths = []
+    for (n, k), cells in _by(points, "n", "k").items():
+        panels = _panels(cells)
+        m_grid, online_x = _m_axis(cells)
+        columns = m_grid + ([None] if online_x is not None else [])
+        widths = sorted({c["width"] for c in cells})
+        fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels) + 0.8, 3.8),
+                             squeeze=False)
+        image = None
+        for ax, (init, s) in zip(axes[0], panels, strict=True):
+            grid = np.full((len(widths), len(columns)), np.nan)
+            here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
+            for c in here:
+                i, j = widths.index(c["width"]), columns.index(c["samples"])
+                grid[i, j] = c["success_rate"]
+                thin = c["runs"] < MIN_SEEDS_FOR_INTERVAL
+                ax.text(j, i, f"{c['successes']}/{c['runs']}", ha="center", va="center",
+                        fontsize=5.5, color="white" if c["success_rate"] < 0.6 else "black")
+                if thin:
+                    ax.add_patch(_hatch(j, i))
+            ax.set_facecolor("#BBBBBB")
+            image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto",
+                              cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+            _overlay(ax, frontier, init, s, n, k, widths, m_grid, "fitted", "m_star",
+                     dict(color="black", marker="o", ms=4, lw=1.2, label="measured m* (95%)"),
+                     interval=True)
+            _overlay(ax, onestep, init, s, n, k, widths, m_grid, "inside", "m_star",
+                     dict(color=PALETTE[1], marker="x", ms=6, lw=1.0, ls=":",
+                          label="one-step prediction"))
+            _overlay(ax, theorem, init, s, n, k, widths, m_grid, None, "predicted",
+                     dict(color=PALETTE[5], marker="D", ms=3.5, lw=1.0, ls="--",
+                          label="Thm 4/5, fitted"))
+            ax.set_xticks(range(len(columns)),
+                          [("online" if m is None else f"{m:g}") for m in columns],
+                          rotation=60, fontsize=7)
+            ax.set_yticks(range(len(widths)), [str(w) for w in widths], fontsize=7)
+            ax.set_xlabel("training samples m")
+            ax.set_ylabel("width r (neurons)")
+            ax.set_title(panel_label({"init": init, "s": s}), fontsize=9)
+            _thin_caveat(ax, here)
+            handles, labels = ax.get_legend_handles_labels()
+            if handles:
+                ax.legend(handles, labels, fontsize=6, loc="lower left", framealpha=0.85)
+        fig.colorbar(image, ax=list(axes[0]), label="success rate (test error <= 10%)",
+                     shrink=0.9)
+        _title(fig, n, k, cells, "success over (m, width)")
+        paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
+    return paths
+
+
+def _hatch(j: int, i: int):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="white",
+                     linewidth=0)
+
+
+def _overlay(ax, rows, init, s, n, k, widths, m_grid, status, key, style, interval=False):
+    ys, xs, lows, highs = [], [], [], []
+    for row in rows:
+        if (row["init"], row["s"], row["n"], row["k"]) != (init, s, n, k):
+            continue
+        if row["width"] not in widths:
+            continue
+        if status is not None and row.get("status") != status:
+            continue
+        x = _index_position(row.get(key), m_grid)
+        if x is None:
+            continue
+        ys.append(widths.index(row["width"]))
+        xs.append(x)
+        if interval:
+            low = _index_position(max(row["ci_low"], m_grid[0]), m_grid)
+            high = _index_position(min(row["ci_high"], m_grid[-1]), m_grid)
+            lows.append(x - low)
+            highs.append(high - x)
+    if not xs:
+        return
+    order = np.argsort(ys)
+    xs, ys = np.asarray(xs)[order], np.asarray(ys)[order]
+    if interval:
+        err = np.array([np.asarray(lows)[order], np.asarray(highs)[order]])
+        ax.errorbar(xs, ys, xerr=err, capsize=2, **style)
+    else:
+        ax.plot(xs, ys, **style)
+
+
+def success_curves(points: Sequence[dict], out_dir, *, stem: str = "success_vs_m") -> list:
+    """Success rate against m with Wilson 95% bars, one line per width; panels per init.
+
+    Online training (fresh samples) is drawn at the right end, past the largest m, and
+    labelled; the paper's Figure 2 (centre).
+    """
+    points = _check_rows(points)
+    paths = []
+    for (n, k), cells in _by(points, "n", "k").items():
+        panels = _panels(cells)
+        m_grid, online_x = _m_axis(cells)
+        fig, axes = subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False,
+                             sharey=True)
+        for ax, (init, s) in zip(axes[0], panels, strict=True):
+            here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
+            for idx, (width, line) in enumerate(sorted(_by(here, "width").items())):
+                line.sort(key=lambda c: _x_of(c["samples"], online_x))
+                x = np.array([_x_of(c["samples"], online_x) for c in line], float)
+                y = np.array([c["success_rate"] for c in line])
+                err = np.array([y - [c["ci_low"] for c in line],
+                                [c["ci_high"] for c in line] - y])
+                color, marker = PALETTE[idx % len(PALETTE)], MARKERS[idx % len(MARKERS)]
+                ax.errorbar(x, y, yerr=err, color=color, marker=marker, ms=3.5, capsize=2,
+                            lw=1.1, label=f"r = {width[0]}")
+            _log_m_axis(ax, m_grid, online_x)
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_ylabel("success rate (Wilson 95%)")
+            ax.set_title(panel_label({"init": init, "s": s}), fontsize=9)
+            _thin_caveat(ax, here)
+        axes[0][-1].legend(fontsize=7, loc="lower right")
+        _title(fig, n, k, cells, "success against training samples")
+        paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
+    return paths
+
+
+def _log_m_axis(ax, m_grid, online_x) -> None:
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples m (log scale)")
+    if online_x is not None:
+        ax.axvline(online_x / math.sqrt(_ONLINE_FACTOR), color="#888888", lw=0.6, ls=":")
+        ticks = [t for t in ax.get_xticks() if m_grid and m_grid[0] <= t <= m_grid[-1]]
+        ax.set_xticks(ticks + [online_x],
+                      [f"{t:g}" for t in ticks] + ["online"])
+
+
+def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -> list:
+    """Kaplan-Meier median steps-to-success against m, one line per width; panels per init.
+
+    Bars are the median's 95% interval (the Kaplan-Meier band inverted); a cell whose median
+    is not reached within the budget T (fewer than half its runs succeeded) is drawn as an
+    open triangle at T: the median is only known to exceed it. The paper's Figure 2 (right).
+    """
+    points = _check_rows(points)
+    paths = []
+    for (n, k), cells in _by(points, "n", "k").items():
+        panels = _panels(cells)
+        m_grid, online_x = _m_axis(cells)
+        fig, axes = subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False,
+                             sharey=True)
+        for ax, (init, s) in zip(axes[0], panels, strict=True):
+            here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
+            for idx, (width, line) in enumerate(sorted(_by(here, "width").items())):
+                color, marker = PALETTE[idx % len(PALETTE)], MARKERS[idx % len(MARKERS)]
+                line.sort(key=lambda c: _x_of(c["samples"], online_x))
+                reached = [c for c in line if c["median_steps_to_success"] is not None]
+                if reached:
+                    x = np.array([_x_of(c["samples"], online_x) for c in reached], float)
+                    y = np.array([c["median_steps_to_success"] for c in reached], float)
+                    low = np.array([c["median_ci_low"] for c in reached], float)
+                    high = np.array([c["median_ci_high"] if c["median_ci_high"] is not None
+                                     else c["max_steps"] for c in reached], float)
+                    ax.errorbar(x, y, yerr=[y - low, high - y], color=color, marker=marker,
+                                ms=3.5, capsize=2, lw=1.1, label=f"r = {width[0]}")
+                censored = [c for c in line if c["median_steps_to_success"] is None]
+                if censored:
+                    ax.plot([_x_of(c["samples"], online_x) for c in censored],
+                            [c["max_steps"] for c in censored], ls="none", marker="^",
+                            mfc="none", color=color, ms=5,
+                            label=None if reached else f"r = {width[0]}")
+            _log_m_axis(ax, m_grid, online_x)
+            ax.set_yscale("log")
+            ax.set_ylabel("median steps to success (KM, 95%)")
+            ax.set_title(panel_label({"init": init, "s": s}), fontsize=9)
+            _thin_caveat(ax, here)
+        axes[0][-1].legend(fontsize=7, loc="upper right",
+                           title="open triangle: median > T", title_fontsize=6)
+        _title(fig, n, k, cells, "steps to success against training samples")
+        paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
+    return paths
