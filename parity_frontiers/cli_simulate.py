@@ -1,9 +1,11 @@
-"""``parity-frontiers simulate {lottery,gradient,onestep}``: the Monte Carlo of :mod:`simulate`.
+"""``parity-frontiers simulate {lottery,gradient,onestep,sq}``: the Monte Carlo of :mod:`simulate`.
 
 Each prints a table with the estimate, its standard error and Wilson/t 95% interval, next
 to theory's value where one exists; ``--json`` prints one object whose keys always include
 ``estimate``, ``stderr``, ``ci_low``, ``ci_high``, ``trials`` and ``seed`` (and ``exact`` for
 ``lottery``). A grid of widths or sample sizes in ``onestep`` gives ``rows`` of such objects.
+``sq {visible,guess,noisy-gd}`` (the statistical-query game, :mod:`simulate.sq`) adds
+``bound``, the theory value, to every row.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .args import (
     memory_gib_arg,
     positive_int_arg,
     rational_arg,
+    real_arg,
     size_arg,
 )
 from .output import format_number, format_table
@@ -100,6 +103,67 @@ def register(sub) -> None:
     _common(p, 1000)
     p.set_defaults(handler=_cmd_onestep)
 
+    _register_sq(kinds)
+
+
+def _register_sq(kinds) -> None:
+    sq = kinds.add_parser("sq", help="the statistical-query game of Prop. 3: visible parities, "
+                          "lucky guesses, noisy GD",
+                          description="Monte Carlo of the SQ lower bound, each estimate next "
+                          "to its theory bound.")
+    games = sq.add_subparsers(dest="action", metavar="GAME", required=True)
+
+    p = games.add_parser("visible", help="fraction of parities a gradient step of a 2-layer "
+                         "ReLU net at init can see, vs the Parseval bound",
+                         description="||g_S||_inf = max over parameters of |E[chi_S dh/dtheta]|;"
+                         " exact over all S for n <= 20, else from m samples and random S.")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--width", type=size_arg, nargs="+", required=True, help="hidden widths")
+    p.add_argument("--tau", type=real_arg, nargs="+", required=True, help="tolerances tau > 0")
+    p.add_argument("--init", choices=("dense", "sparse"), nargs="+", default=["dense"],
+                   help="initialisations (default dense)")
+    p.add_argument("--s", type=size_arg, help="support size of sparse init")
+    p.add_argument("--method", choices=("auto", "exact", "sample"), default="auto",
+                   help="exact enumeration (n <= 20) or sampling (default auto)")
+    p.add_argument("--samples", type=size_arg, help="m for --method sample (default 2^14)")
+    p.add_argument("--parities", type=size_arg, default=32,
+                   help="random S per net for --method sample (default 32)")
+    p.add_argument("--plot", metavar="DIR", help="also write the figure (PNG + PDF) into DIR")
+    _common(p, 20)
+    p.set_defaults(handler=_cmd_sq_visible)
+
+    p = games.add_parser("guess", help="lucky-guess learner with q correlation queries",
+                         description="Success probability vs exact value and the SQ bound "
+                         "2 q / (tau^2 C(n, k)).")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension (<= 62)")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--queries", type=size_arg, nargs="+", required=True,
+                   help="numbers of queries q")
+    p.add_argument("--tau", type=real_arg, required=True, help="oracle tolerance tau > 0")
+    p.add_argument("--oracle", choices=("random", "adversarial"), default="random",
+                   help="how answers are perturbed within tau (default random)")
+    _common(p, 10_000)
+    p.set_defaults(handler=_cmd_sq_guess)
+
+    p = games.add_parser("noisy-gd", help="P(noisy GD leaves the target-free trajectory "
+                         "within T steps) vs delta* = 2 r T / (tau^2 C(n, k))",
+                         description="Full-batch GD (half square loss, all 2^n inputs, n <= 16)"
+                         " with a tau-tolerant oracle.")
+    p.add_argument("--n", type=size_arg, required=True, help="input dimension (<= 16)")
+    p.add_argument("--k", type=size_arg, required=True, help="parity degree")
+    p.add_argument("--width", type=size_arg, required=True, help="hidden width")
+    p.add_argument("--tau", type=real_arg, nargs="+", required=True, help="tolerances tau > 0")
+    p.add_argument("--steps", type=size_arg, required=True, help="steps T")
+    p.add_argument("--lr", type=real_arg, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--weight-decay", type=real_arg, default=0.0,
+                   help="weight decay (default 0)")
+    p.add_argument("--init", choices=("dense", "sparse"), default="dense",
+                   help="initialisation (default dense)")
+    p.add_argument("--s", type=size_arg, help="support size of sparse init")
+    _common(p, 20)
+    p.set_defaults(handler=_cmd_sq_noisy_gd)
+
 
 def _interval(row: dict) -> str:
     return f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
@@ -169,6 +233,76 @@ def _cmd_onestep(args) -> str:
                           "mean selecting", "P(lucky selects)", "P(select | lucky)",
                           "P(>= 1 lucky)"], rows,
                          title=title)
+    return emit(args, out, table)
+
+
+def _cmd_sq_visible(args) -> str:
+    from simulate.sq import simulate_sq_visible
+
+    if args.s is not None and "sparse" not in args.init:
+        raise ValueError("--s applies to sparse init only (add --init sparse)")
+    out = simulate_sq_visible(args.n, args.k, args.width, args.tau, init=args.init, s=args.s,
+                              method=args.method, samples=args.samples,
+                              parities=args.parities, **_run_options(args))
+    if args.plot is not None:
+        from figures.sq_visible import plot_sq_visible
+
+        out["figures"] = [str(path) for path in plot_sq_visible(out, args.plot)]
+    rows = [[r["init"] + (f" s={r['s']}" if r["s"] is not None else ""), r["width"],
+             r["params"], format_number(r["tau"])] + _estimate_cells(r)
+            + [format_number(r["energy_bound"]), format_number(r["bound"]),
+               format_number(r["ratio"]), format_number(r["sup_norm"]["median"]),
+               format_number(r["sup_norm"]["max"])]
+            for r in out["rows"]]
+    title = (f"Visible parities at init, n = {out['n']}, k = {out['k']}, "
+             f"C(n,k) = {format_number(out['binomial'], out['log10_binomial'])}, "
+             f"{out['method']}, {out['trials']} nets, seed {out['seed']}")
+    if out["method"] == "sample":
+        first = out["rows"][0]
+        title += (f"; m = {first['samples']}, {first['parities']} S per net, Hoeffding "
+                  f"eps ~ {format_number(first['eps'])}")
+    table = format_table(["init", "width", "params", "tau", "visible", "stderr", "95% CI",
+                          "energy bound", "bound", "ratio", "median |g|", "max |g|"], rows,
+                         title=title)
+    if "figures" in out:
+        table += "\nfigure: " + ", ".join(out["figures"])
+    return emit(args, out, table)
+
+
+def _cmd_sq_guess(args) -> str:
+    from simulate.sq import simulate_sq_guess
+
+    opts = _run_options(args)
+    opts.pop("memory_cap_bytes")
+    out = simulate_sq_guess(args.n, args.k, args.queries, args.tau, oracle=args.oracle, **opts)
+    rows = [[r["queries"]] + _estimate_cells(r)
+            + [format_number(r["exact"]), format_number(r["asked"]["exact"]),
+               format_number(r["bound"])] for r in out["rows"]]
+    title = (f"Lucky-guess SQ learner, n = {out['n']}, k = {out['k']}, C(n,k) = "
+             f"{out['binomial']}, tau = {format_number(out['tau'])}, {out['oracle']} oracle, "
+             f"{out['trials']} trials, seed {out['seed']}")
+    table = format_table(["queries", "P(success)", "stderr", "95% CI", "exact", "q / C(n,k)",
+                          "bound"], rows, title=title)
+    return emit(args, out, table)
+
+
+def _cmd_sq_noisy_gd(args) -> str:
+    from simulate.sq import simulate_sq_noisy_gd
+
+    if args.s is not None and args.init != "sparse":
+        raise ValueError("--s applies to sparse init only (add --init sparse)")
+    out = simulate_sq_noisy_gd(args.n, args.k, args.width, args.tau, args.steps, lr=args.lr,
+                               weight_decay=args.weight_decay, init=args.init, s=args.s,
+                               **_run_options(args))
+    rows = [[format_number(r["tau"])] + _estimate_cells(r)
+            + [format_number(r["energy_bound"]), format_number(r["bound"])]
+            for r in out["rows"]]
+    title = (f"Noisy GD leaving the target-free trajectory within T = {out['steps']} steps, "
+             f"n = {out['n']}, k = {out['k']}, {out['init']} width {out['width']} "
+             f"(r = {out['params']}), lr {format_number(out['lr'])}, {out['trials']} runs, "
+             f"seed {out['seed']}")
+    table = format_table(["tau", "P(leave)", "stderr", "95% CI", "energy bound", "delta*"],
+                         rows, title=title)
     return emit(args, out, table)
 
 

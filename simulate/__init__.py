@@ -4,7 +4,10 @@
 * :func:`simulate_gradient` -- population (enumerated) and m-sample gradients of one sparse
   neuron, its selection gap, and P(its gradient selects S) (checks theory.fourier_gaps);
 * :func:`simulate_onestep` -- P(some neuron of r selects S after one gradient step on m
-  samples) over a grid of (r, m): the simulated frontier.
+  samples) over a grid of (r, m): the simulated frontier;
+* :func:`simulate_sq_visible`, :func:`simulate_sq_guess`, :func:`simulate_sq_noisy_gd` -- the
+  statistical-query game of Prop. 3 (visible parities, lucky guesses, noisy GD) against its
+  bounds.
 
 Every estimate is an :class:`~simulate.estimates.Estimate` (value, standard error, 95%
 interval; Wilson for proportions). Trials draw from counter-seeded SplitMix64 streams
@@ -21,6 +24,9 @@ _EXPORTS = {
     "proportion_estimate": "estimates",
     "population_gradient": "gradients", "simulate_gradient": "gradients",
     "simulate_lottery": "lottery", "simulate_onestep": "onestep",
+    "simulate_sq_visible": "sq", "simulate_sq_guess": "sq", "simulate_sq_noisy_gd": "sq",
+    "gradient_fourier_sup_norms": "sq", "guess_success_probability": "sq",
+    "parseval_visible_bound": "sq", "draw_init_network": "sq",
 }
 __all__ = sorted(_EXPORTS)
 
