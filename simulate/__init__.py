@@ -4,10 +4,7 @@
 * :func:`simulate_gradient` -- population (enumerated) and m-sample gradients of one sparse
   neuron, its selection gap, and P(its gradient selects S) (checks theory.fourier_gaps);
 * :func:`simulate_onestep` -- P(some neuron of r selects S after one gradient step on m
-  samples) over a grid of (r, m): the simulated frontier;
-* :func:`simulate_sq_visible`, :func:`simulate_sq_guess`, :func:`simulate_sq_noisy_gd` -- the
-  statistical-query game of Prop. 3 (visible parities, lucky guesses, noisy GD) against its
-  bounds.
+  samples) over a grid of (r, m): the simulated frontier.
 
 Every estimate is an :class:`~simulate.estimates.Estimate` (value, standard error, 95%
 interval; Wilson for proportions). Trials draw from counter-seeded SplitMix64 streams
