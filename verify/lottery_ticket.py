@@ -1,0 +1,613 @@
+r"""Lottery-ticket experiment: prune a wide sparse-init MLP, rewind, retrain (PAPER.md Sec. 5).
+
+The paper's Figure 5: train a width-100, s = 2 sparse-init 2-layer ReLU MLP on online
+(n = 50, k = 5)-sparse parity (batch 32, learning rate 0.1); keep its top K = 5 neurons by
+weight norm, *rewind* them to their initial weights and retrain that K-neuron net with several
+SGD seeds: it learns fast, while K neurons of a fresh random init do not.
+
+Protocol (:func:`run_lottery_ticket`)
+-------------------------------------
+1. **Wide run.** One run of :meth:`LotteryTicketConfig.wide_config` (seed ``seed``: S, test set,
+   init and batches) trained by :func:`verify.trainer.train_ensemble`, stopped at its first
+   evaluation with test error <= ``success_error`` (else at ``max_steps``).
+2. **Ranking.** Neuron j of the trained net scores
+
+   .. math:: \mathrm{score}_j = |a_j| \, \lVert w_j \rVert_2,
+
+   its trained output weight times the Euclidean norm of its trained input weights (bias
+   excluded): the size of the neuron's contribution :math:`a_j \mathrm{ReLU}(w_j \cdot x + b_j)`
+   on inputs :math:`x \in \{-1, +1\}^n` (the paper says "weight norm" without saying which;
+   this is our choice). The *winners* are the ``keep`` highest scores (ties: lower index first).
+3. **Arms**, each a width-``keep`` net (first-layer rows, biases and output weights of the
+   chosen neurons; output bias c), retrained once per SGD seed i = 0 .. ``sgd_seeds`` - 1:
+
+   * ``winners``: the winners, rewound to their initial weights (bit for bit, and the initial
+     c): the same net for every SGD seed;
+   * ``random_rewound``: ``keep`` neurons of the same wide net chosen uniformly at random
+     (without replacement, a fresh choice per SGD seed), rewound likewise;
+   * ``fresh``: ``keep`` neurons chosen uniformly from a fresh wide init (same law: s-sparse,
+     output weights :math:`U(\pm 1/\sqrt{\mathrm{width}})`, a fresh draw per SGD seed), so the
+     three arms differ only in *which* neurons they hold, not in the law of their weights.
+
+   SGD seed i gives the same minibatch stream to all three arms (a paired comparison), and a
+   different one from the wide run's. Every retrain run keeps the wide run's S and test set and
+   trains for ``retrain_steps`` steps without early stopping, its test error recorded at every
+   evaluation (the curves); steps-to-success is its first evaluation at or below
+   ``success_error``.
+4. **Winners vs S.** A neuron's initial support U (the s inputs it is connected to) overlaps S
+   in :math:`|U \cap S|` coordinates; over the init law this is hypergeometric
+   (:func:`theory.lottery.overlap_pmf`). If training picked winners regardless of their
+   supports, the K winners' overlaps would be i.i.d. from that law; :func:`overlap_test` gives
+   the exact one-sided p-value of their sum and a binomial test of how many are *lucky*
+   (overlap min(s, k): U inside S for s < k, S inside U for s >= k; :func:`theory.lottery.p_lucky`),
+   and :func:`selection_test` the test conditional on the wide net's realised supports.
+
+Seeds derived from ``seed`` (:func:`derived_seed`) fix the SGD streams, the random neuron
+choices and the fresh inits, so the whole experiment is a function of its config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from simulate.estimates import proportion_estimate
+from theory._checks import check_int
+from theory.lottery import overlap_pmf, p_lucky
+
+from .config import LOSSES, RunConfig
+from .data import hidden_set
+from .model import init_params, init_supports
+from .sweep import check_device, median_steps_to_success
+from .trainer import max_ensemble_size, train_ensemble
+
+__all__ = [
+    "ARMS",
+    "ARM_LABELS",
+    "SCORE_RULE",
+    "PAPER_SETTINGS",
+    "LotteryTicketConfig",
+    "LotteryTicketResult",
+    "derived_seed",
+    "neuron_scores",
+    "top_neurons",
+    "subnetwork",
+    "support_overlaps",
+    "overlap_sum_law",
+    "overlap_test",
+    "selection_test",
+    "build_arms",
+    "run_lottery_ticket",
+]
+
+#: The three retrained arms, in reporting order.
+ARMS = ("winners", "random_rewound", "fresh")
+ARM_LABELS = {
+    "winners": "top-K by |a|*||w||, rewound",
+    "random_rewound": "K random neurons, rewound",
+    "fresh": "K fresh random sparse neurons",
+}
+SCORE_RULE = "|a_j| * ||w_j||_2 (trained output weight times trained input-weight norm)"
+
+#: The paper's Figure 5 (PAPER.md Sec. 5); step budgets, seeds and test size are ours.
+PAPER_SETTINGS = {"n": 50, "k": 5, "width": 100, "s": 2, "keep": 5, "batch_size": 32,
+                  "lr": 0.1, "weight_decay": 0.01, "max_steps": 100_000,
+                  "retrain_steps": 20_000, "eval_every": 100, "sgd_seeds": 10,
+                  "test_size": 10_000}
+
+# Purposes of the seeds derived from the experiment's seed.
+_SGD_STREAM, _RANDOM_NEURONS, _FRESH_INIT = 1, 2, 3
+#: Most SGD seeds per arm (more is a typo, not an experiment).
+MAX_SGD_SEEDS = 10_000
+
+
+def derived_seed(seed: int, purpose: int, index: int) -> int:
+    """A run seed in [0, 2**63) derived from ``(seed, purpose, index)`` by numpy's SeedSequence.
+
+    Distinct triples give independent-looking seeds (SeedSequence hashes its entropy), so the
+    SGD streams, random neuron choices and fresh inits of an experiment never reuse the wide
+    run's seed or one another's.
+
+    Examples
+    --------
+    >>> derived_seed(0, 1, 0) == derived_seed(0, 1, 0) != derived_seed(0, 1, 1)
+    True
+    >>> 0 <= derived_seed(2**63 - 1, 3, 9) < 2**63
+    True
+    """
+    words = np.random.SeedSequence((int(seed), int(purpose), int(index))).generate_state(
+        2, np.uint32)
+    return (int(words[0]) << 31) | (int(words[1]) >> 1)
+
+
+@dataclass(frozen=True)
+class LotteryTicketConfig:
+    """Settings of one lottery-ticket experiment.
+
+    Parameters
+    ----------
+    n, k : int
+        Online (n, k)-sparse parity.
+    width, s : int
+        Width and support size of the wide s-sparse-init 2-layer MLP.
+    keep : int
+        Neurons kept, K (1 <= K <= width).
+    seed : int
+        The wide run's seed (S, test set, its init and batches) and the root of every derived
+        seed.
+    sgd_seeds : int
+        Retrain runs per arm.
+    max_steps, retrain_steps : int
+        Step budgets of the wide run and of each retrain run.
+    eval_every, batch_size, lr, weight_decay, loss, test_size, success_error
+        As in :class:`verify.config.RunConfig`, shared by every run.
+
+    The defaults take 7-15 s on one CPU core: (n, k) = (40, 4), where the wide net succeeds
+    within about 4000 steps and, over seeds 0-2, the rewound winners succeeded in 5-8 of 10
+    SGD seeds within 10000 steps against 1-3 of 10 for either random arm. :meth:`paper` gives
+    the paper's setting (n, k) = (50, 5) (20-30 s on one core when the wide run succeeds).
+
+    Examples
+    --------
+    >>> cfg = LotteryTicketConfig(n=12, k=3, width=32, keep=4)
+    >>> cfg.wide_config().width, cfg.retrain_config().width, cfg.retrain_config().seed
+    (32, 4, 0)
+    >>> LotteryTicketConfig.paper().n
+    50
+    """
+
+    n: int = 40
+    k: int = 4
+    width: int = 100
+    s: int = 2
+    keep: int = 5
+    seed: int = 0
+    sgd_seeds: int = 10
+    max_steps: int = 20_000
+    retrain_steps: int = 10_000
+    eval_every: int = 100
+    batch_size: int = 32
+    lr: float = 0.1
+    weight_decay: float = 0.01
+    loss: str = "hinge"
+    test_size: int = 10_000
+    success_error: float = 0.1
+
+    def __post_init__(self):
+        for name in ("keep", "sgd_seeds", "retrain_steps"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1, strict=True))
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        # RunConfig checks (and normalises) everything the runs share.
+        wide = self.wide_config()
+        for name in ("n", "k", "width", "s", "seed", "max_steps", "eval_every", "batch_size",
+                     "lr", "weight_decay", "test_size", "success_error"):
+            object.__setattr__(self, name, getattr(wide, name))
+        self.retrain_config()
+        if self.keep > self.width:
+            raise ValueError(f"keep must be <= width ({self.width}), got {self.keep}")
+        if self.sgd_seeds > MAX_SGD_SEEDS:
+            raise ValueError(f"sgd_seeds must be <= {MAX_SGD_SEEDS}, got {self.sgd_seeds}")
+
+    @classmethod
+    def paper(cls, **overrides) -> LotteryTicketConfig:
+        """The paper's setting (:data:`PAPER_SETTINGS`), with ``overrides`` on top."""
+        return cls(**{**PAPER_SETTINGS, **overrides})
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def _run(self, width: int, max_steps: int) -> RunConfig:
+        return RunConfig(n=self.n, k=self.k, width=width, samples=None, init="sparse", s=self.s,
+                         seed=self.seed, max_steps=max_steps, eval_every=self.eval_every,
+                         batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+                         loss=self.loss, test_size=self.test_size,
+                         success_error=self.success_error)
+
+    def wide_config(self) -> RunConfig:
+        """The wide run: online, s-sparse init, width ``width``, budget ``max_steps``."""
+        return self._run(self.width, self.max_steps)
+
+    def retrain_config(self) -> RunConfig:
+        """Shape of every retrain run: width ``keep``, budget ``retrain_steps``, the wide run's
+        seed (hence its S and test set; init and batches are given to the trainer)."""
+        return self._run(self.keep, self.retrain_steps)
+
+
+# --- neurons ---------------------------------------------------------------------------------
+
+def _check_two_layer(params) -> list[np.ndarray]:
+    params = [np.asarray(p) for p in params]
+    if len(params) != 4 or params[0].ndim != 2 or params[1].shape != params[0].shape[:1] \
+            or params[2].shape != params[0].shape[:1] or params[3].shape != ():
+        raise ValueError("params must be one 2-layer run [W1 (r, n), b1 (r,), a (r,), c ()], "
+                         f"got shapes {[p.shape for p in params]}")
+    return params
+
+
+def neuron_scores(params) -> np.ndarray:
+    r"""Score of each hidden neuron of a 2-layer MLP, for ranking (derived here).
+
+    .. math:: \mathrm{score}_j = |a_j| \, \lVert w_j \rVert_2
+
+    Parameters
+    ----------
+    params : sequence of arrays
+        One run in :mod:`verify.model`'s layout: W1 ``(r, n)``, b1 ``(r,)``, a ``(r,)``, c.
+
+    Returns
+    -------
+    float64 array (r,)
+
+    Examples
+    --------
+    >>> w1 = np.array([[3.0, 4.0], [1.0, 0.0]])
+    >>> neuron_scores([w1, np.zeros(2), np.array([0.5, -2.0]), np.float32(0)]).tolist()
+    [2.5, 2.0]
+    """
+    w1, _, a, _ = _check_two_layer(params)
+    return np.abs(a.astype(np.float64)) * np.linalg.norm(w1.astype(np.float64), axis=1)
+
+
+def top_neurons(params, keep: int) -> np.ndarray:
+    """Indices of the ``keep`` highest :func:`neuron_scores`, best first (ties: lower index).
+
+    Examples
+    --------
+    >>> w1 = np.eye(3)
+    >>> top_neurons([w1, np.zeros(3), np.array([1.0, 3.0, 3.0]), np.float32(0)], 2).tolist()
+    [1, 2]
+    """
+    scores = neuron_scores(params)
+    keep = check_int("keep", keep, 1, strict=True)
+    if keep > len(scores):
+        raise ValueError(f"keep must be <= the number of neurons ({len(scores)}), got {keep}")
+    return np.argsort(-scores, kind="stable")[:keep]
+
+
+def subnetwork(params, neurons) -> list[np.ndarray]:
+    """The 2-layer net made of the given hidden neurons (copies): W1, b1 and a rows, and c.
+
+    Examples
+    --------
+    >>> p = [np.arange(6.0).reshape(3, 2), np.arange(3.0), np.arange(3.0), np.float64(7)]
+    >>> [x.tolist() for x in subnetwork(p, [2, 0])]
+    [[[4.0, 5.0], [0.0, 1.0]], [2.0, 0.0], [2.0, 0.0], 7.0]
+    """
+    w1, b1, a, c = _check_two_layer(params)
+    idx = np.asarray(neurons, dtype=np.int64)
+    if idx.ndim != 1 or not len(idx) or idx.min() < 0 or idx.max() >= len(a) \
+            or len(np.unique(idx)) != len(idx):
+        raise ValueError(f"neurons must be distinct indices in [0, {len(a)}), got "
+                         f"{idx.tolist()}")
+    return [w1[idx].copy(), b1[idx].copy(), a[idx].copy(), np.array(c, copy=True)]
+
+
+def support_overlaps(supports, parity_set) -> np.ndarray:
+    r""":math:`|U_j \cap S|` for each support row :math:`U_j` (int64).
+
+    Examples
+    --------
+    >>> support_overlaps([[0, 1], [2, 5], [1, 3]], [1, 2, 3]).tolist()
+    [1, 1, 2]
+    """
+    supports = np.asarray(supports)
+    return np.isin(supports, np.asarray(parity_set)).sum(axis=1).astype(np.int64)
+
+
+# --- overlap statistics ------------------------------------------------------------------------
+
+def overlap_sum_law(n: int, k: int, s: int, count: int) -> np.ndarray:
+    r"""Law of :math:`T = \sum_{j=1}^{K} |U_j \cap S|` for K independent uniform s-subsets.
+
+    .. math:: P(T = t) = (p^{*K})(t), \qquad p(j) = \binom{k}{j}\binom{n-k}{s-j} / \binom{n}{s}
+
+    the K-fold convolution of the hypergeometric overlap law (:func:`theory.lottery.overlap_pmf`,
+    PAPER.md Sec. 3); entry t is P(T = t), t = 0 .. K min(s, k).
+
+    Examples
+    --------
+    >>> [round(float(x), 4) for x in overlap_sum_law(4, 2, 1, 2)]   # p = (1/2, 1/2)
+    [0.25, 0.5, 0.25]
+    """
+    count = check_int("count", count, 1, strict=True)
+    pmf = np.atleast_1d(np.asarray(overlap_pmf(n, k, s), dtype=np.float64))
+    law = np.ones(1)
+    for _ in range(count):
+        law = np.convolve(law, pmf)
+    return law
+
+
+def overlap_test(overlaps, n: int, k: int, s: int) -> dict:
+    r"""Do K neurons overlap S more than K independent draws of the init law would?
+
+    Two one-sided tests against the null "the neurons' supports are i.i.d. uniform s-subsets"
+    (true of any K neurons chosen without looking at their supports):
+
+    * the overlap sum :math:`T = \sum_j |U_j \cap S|`, exact p-value
+      :math:`P(T \ge t_{obs})` from :func:`overlap_sum_law`; expected
+      :math:`E[T] = K s k / n`;
+    * the number L of lucky neurons (overlap :math:`\min(s, k)`), exact binomial p-value
+      :math:`P(\mathrm{Bin}(K, p) \ge L)` with :math:`p` = :func:`theory.lottery.p_lucky`
+      (``scipy.stats.binomtest``, alternative "greater").
+
+    Parameters
+    ----------
+    overlaps : sequence of int
+        :math:`|U_j \cap S|` of each of the K neurons.
+    n, k, s : int
+
+    Returns
+    -------
+    dict
+        ``count``, ``overlap_sum``, ``expected_sum``, ``p_value``, ``lucky``,
+        ``expected_lucky``, ``lucky_p_value``.
+
+    Examples
+    --------
+    >>> out = overlap_test([2, 2, 1], n=50, k=5, s=2)
+    >>> out["overlap_sum"], round(out["expected_sum"], 2), out["p_value"] < 1e-3
+    (5, 0.6, True)
+    """
+    overlaps = np.asarray(overlaps, dtype=np.int64).ravel()
+    if not overlaps.size:
+        raise ValueError("overlaps must not be empty")
+    if overlaps.min() < 0 or overlaps.max() > min(s, k):
+        raise ValueError(f"overlaps must be in [0, min(s, k)] = [0, {min(s, k)}], got "
+                         f"{overlaps.tolist()}")
+    count = overlaps.size
+    law = overlap_sum_law(n, k, s, count)
+    observed = int(overlaps.sum())
+    lucky = int((overlaps == min(s, k)).sum())
+    p = float(p_lucky(n, k, s))
+    return {"count": count, "overlap_sum": observed, "expected_sum": count * s * k / n,
+            "p_value": float(min(1.0, law[observed:].sum())), "lucky": lucky,
+            "expected_lucky": count * p,
+            "lucky_p_value": float(stats.binomtest(lucky, count, p, alternative="greater")
+                                   .pvalue)}
+
+
+def selection_test(all_overlaps, chosen, lucky_overlap: int) -> dict:
+    r"""Are lucky neurons over-represented among the chosen ones, given the net's supports?
+
+    Conditional on the wide net's realised supports (r neurons, :math:`L_{net}` of them lucky),
+    K neurons chosen at random hold :math:`L \sim \mathrm{Hypergeom}(r, L_{net}, K)` lucky ones;
+    p-value :math:`P(L \ge L_{obs})` (``scipy.stats.hypergeom.sf``).
+
+    Examples
+    --------
+    >>> out = selection_test([2, 0, 0, 0, 2, 1], chosen=[0, 4], lucky_overlap=2)
+    >>> out["lucky_in_net"], out["lucky_chosen"], round(out["p_value"], 4)   # 1 / C(6, 2)
+    (2, 2, 0.0667)
+    """
+    all_overlaps = np.asarray(all_overlaps, dtype=np.int64)
+    chosen = np.asarray(chosen, dtype=np.int64)
+    lucky = all_overlaps == lucky_overlap
+    in_net, got = int(lucky.sum()), int(lucky[chosen].sum())
+    r, count = len(all_overlaps), len(chosen)
+    return {"lucky_in_net": in_net, "lucky_chosen": got,
+            "expected_lucky_chosen": count * in_net / r,
+            "p_value": float(stats.hypergeom(r, in_net, count).sf(got - 1))}
+
+
+# --- the experiment ----------------------------------------------------------------------------
+
+def _member(params, supports, neurons) -> dict:
+    neurons = np.asarray(neurons, dtype=np.int64)
+    return {"neurons": neurons, "params": subnetwork(params, neurons),
+            "supports": np.asarray(supports)[neurons]}
+
+
+def build_arms(config: LotteryTicketConfig, initial_params, final_params) -> dict:
+    """The retrain nets of every arm and SGD seed (see the module docstring, step 3).
+
+    Parameters
+    ----------
+    config : LotteryTicketConfig
+    initial_params, final_params : sequence of arrays
+        The wide run's parameters at initialisation and after training (model layout).
+
+    Returns
+    -------
+    dict
+        ``{arm: [member for each SGD seed]}``, a member being a dict with ``neurons`` (indices
+        into the wide net, or into the fresh wide init for ``fresh``), ``params`` (the
+        width-``keep`` net's initial parameters) and ``supports`` (their initial supports,
+        ``[keep, s]``); ``fresh`` members also carry ``init_seed``.
+
+    Examples
+    --------
+    >>> cfg = LotteryTicketConfig(n=10, k=2, width=8, keep=3, sgd_seeds=2)
+    >>> init = init_params(cfg.wide_config())
+    >>> arms = build_arms(cfg, init, init)
+    >>> [len(arms[a]) for a in ARMS], arms["winners"][0]["params"][0].shape
+    ([2, 2, 2], (3, 10))
+    """
+    if not isinstance(config, LotteryTicketConfig):
+        raise ValueError(f"config must be a LotteryTicketConfig, got {type(config).__name__}")
+    wide = config.wide_config()
+    supports = init_supports(wide)
+    initial_params = _check_two_layer(initial_params)
+    if initial_params[0].shape != (config.width, config.n):
+        raise ValueError(f"initial_params must be a width-{config.width} net on n = "
+                         f"{config.n} inputs, got W1 of shape {initial_params[0].shape}")
+    winners = top_neurons(final_params, config.keep)
+    arms: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    for i in range(config.sgd_seeds):
+        arms["winners"].append(_member(initial_params, supports, winners))
+        rng = np.random.default_rng(derived_seed(config.seed, _RANDOM_NEURONS, i))
+        arms["random_rewound"].append(_member(
+            initial_params, supports, rng.choice(config.width, config.keep, replace=False)))
+        fresh = dataclasses.replace(wide, seed=derived_seed(config.seed, _FRESH_INIT, i))
+        member = _member(init_params(fresh), init_supports(fresh),
+                         rng.choice(config.width, config.keep, replace=False))
+        member["init_seed"] = fresh.seed
+        arms["fresh"].append(member)
+    return arms
+
+
+@dataclass
+class LotteryTicketResult:
+    """Everything :func:`run_lottery_ticket` measured; :meth:`as_dict` is the CLI's JSON.
+
+    Attributes
+    ----------
+    config : dict
+        The :class:`LotteryTicketConfig` fields.
+    parity_set : list of int
+        S.
+    wide : dict
+        The wide run: ``success``, ``steps_to_success``, ``test_error``, ``end_reason``,
+        ``steps_run``, ``curve_steps``, ``curve_test_error``; the overlaps of all its neurons'
+        supports with S as ``overlap_counts`` (how many neurons have overlap j) next to
+        ``expected_overlap_counts`` (width times theory's law), ``lucky_neurons`` and
+        ``expected_lucky_neurons``.
+    winners : dict
+        ``neurons`` (best first), ``scores``, ``supports``, ``overlaps``, ``test``
+        (:func:`overlap_test`) and ``selection_test`` (:func:`selection_test`).
+    arms : dict
+        Per arm: ``label``, ``runs`` (per SGD seed: ``sgd_seed``, ``batch_seed``, ``neurons``,
+        ``supports``, ``overlaps``, ``overlap_p_value``, ``success``, ``steps_to_success``,
+        ``test_error``, ``end_reason``), ``successes``, ``success_rate``, ``ci_low``,
+        ``ci_high`` (Wilson 95%), ``median_steps_to_success`` (Kaplan-Meier, None when fewer
+        than half succeed), ``mean_overlap``, ``curve_steps`` and ``curve_test_error`` (one
+        list per SGD seed).
+    wall_seconds : float
+    """
+
+    config: dict
+    parity_set: list
+    wide: dict
+    winners: dict
+    arms: dict
+    wall_seconds: float
+
+    def as_dict(self) -> dict:
+        return {"score": SCORE_RULE, **dataclasses.asdict(self)}
+
+
+def _progress_bar(total: int, enabled: bool):
+    import sys
+
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="step", desc="lottery-ticket", file=sys.stderr,
+                disable=None if enabled else True, smoothing=0, dynamic_ncols=True)
+
+
+def run_lottery_ticket(config: LotteryTicketConfig, device: str = "auto",
+                       progress: bool = False) -> LotteryTicketResult:
+    r"""Train the wide net, rank its neurons, retrain the three arms (module docstring).
+
+    Parameters
+    ----------
+    config : LotteryTicketConfig
+    device : {"auto", "cpu", "cuda"} or "cuda:N"
+        Where to train; results do not depend on it beyond float rounding.
+    progress : bool
+        A progress bar of SGD steps on stderr (never when stderr is not a terminal).
+
+    Returns
+    -------
+    LotteryTicketResult
+
+    Examples
+    --------
+    >>> cfg = LotteryTicketConfig(n=8, k=2, width=16, keep=3, sgd_seeds=2, max_steps=200,
+    ...                           retrain_steps=100, eval_every=50, test_size=200)
+    >>> out = run_lottery_ticket(cfg, device="cpu")
+    >>> sorted(out.arms), len(out.arms["fresh"]["curve_test_error"])
+    (['fresh', 'random_rewound', 'winners'], 2)
+    """
+    if not isinstance(config, LotteryTicketConfig):
+        raise ValueError(f"config must be a LotteryTicketConfig, got {type(config).__name__}")
+    check_device(device)
+    start = time.perf_counter()
+    wide_cfg, retrain_cfg = config.wide_config(), config.retrain_config()
+    count = len(ARMS) * config.sgd_seeds
+    per_call = max(1, int(max_ensemble_size(retrain_cfg, device=device)))
+    calls = -(-count // per_call)
+    with _progress_bar(config.max_steps + calls * config.retrain_steps, progress) as bar:
+        (wide,) = train_ensemble([wide_cfg], device=device, progress=bar.update,
+                                 record_curve=True, return_params=True)
+        bar.update(config.max_steps - wide.steps_run)  # stopped early at success
+        initial = init_params(wide_cfg)
+        arms = build_arms(config, initial, wide.extra["final_params"])
+        members = [(arm, i, m) for arm in ARMS for i, m in enumerate(arms[arm])]
+        batch_seeds = [derived_seed(config.seed, _SGD_STREAM, i) for _, i, _ in members]
+        results = []
+        for lo in range(0, count, per_call):
+            chunk = members[lo:lo + per_call]
+            results += train_ensemble([retrain_cfg] * len(chunk), device=device,
+                                      progress=bar.update, early_stop=False,
+                                      initial_params=[m["params"] for _, _, m in chunk],
+                                      batch_seeds=batch_seeds[lo:lo + per_call],
+                                      record_curve=True)
+    return _assemble(config, wide, initial, arms, members, batch_seeds, results,
+                     time.perf_counter() - start)
+
+
+def _assemble(config, wide, initial, arms, members, batch_seeds, results,
+              wall_seconds) -> LotteryTicketResult:
+    n, k, s = config.n, config.k, config.s
+    wide_cfg = config.wide_config()
+    parity_set = hidden_set(wide_cfg)
+    supports = init_supports(wide_cfg)
+    all_overlaps = support_overlaps(supports, parity_set)
+    law = np.atleast_1d(overlap_pmf(n, k, s))
+    lucky_overlap = min(s, k)
+    final = wide.extra["final_params"]
+    winners = arms["winners"][0]["neurons"]
+    scores = neuron_scores(final)
+    winner_overlaps = all_overlaps[winners]
+    wide_out = {
+        "success": wide.success, "steps_to_success": wide.steps_to_success,
+        "test_error": wide.test_error, "end_reason": wide.end_reason,
+        "steps_run": wide.steps_run, "curve_steps": wide.extra["curve_steps"],
+        "curve_test_error": wide.extra["curve_test_error"],
+        "overlap_counts": np.bincount(all_overlaps, minlength=len(law)).tolist(),
+        "expected_overlap_counts": (config.width * law).tolist(),
+        "lucky_neurons": int((all_overlaps == lucky_overlap).sum()),
+        "expected_lucky_neurons": config.width * float(p_lucky(n, k, s)),
+    }
+    winners_out = {
+        "neurons": winners.tolist(), "scores": scores[winners].tolist(),
+        "supports": supports[winners].tolist(), "overlaps": winner_overlaps.tolist(),
+        "initial_scores": neuron_scores(initial)[winners].tolist(),
+        "test": overlap_test(winner_overlaps, n, k, s),
+        "selection_test": selection_test(all_overlaps, winners, lucky_overlap),
+    }
+    arms_out = {}
+    for arm in ARMS:
+        picked = [(i, m, batch_seeds[j], results[j])
+                  for j, (name, i, m) in enumerate(members) if name == arm]
+        runs = []
+        for i, member, batch_seed, result in picked:
+            overlaps = support_overlaps(member["supports"], parity_set)
+            run = {"sgd_seed": i, "batch_seed": batch_seed,
+                   "neurons": member["neurons"].tolist(),
+                   "supports": member["supports"].tolist(), "overlaps": overlaps.tolist(),
+                   "overlap_p_value": overlap_test(overlaps, n, k, s)["p_value"],
+                   "success": result.success, "steps_to_success": result.steps_to_success,
+                   "test_error": result.test_error, "end_reason": result.end_reason}
+            if "init_seed" in member:
+                run["init_seed"] = member["init_seed"]
+            runs.append(run)
+        group = [result for *_, result in picked]
+        wins = sum(r.success for r in group)
+        estimate = proportion_estimate(wins, len(group))
+        arms_out[arm] = {
+            "label": ARM_LABELS[arm], "runs": runs, "successes": wins,
+            "success_rate": estimate.estimate, "ci_low": estimate.ci_low,
+            "ci_high": estimate.ci_high,
+            "median_steps_to_success": median_steps_to_success(group),
+            "mean_overlap": float(np.mean([r["overlaps"] for r in runs])),
+            "curve_steps": group[0].extra["curve_steps"],
+            "curve_test_error": [r.extra["curve_test_error"] for r in group],
+        }
+    return LotteryTicketResult(config=config.as_dict(), parity_set=parity_set.tolist(),
+                               wide=wide_out, winners=winners_out, arms=arms_out,
+                               wall_seconds=wall_seconds)
