@@ -1,0 +1,360 @@
+"""The theory-vs-experiment report of a results store: analysis, figures, findings, Markdown.
+
+:func:`analyze` turns stored runs into every table of the report (cells, measured frontier,
+its power law in the width, the three predicted frontiers, the four findings, completeness);
+:func:`make_figures` draws them; :func:`write_report` writes ``report.md`` (figures embedded)
+and ``report.json`` (every number) into one folder. ``parity-frontiers report`` is the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from verify.analysis import CURVE_FIELDS, frontier_table, power_law_fit, success_points
+from verify.config import RunConfig, RunResult
+from verify.predict import onestep_predictions, sq_check, theorem_frontier
+
+from .findings import judge_findings
+
+__all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "write_report",
+           "load_results"]
+
+#: What ``parity-frontiers plot KIND`` draws.
+PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
+
+
+def load_results(store_path) -> list[RunResult]:
+    """Every run of a results store, read-only; a clear error for a missing or empty store."""
+    from verify.store import ResultsStore
+
+    path = Path(store_path)
+    if not path.exists():
+        raise ValueError(f"no results store at {path} (run `parity-frontiers sweep` or "
+                         "`parity-frontiers reproduce` first)")
+    with ResultsStore(path, readonly=True) as store:
+        results = store.results()
+    if not results:
+        raise ValueError(f"the results store {path} holds no runs yet: nothing to analyse")
+    return results
+
+
+def completeness(results: Sequence[RunResult],
+                 expected: Sequence[RunConfig] | None = None) -> dict:
+    """What the store lacks: against ``expected`` configs if given, else against itself.
+
+    With ``expected``: ``missing_runs`` (count), ``missing_cells`` (cells with no run at all)
+    and ``partial_cells`` (some seeds missing), each cell named by its fields. Without it, the
+    cells with fewer runs than the fullest cell are reported as ``partial_cells``.
+    """
+    def cell_of(config: RunConfig) -> tuple:
+        d = config.as_dict()
+        return tuple(d[f] for f in CURVE_FIELDS + ("samples",))
+
+    have: dict[tuple, int] = {}
+    for r in results:
+        have[cell_of(r.config)] = have.get(cell_of(r.config), 0) + 1
+    names = CURVE_FIELDS + ("samples",)
+    if expected is None:
+        most = max(have.values(), default=0)
+        partial = [dict(zip(names, c, strict=True)) | {"runs": v, "expected": most}
+                   for c, v in have.items() if v < most]
+        return {"expected_runs": None, "missing_runs": None, "missing_cells": [],
+                "partial_cells": partial}
+    stored_keys = {r.config.key() for r in results}
+    want: dict[tuple, int] = {}
+    missing = 0
+    for config in expected:
+        want[cell_of(config)] = want.get(cell_of(config), 0) + 1
+        missing += config.key() not in stored_keys
+    missing_cells = [dict(zip(names, c, strict=True)) for c in want if c not in have]
+    partial = [dict(zip(names, c, strict=True)) | {"runs": have[c], "expected": v}
+               for c, v in want.items() if c in have and have[c] < v]
+    return {"expected_runs": len(expected), "missing_runs": missing,
+            "missing_cells": missing_cells, "partial_cells": partial}
+
+
+def _power_laws(frontier: Sequence[dict]) -> list[dict]:
+    groups: dict[tuple, list[dict]] = {}
+    for row in frontier:
+        if row["status"] == "fitted":
+            groups.setdefault((row["n"], row["k"], row["init"], row["s"]), []).append(row)
+    out = []
+    for (n, k, init, s), rows in groups.items():
+        entry = {"n": n, "k": k, "init": init, "s": s, "widths": tuple(r["width"] for r in rows)}
+        if len({r["width"] for r in rows}) >= 2:
+            fit = power_law_fit([r["width"] for r in rows], [r["m_star"] for r in rows],
+                                [r["ci_low"] for r in rows], [r["ci_high"] for r in rows])
+            entry.update(fit.as_dict())
+        else:
+            entry["exponent"] = None
+        out.append(entry)
+    return out
+
+
+def analyze(results: Iterable[RunResult], *, expected: Sequence[RunConfig] | None = None,
+            onestep_trials: int = 200, seed: int = 0, target: float = 0.5,
+            progress: bool = False) -> dict:
+    """Every table of the report, from stored runs.
+
+    Parameters
+    ----------
+    results : iterable of RunResult
+    expected : sequence of RunConfig, optional
+        The sweep's full grid, to report what is missing.
+    onestep_trials, seed : int
+        Monte Carlo trials and seed of the one-step prediction (:mod:`verify.predict`).
+    target : float
+        Success probability that defines the frontier m*.
+
+    Returns
+    -------
+    dict
+        ``points``, ``frontier``, ``power_laws``, ``sq``, ``onestep``, ``theorem``,
+        ``findings``, ``completeness``, ``runs``, ``target``.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("no runs to analyse")
+    points = success_points(results)
+    frontier = frontier_table(points, target)
+    return {"runs": len(results), "target": target, "points": points, "frontier": frontier,
+            "power_laws": _power_laws(frontier), "sq": sq_check(points),
+            "onestep": onestep_predictions(points, trials=onestep_trials, seed=seed,
+                                           target=target, progress=progress),
+            "theorem": theorem_frontier(frontier),
+            "findings": judge_findings(points, frontier),
+            "completeness": completeness(results, expected)}
+
+
+def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
+                 lottery_trials: int = 2000, seed: int = 0) -> list[Path]:
+    """Draw the report's figures (any of :data:`PLOT_KINDS`) into ``out_dir``."""
+    from . import frontier_plots, theory_plots
+
+    unknown = sorted(set(kinds) - set(PLOT_KINDS))
+    if unknown:
+        raise ValueError(f"unknown plot kind(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(PLOT_KINDS)}")
+    want = set(PLOT_KINDS[:-1]) if "all" in kinds else set(kinds)
+    points = analysis["points"]
+    paths: list[Path] = []
+    if "heatmap" in want:
+        paths += frontier_plots.success_heatmap(
+            points, out_dir, frontier=analysis["frontier"],
+            onestep=analysis["onestep"]["curves"], theorem=analysis["theorem"]["rows"])
+    if "success" in want:
+        paths += frontier_plots.success_curves(points, out_dir)
+    if "steps" in want:
+        paths += frontier_plots.steps_curves(points, out_dir)
+    problems = sorted({(p["n"], p["k"]) for p in points})
+    if "sq" in want:
+        # The sweep's own problems, and two where the bound bites (PAPER.md section 2).
+        sq_problems = sorted(set(problems) | {(300, 4), (1000, 8)})[:4]
+        widths = sorted({p["width"] for p in points} | {10, 100_000})
+        steps = sorted({p["max_steps"] for p in points} | {100_000})
+        cells = [{"n": p["n"], "k": p["k"], "width": p["width"],
+                  "samples": p["samples"] if p["samples"] is not None
+                  else p["max_steps"] * p["batch_size"],
+                  "steps": p["max_steps"], "success_rate": p["success_rate"]} for p in points]
+        paths += _theory_call(theory_plots.sq_frontier_figure, problems=sq_problems,
+                              widths=widths, steps=steps, samples_range=(1.0, 1e12),
+                              cells=cells, out_dir=out_dir)
+    if "lottery" in want:
+        n, k = problems[0]
+        s_values = sorted({p["s"] for p in points if p["s"] is not None} | {1, k, k + 1})
+        s_values = [s for s in s_values if s <= n]
+        widths = sorted({p["width"] for p in points})
+        paths += _theory_call(theory_plots.lottery_figure, n=n, k=k, s_values=s_values,
+                              widths=widths, trials=lottery_trials, seed=seed,
+                              out_dir=out_dir)
+    return paths
+
+
+def _theory_call(function, **kwargs) -> list[Path]:
+    """Call a figures.theory_plots function and return the paths it wrote."""
+    out = function(**kwargs)
+    if isinstance(out, dict):
+        out = out.get("paths", [])
+    return [Path(p) for p in out]
+
+
+# --- Markdown -------------------------------------------------------------------------------------
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def _frontier_text(row: dict) -> str:
+    if row["status"] == "fitted":
+        return f"{row['m_star']:.0f} [{row['ci_low']:.0f}, {row['ci_high']:.0f}]"
+    if row["status"] == "below_grid":
+        return f"< {row['m_min']}"
+    if row["status"] == "above_grid":
+        return f"> {row['m_max']}"
+    return "no crossing (rate falls with m)"
+
+
+def _finding_numbers(finding: dict) -> str:
+    ev = finding["evidence"]
+    if finding["id"] == 1:
+        parts = [f"n={e['n']}: smallest clear m = {e['smallest_m']} at r={e['width']} "
+                 f"({e['init']}, {e['successes']}/{e['runs']}), m/n^k = "
+                 f"{e['m_over_n_to_k']:.2g}" if e["smallest_m"] is not None
+                 else f"n={e['n']}: no clear success" for e in ev]
+        return "; ".join(parts)
+    if finding["id"] == 2:
+        return (f"{ev['pairs']} neighbouring-width pairs, {ev['decreases']} raw decreases, "
+                f"{len(ev['significant'])} significant (p < {ev['threshold']:.2g}); median "
+                f"steps did not rise in {ev['steps_not_rising']}/{ev['steps_pairs']} pairs")
+    if finding["id"] == 3:
+        return "; ".join(
+            f"n={e['n']}, r in {e['widths']}: success sparse {e['success_sparse'][0]}/"
+            f"{e['success_sparse'][1]} vs dense {e['success_dense'][0]}/"
+            f"{e['success_dense'][1]} (p = {e['p_sparse_better']:.2g}); sparse faster in "
+            f"{e['sparse_faster']}/{e['cells_with_both_medians']} cells" for e in ev) or \
+            "no width with both inits"
+    curves = ev["curves"]
+    ratios = [r["ratio"] for r in ev["edge_ratios"]]
+    text = (f"Spearman(m, median steps) < 0 on {ev['negative']}/{len(curves)} curves; "
+            f"median steps at the edge / at the largest m: "
+            f"{', '.join(f'{r:.2g}' for r in ratios) or '-'}; ")
+    sig = ev["significant_dips"]
+    text += (f"double descent: {len(sig)} significant dip(s)" +
+             (" at " + "; ".join(f"{d['curve']} r={d['width']} m={d['m'][1]}" for d in sig)
+              if sig else f" ({len(ev['dips'])} raw dips, none significant)"))
+    return text
+
+
+def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
+                    command: str | None = None, store: str | None = None) -> str:
+    """The report as Markdown (figures referenced by file name, relative to the report)."""
+    lines = [f"# {title}", ""]
+    if command:
+        lines += ["Made by:", "", "```", command, "```", ""]
+    points = analysis["points"]
+    seeds = sorted({p["runs"] for p in points})
+    lines += [f"Store: `{store}`. " if store else "",
+              f"{analysis['runs']} runs in {len(points)} cells; runs per cell: "
+              f"{', '.join(map(str, seeds))}. Frontier target: success probability "
+              f"{analysis['target']:g}.", ""]
+    comp = analysis["completeness"]
+    if comp["missing_runs"]:
+        lines += [f"**Incomplete:** {comp['missing_runs']} of {comp['expected_runs']} runs "
+                  f"of the grid are not in the store ({len(comp['missing_cells'])} cells "
+                  f"without any run, {len(comp['partial_cells'])} partial). Verdicts below "
+                  "use the runs present.", ""]
+    elif comp["partial_cells"]:
+        lines += [f"**Uneven:** {len(comp['partial_cells'])} cells have fewer runs than the "
+                  "fullest one.", ""]
+    lines += ["## Findings (PAPER.md section 5)", "",
+              "| # | claim | verdict | numbers behind it |", "|---|---|---|---|"]
+    for f in analysis["findings"]:
+        lines.append(f"| {f['id']} | {f['claim']} | **{f['verdict']}** | "
+                     f"{_finding_numbers(f)} |")
+    lines += ["", "Decision rules (fixed before the data):", ""]
+    lines += [f"{f['id']}. {f['rule']}" for f in analysis["findings"]]
+    lines += ["", "## Frontier m*(r): measured against predicted", "",
+              "m* = training-set size where the success probability crosses "
+              f"{analysis['target']:g} (Firth logistic fit in log m, 95% delta-method "
+              "interval). One-step = lottery x one-step mechanism (simulate/, +-1 neurons, "
+              f"{analysis['onestep']['trials']} trials per cell; dense = s = n). Thm 4/5 = the "
+              "theorems' scaling with 2 constants fitted per init (c3 from the measured m*, "
+              "c2 an upper bound from the narrowest successful width). Ratio = predicted / "
+              "measured.", "",
+              "| n | k | init | width | measured m* [95%] | one-step m* | ratio | "
+              "Thm 4/5 m* | ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    onestep = {tuple(c[f] for f in CURVE_FIELDS): c for c in analysis["onestep"]["curves"]}
+    theorem = {tuple(r[f] for f in CURVE_FIELDS): r for r in analysis["theorem"]["rows"]}
+    for row in analysis["frontier"]:
+        key = tuple(row[f] for f in CURVE_FIELDS)
+        one = onestep.get(key)
+        one_text, one_ratio = "-", "-"
+        if one is not None:
+            one_text = {"inside": _fmt(one["m_star"]), "below_grid": f"< {one['m_min']}",
+                        "above_grid": f"> {one['m_max']}"}[one["status"]]
+            if one["status"] == "inside" and row["status"] == "fitted":
+                one_ratio = _fmt(one["m_star"] / row["m_star"])
+        thm = theorem.get(key, {})
+        init = "dense" if row["init"] == "dense" else f"sparse s={row['s']}"
+        lines.append(f"| {row['n']} | {row['k']} | {init} | {row['width']} | "
+                     f"{_frontier_text(row)} | {one_text} | {one_ratio} | "
+                     f"{_fmt(thm.get('predicted'))} | {_fmt(thm.get('ratio'))} |")
+    for const in analysis["theorem"]["constants"]:
+        init = "dense" if const["init"] == "dense" else f"sparse s={const['s']}"
+        lines.append("")
+        lines.append(f"Fitted constants, {init} ({', '.join(const['theorem'])}): c3 = "
+                     f"{_fmt(const['c3'])} from {const['fitted_from']} m*; c2 <= "
+                     f"{_fmt(const['c2_upper'])}.")
+    lines += ["", "## Scaling of m* with the width", "",
+              "Weighted least squares of log10 m* on log10 r over the widths with a fitted m* "
+              "(the paper could not measure this).", "",
+              "| n | k | init | widths | exponent [95%] |", "|---|---|---|---|---|"]
+    for law in analysis["power_laws"]:
+        init = "dense" if law["init"] == "dense" else f"sparse s={law['s']}"
+        text = ("needs 2+ widths" if law["exponent"] is None else
+                f"{law['exponent']:.3f} [{law['exponent_ci'][0]:.3f}, "
+                f"{law['exponent_ci'][1]:.3f}]")
+        widths = ", ".join(f"{w:g}" for w in law["widths"])
+        lines.append(f"| {law['n']} | {law['k']} | {init} | {widths} | {text} |")
+    sq = analysis["sq"]
+    contradictions = [r for r in sq if r["contradiction"]]
+    lines += ["", "## SQ lower bound (Prop. 3)", "",
+              f"{len(sq)} cells; the bound min(1, 2 r T m / C(n,k)) is below 1 in "
+              f"{sum(not r['vacuous'] for r in sq)} of them; contradictions (Wilson lower end "
+              f"above the bound): {len(contradictions)}."]
+    for r in contradictions:
+        lines.append(f"- n={r['n']} k={r['k']} r={r['width']} m={r['samples']}: bound "
+                     f"{r['bound']:.3g} < observed lower end {r['ci_low']:.3g}")
+    if sq and all(r["vacuous"] for r in sq):
+        lines.append("At these sizes the bound allows everything: C(n, k) is far below "
+                     "r T m. It bites at larger n, k (see the SQ figure).")
+    skipped = analysis["onestep"]["skipped"]
+    if skipped:
+        lines += ["", "One-step prediction not made for: " + "; ".join(
+            f"n={s['n']} k={s['k']} {s['init']} s={s['s']} ({s['reason']})" for s in skipped)]
+    lines += ["", "## Figures", ""]
+    for path in figures:
+        if Path(path).suffix == ".png":
+            lines += [f"![{Path(path).stem}]({Path(path).name})", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(analysis: dict, out_dir, *, title: str = "parity-frontiers report",
+                 command: str | None = None, store: str | None = None,
+                 lottery_trials: int = 2000, seed: int = 0) -> dict:
+    """Draw every figure and write ``report.md`` and ``report.json`` into ``out_dir``.
+
+    Returns ``{"report": Path, "json": Path, "figures": [Path, ...]}``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = make_figures(analysis, out, lottery_trials=lottery_trials, seed=seed)
+    report = out / "report.md"
+    _write_atomic(report, render_markdown(analysis, figures, title=title, command=command,
+                                          store=store))
+    data = out / "report.json"
+    _write_atomic(data, json.dumps({k: v for k, v in analysis.items() if k != "points"}
+                                   | {"cells": analysis["points"]}, indent=1, default=str))
+    return {"report": report, "json": data, "figures": figures}
