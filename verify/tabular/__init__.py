@@ -1,0 +1,31 @@
+"""The tabular proxy of the paper (PAPER.md, "Tabular proxy"; issue 6): wide sparse-init MLPs
+against random forests on small training sets.
+
+* :mod:`verify.tabular.estimator` -- :class:`SparseInitMLPClassifier`, scikit-learn compatible;
+* :mod:`verify.tabular.datasets` -- offline (scikit-learn, synthetic) and cached OpenML
+  datasets, stratified splits and training fractions;
+* :mod:`verify.tabular.forest` -- the random-forest baseline and its tuning grid;
+* :mod:`verify.tabular.benchmark` -- :func:`run_benchmark` into the ``tabular_runs`` table of a
+  results store, and :func:`summarize`.
+
+Needs scikit-learn (the ``[tabular]`` extra); names are imported on first use (PEP 562), so
+``import verify.tabular`` itself costs nothing.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "SparseInitMLPClassifier": "estimator",
+    "load_dataset": "datasets", "dataset_names": "datasets", "resolve_names": "datasets",
+    "make_sparse_parity": "datasets", "make_axis_rule": "datasets",
+    "fit_forest": "forest", "FOREST_GRID": "forest",
+    "run_benchmark": "benchmark", "summarize": "benchmark", "TabularStore": "benchmark",
+    "parse_model": "benchmark",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,504 @@
+r"""The tabular benchmark: MLP variants against a tuned random forest, by training fraction.
+
+For every dataset, trial and training fraction (PAPER.md, "Tabular proxy"; the paper's Fig. 3)
+one stratified test split is drawn per (dataset, trial), the training set is the fraction's
+nested stratified subsample of the rest (:mod:`verify.tabular.datasets`), and every model is
+fit on it and scored on the test split. Each result is one row of the table ``tabular_runs``
+in the *same SQLite file* as :class:`verify.store.ResultsStore`'s ``runs`` (the file is created
+or validated by ResultsStore first, so it stays a results store), written in its own committed
+transaction, keyed by a digest of everything that determines it (dataset, fraction, trial, seed,
+split settings, model spec): an interrupted benchmark resumes without repeating or duplicating
+a row.
+
+Errors: the test error of one result is a proportion over the test rows, with its Wilson 95%
+interval (:func:`simulate.estimates.proportion_estimate`); across trials the mean test error has
+Student's t 95% interval (:func:`simulate.estimates.mean_estimate`).
+
+Models are written as strings (:func:`parse_model`): ``rf`` (the tuned forest of
+:mod:`verify.tabular.forest`), ``mlp:W`` (dense init), ``mlp:W1xW2:s=S`` (depth 2, s-sparse
+first layer), ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import load_dataset, resolve_names, split_counts, stratified_split, train_counts
+
+__all__ = ["ModelSpec", "parse_model", "TabularStore", "TABLE", "run_benchmark", "summarize",
+           "DEFAULT_MLP_SETTINGS", "DEFAULT_MODELS"]
+
+#: Table of tabular results inside a results store.
+TABLE = "tabular_runs"
+_COLUMNS = {
+    "key": "TEXT PRIMARY KEY", "dataset": "TEXT NOT NULL", "fraction": "REAL NOT NULL",
+    "trial": "INTEGER NOT NULL", "model": "TEXT NOT NULL", "seed": "INTEGER NOT NULL",
+    "n_train": "INTEGER NOT NULL", "n_test": "INTEGER NOT NULL",
+    "n_features": "INTEGER NOT NULL", "n_classes": "INTEGER NOT NULL",
+    "test_errors": "INTEGER NOT NULL", "test_error": "REAL NOT NULL",
+    "test_ci_low": "REAL NOT NULL", "test_ci_high": "REAL NOT NULL",
+    "train_error": "REAL NOT NULL", "fit_seconds": "REAL NOT NULL",
+    "config_json": "TEXT NOT NULL", "details_json": "TEXT NOT NULL",
+    "finished_at": "TEXT NOT NULL", "version": "TEXT",
+}
+COLUMNS = tuple(_COLUMNS)
+
+#: Training settings shared by every MLP of a benchmark (part of each result's key).
+DEFAULT_MLP_SETTINGS = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 128,
+                        "max_epochs": 200, "patience": 10, "weight_decay": 0.0,
+                        "validation_fraction": 0.1}
+DEFAULT_MODELS = ("rf", "mlp:256", "mlp:256:s=2")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a benchmark: the tuned forest, or an MLP (widths, init, s, settings)."""
+
+    kind: str
+    hidden: tuple[int, ...] = ()
+    s: int | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and legends, e.g. ``rf``, ``mlp 256``, ``mlp 256x64 s=2``."""
+        if self.kind == "rf":
+            return "rf"
+        widths = "x".join(str(w) for w in self.hidden)
+        return f"mlp {widths}" + (f" s={self.s}" if self.s is not None else "")
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+    def build(self, random_state: int, device: str = "auto"):
+        """The unfitted MLP estimator of this spec (MLPs only)."""
+        from .estimator import SparseInitMLPClassifier
+
+        return SparseInitMLPClassifier(
+            hidden_layer_sizes=self.hidden, init="dense" if self.s is None else "sparse",
+            s=self.s if self.s is not None else 2, random_state=random_state, device=device,
+            **self.settings)
+
+
+def parse_model(text: str, mlp_settings: dict | None = None, forest_trees: int = 100,
+                ) -> ModelSpec:
+    """A model spec from ``rf``, ``mlp:W[xW...]`` (dense) or ``mlp:W[xW...]:s=S`` (sparse).
+
+    Examples
+    --------
+    >>> parse_model("mlp:256x64:s=2").label
+    'mlp 256x64 s=2'
+    >>> parse_model("rf").settings
+    {'n_estimators': 100, 'grid': {'max_features': ['sqrt', 1.0], 'min_samples_leaf': [1, 5]}}
+    """
+    from .forest import FOREST_GRID
+
+    bad = (f"model must be 'rf', 'mlp:WIDTH[xWIDTH...]' or 'mlp:WIDTH[xWIDTH...]:s=S', got "
+           f"{text!r}")
+    if text in ("rf", "forest"):
+        return ModelSpec("rf", settings={"n_estimators": int(forest_trees),
+                                         "grid": FOREST_GRID})
+    parts = text.split(":")
+    if parts[0] != "mlp" or len(parts) not in (2, 3):
+        raise ValueError(bad)
+    try:
+        hidden = tuple(int(float(w)) for w in parts[1].lower().split("x"))
+    except ValueError:
+        raise ValueError(bad) from None
+    if not hidden or any(w < 1 for w in hidden):
+        raise ValueError(bad)
+    s = None
+    if len(parts) == 3:
+        if not parts[2].startswith("s="):
+            raise ValueError(bad)
+        try:
+            s = int(parts[2][2:])
+        except ValueError:
+            raise ValueError(bad) from None
+        if s < 1:
+            raise ValueError(f"the sparse support s must be >= 1, got {text!r}")
+    settings = dict(DEFAULT_MLP_SETTINGS)
+    unknown = set(mlp_settings or {}) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown MLP settings {sorted(unknown)}; known: {sorted(settings)}")
+    settings.update(mlp_settings or {})
+    return ModelSpec("mlp", hidden, s, settings)
+
+
+# --- the store ------------------------------------------------------------------------------
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("parity-frontiers")
+    except Exception:  # noqa: BLE001 - an uninstalled checkout
+        return "unknown"
+
+
+class TabularStore:
+    """The ``tabular_runs`` table of a results store (see the module docstring).
+
+    Parameters
+    ----------
+    path : path
+        The results store (created, as a :class:`~verify.store.ResultsStore`, if absent).
+    readonly : bool
+        Read only; the file must exist (a store without the table reads as empty).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.db")
+    >>> with TabularStore(path) as store:
+    ...     store.count()
+    0
+    """
+
+    def __init__(self, path, readonly: bool = False):
+        from verify.store import ResultsStore
+
+        self.path = Path(os.fspath(path))
+        self.readonly = bool(readonly)
+        self._con = None
+        ResultsStore(self.path, readonly=self.readonly).close()  # create or validate
+        try:
+            if self.readonly:
+                uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+                self._con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+            else:
+                self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+                self._con.execute("PRAGMA synchronous = FULL")
+            self._has_table = self._check_table()
+        except sqlite3.Error as exc:
+            self.close()
+            raise ValueError(f"results store {self.path}: {exc} (while opening its "
+                             f"{TABLE} table)") from None
+
+    def _check_table(self) -> bool:
+        con = self._con
+        found = [r[1] for r in con.execute(f"PRAGMA table_info({TABLE})")]
+        if not found:
+            if self.readonly:
+                return False
+            columns = ", ".join(f"{name} {sql}" for name, sql in _COLUMNS.items())
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
+                con.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_dataset ON {TABLE} (dataset)")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return True
+        if set(found) != set(COLUMNS):
+            raise ValueError(f"{self.path} has a {TABLE} table of another schema (columns "
+                             f"{found}); use another store")
+        return True
+
+    def __enter__(self) -> TabularStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        con, self._con = self._con, None
+        if con is not None:
+            con.close()
+
+    def add(self, row: dict) -> bool:
+        """Store one result (a dict of :data:`COLUMNS` but ``finished_at``, ``version``) in
+        its own committed transaction; False if its key was already stored."""
+        if self.readonly:
+            raise ValueError(f"results store {self.path} is open read-only")
+        values = {**row, "finished_at": _now(), "version": _version()}
+        missing = set(COLUMNS) - set(values)
+        if missing:
+            raise ValueError(f"tabular result lacks {sorted(missing)}")
+        names, marks = ", ".join(COLUMNS), ", ".join("?" for _ in COLUMNS)
+        con = self._con
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = con.execute(f"INSERT OR IGNORE INTO {TABLE} ({names}) VALUES ({marks})",
+                                     [values[name] for name in COLUMNS])
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise ValueError(f"results store {self.path}: {exc} (while storing a tabular "
+                             "result)") from None
+        return cursor.rowcount == 1
+
+    def keys(self) -> set[str]:
+        """Keys of every stored result."""
+        if not self._has_table:
+            return set()
+        return {r[0] for r in self._con.execute(f"SELECT key FROM {TABLE}")}
+
+    def count(self) -> int:
+        """Number of stored results."""
+        return len(self.keys())
+
+    def rows(self, dataset: str | None = None) -> list[dict]:
+        """Stored results as dicts, in insertion order (optionally of one dataset)."""
+        if not self._has_table:
+            return []
+        sql = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
+        params: tuple = ()
+        if dataset is not None:
+            sql, params = sql + " WHERE dataset = ?", (dataset,)
+        return [dict(zip(COLUMNS, r, strict=True))
+                for r in self._con.execute(sql + " ORDER BY rowid", params)]
+
+
+# --- running --------------------------------------------------------------------------------
+
+def _name_hash(name: str) -> int:
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+
+
+def _task_key(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], trials: int = 3,
+                  models: Sequence[str] = DEFAULT_MODELS, seed: int = 0,
+                  test_fraction: float = 0.25, max_test: int = 5000, min_per_class: int = 2,
+                  mlp_settings: dict | None = None, forest_trees: int = 100,
+                  cache_dir=None, download: bool = True, device: str = "auto",
+                  progress: bool = True,
+                  on_result: Callable[[dict], None] | None = None) -> dict:
+    r"""Run (or resume) the benchmark into ``store`` and return its summary.
+
+    Everything is validated before the store is opened or anything is trained: dataset names,
+    OpenML availability, fractions (each must leave every class ``min_per_class`` training
+    rows, :func:`~verify.tabular.datasets.train_counts`), trials, models, settings.
+
+    Parameters
+    ----------
+    store : path
+        Results store file (created if absent).
+    datasets : list of str
+        Dataset names or aliases (:func:`~verify.tabular.datasets.resolve_names`).
+    fractions : list of float
+        Training fractions of the pool, in (0, 1].
+    trials : int
+        Trials per (dataset, fraction, model); trial t uses its own test split.
+    models : list of str
+        Model specs (:func:`parse_model`).
+    seed : int
+        Root seed of every split and model.
+    test_fraction, max_test : float, int
+        Size of the test split: ``min(test_fraction, max_test / n)`` of each class.
+    min_per_class : int
+        Fewest training rows of any class.
+    mlp_settings : dict, optional
+        Overrides of :data:`DEFAULT_MLP_SETTINGS`.
+    forest_trees : int
+        Trees per random forest.
+    cache_dir, download
+        OpenML cache directory and whether a missing dataset may be downloaded.
+    device : {"auto", "cpu", "cuda"}
+        Where the MLPs train.
+    progress : bool
+        tqdm bar on stderr (off anyway when stderr is not a terminal).
+    on_result : callable, optional
+        Called with each new row after it is stored.
+
+    Returns
+    -------
+    dict
+        ``trained`` (new rows), ``skipped`` (already stored), ``tasks``, and ``summary``
+        (:func:`summarize` of the rows of this run's datasets, models and fractions).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "tab.db")
+    >>> out = run_benchmark(path, ["iris"], [0.2], trials=1, models=["rf"], forest_trees=10,
+    ...                     progress=False)
+    >>> out["trained"], out["summary"][0]["n_train"], out["summary"][0]["test_error"] < 0.2
+    (1, 24.0, True)
+    """
+    from theory._checks import check_int
+
+    names = resolve_names(datasets)
+    trials = check_int("trials", trials, strict=True)
+    seed = check_int("seed", seed, minimum=0, strict=True)
+    min_per_class = check_int("min_per_class", min_per_class, strict=True)
+    max_test = check_int("max_test", max_test, strict=True)
+    forest_trees = check_int("forest_trees", forest_trees, strict=True)
+    fractions = [float(f) for f in fractions]
+    if not fractions:
+        raise ValueError("no training fraction given")
+    for f in fractions:
+        if not np.isfinite(f) or not 0 < f <= 1:
+            raise ValueError(f"training fraction must be in (0, 1], got {f!r}")
+    fractions = sorted(set(fractions))
+    specs = [parse_model(m, mlp_settings, forest_trees) for m in models]
+    if not specs:
+        raise ValueError("no model given")
+    if len({s.label for s in specs}) < len(specs):
+        raise ValueError("a model is listed twice")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if any(s.kind == "mlp" for s in specs):  # settings errors now, not after a forest ran
+        specs[[s.kind for s in specs].index("mlp")].build(0, device)._checked_params()
+    loaded = {name: load_dataset(name, cache_dir, download) for name in names}
+    for name, data in loaded.items():
+        labels, counts = np.unique(data.y, return_counts=True)
+        try:
+            _, pool = split_counts(counts, test_fraction, max_test)
+        except ValueError as exc:
+            raise ValueError(f"dataset {name}: {exc}") from None
+        for f in fractions:
+            train_counts(pool, f, min_per_class, dataset=name, class_labels=labels)
+
+    tasks = []
+    for name in names:
+        for trial in range(trials):
+            for f in fractions:
+                for spec in specs:
+                    config = {"dataset": name, "fraction": f, "trial": trial, "seed": seed,
+                              "test_fraction": test_fraction, "max_test": max_test,
+                              "min_per_class": min_per_class, "model": spec.as_dict()}
+                    tasks.append((_task_key(config), config, spec))
+
+    from tqdm.auto import tqdm
+
+    trained = 0
+    with TabularStore(store) as results:
+        done = results.keys()
+        todo = [t for t in tasks if t[0] not in done]
+        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="fit",
+                   desc="tabular", file=sys.stderr, disable=None if progress else True,
+                   dynamic_ncols=True)
+        try:
+            splits = {}
+            for key, config, spec in todo:
+                name, trial = config["dataset"], config["trial"]
+                if (name, trial) not in splits:
+                    rng = np.random.default_rng(
+                        np.random.SeedSequence(seed, spawn_key=(_name_hash(name), trial, 0)))
+                    splits[(name, trial)] = stratified_split(loaded[name].y, rng,
+                                                             test_fraction, max_test)
+                row = _fit_one(loaded[name], splits[(name, trial)], config, spec,
+                               min_per_class, device)
+                row["key"] = key
+                if results.add(row):
+                    trained += 1
+                    if on_result is not None:
+                        on_result(row)
+                bar.update(1)
+        finally:
+            bar.close()
+        rows = [r for r in results.rows() if r["dataset"] in names]
+    labels = {s.label for s in specs}
+    keys = {t[0] for t in tasks}
+    return {"trained": trained, "skipped": len(tasks) - len(todo), "tasks": len(tasks),
+            "summary": summarize([r for r in rows if r["key"] in keys and r["model"] in labels])}
+
+
+def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
+             device: str) -> dict:
+    """Train one model on one training subsample; the row to store (without its key)."""
+    from simulate.estimates import proportion_estimate
+
+    test_rows, pools = split
+    labels = np.unique(data.y)
+    counts = train_counts([len(p) for p in pools], config["fraction"], min_per_class,
+                          dataset=data.name, class_labels=labels)
+    train_rows = np.sort(np.concatenate([p[:c] for p, c in zip(pools, counts, strict=True)]))
+    X_train, y_train = data.X[train_rows], data.y[train_rows]
+    X_test, y_test = data.X[test_rows], data.y[test_rows]
+    model_seed = int(np.random.SeedSequence(
+        config["seed"], spawn_key=(_name_hash(data.name), config["trial"], 1)).generate_state(1)[0])
+    start = time.perf_counter()
+    if spec.kind == "rf":
+        from .forest import fit_forest
+
+        model, details = fit_forest(X_train, y_train, random_state=model_seed,
+                                    n_estimators=spec.settings["n_estimators"],
+                                    grid=spec.settings["grid"])
+    else:
+        model = spec.build(model_seed, device).fit(X_train, y_train)
+        details = {"epochs": model.n_epochs_, "best_epoch": model.best_epoch_,
+                   "validation_used": model.validation_used_, "device": model.device_}
+    seconds = time.perf_counter() - start
+    errors = int(np.sum(model.predict(X_test) != y_test))
+    estimate = proportion_estimate(errors, len(test_rows))
+    return {"dataset": data.name, "fraction": config["fraction"], "trial": config["trial"],
+            "model": spec.label, "seed": config["seed"], "n_train": len(train_rows),
+            "n_test": len(test_rows), "n_features": data.X.shape[1],
+            "n_classes": len(labels), "test_errors": errors,
+            "test_error": estimate.estimate, "test_ci_low": estimate.ci_low,
+            "test_ci_high": estimate.ci_high,
+            "train_error": float(np.mean(model.predict(X_train) != y_train)),
+            "fit_seconds": seconds, "config_json": json.dumps(config, sort_keys=True),
+            "details_json": json.dumps(details, sort_keys=True, default=str)}
+
+
+def summarize(rows) -> list[dict]:
+    r"""Mean test error per (dataset, model, fraction) over trials, with a 95% interval.
+
+    Two or more trials: Student's t interval of the mean (:func:`mean_estimate`), clipped to
+    [0, 1]; one trial: that trial's Wilson interval over its test rows.
+
+    .. math:: \bar e = \frac1T \sum_t e_t, \qquad \bar e \pm t_{T-1, 0.975}\, s / \sqrt{T}
+
+    ``rows`` are :meth:`TabularStore.rows` dicts, or a store path.
+
+    Examples
+    --------
+    >>> rows = [dict(dataset="d", model="rf", fraction=0.5, trial=t, test_error=e, n_train=10,
+    ...              test_ci_low=0.0, test_ci_high=1.0)
+    ...         for t, e in enumerate([0.10, 0.12, 0.14])]
+    >>> s = summarize(rows)[0]
+    >>> s["trials"], round(s["test_error"], 3), round(s["ci_high"] - s["test_error"], 4)
+    (3, 0.12, 0.0497)
+    """
+    from simulate.estimates import mean_estimate
+
+    if isinstance(rows, (str, os.PathLike)):
+        with TabularStore(rows, readonly=True) as store:
+            rows = store.rows()
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["model"], r["fraction"]), []).append(r)
+    out = []
+    for (dataset, model, fraction), members in sorted(groups.items()):
+        errors = [m["test_error"] for m in members]
+        if len(members) >= 2:
+            est = mean_estimate(errors)
+            low, high = max(0.0, est.ci_low), min(1.0, est.ci_high)
+            interval = "t"
+        else:
+            low, high, interval = members[0]["test_ci_low"], members[0]["test_ci_high"], \
+                "wilson"
+        out.append({"dataset": dataset, "model": model, "fraction": fraction,
+                    "trials": len(members), "test_error": float(np.mean(errors)),
+                    "ci_low": low, "ci_high": high, "interval": interval,
+                    "n_train": float(np.mean([m["n_train"] for m in members]))})
+    return out

@@ -1,0 +1,432 @@
+r"""A scikit-learn compatible ReLU MLP classifier with dense or s-sparse first-layer init.
+
+The tabular proxy of the paper (PAPER.md, "Tabular proxy"; Sec. 5 of Edelman et al. 2023):
+wide MLPs whose first layer starts *sparse* -- every first-layer neuron connected to s random
+input features -- against random forests on small training sets.
+
+Model
+-----
+:math:`h_0 = z` (the standardised input), :math:`h_l = \mathrm{ReLU}(W_l h_{l-1} + b_l)` for
+the hidden layers ``hidden_layer_sizes`` = :math:`(r_1, \dots, r_L)`, logits
+:math:`W_{L+1} h_L + b_{L+1}` with one output per class, trained with softmax cross-entropy
+(binary problems too: two logits).
+
+Init law (the one :mod:`verify.model` documents, per layer of any width):
+
+* dense: weights and biases i.i.d. :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`
+  (PyTorch's ``nn.Linear`` default);
+* sparse (first layer only): each neuron has ``s`` non-zero weights on inputs chosen uniformly
+  without replacement, weights *and bias* i.i.d. :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`; the other
+  layers are dense. The supports come from :mod:`verify.model`'s sampler, so the law is the one
+  tested there. Training updates every weight (the mask shapes the start only).
+
+``s`` larger than the number of features is capped at it (a neuron cannot see more inputs
+than exist): then every neuron sees every input, with the :math:`1/\sqrt{s}` scale.
+
+Training: minibatch SGD (with momentum) or Adam on the standardised inputs
+:math:`z = (x - \mu) / \sigma` (:math:`\sigma = 1` for a constant feature), reshuffled every
+epoch, for at most ``max_epochs`` epochs. With ``early_stopping`` a stratified validation split
+(``validation_fraction`` of the rows, at least one per class) is held out; training stops once
+the validation cross-entropy has not improved by ``tol`` for ``patience`` epochs, and the
+weights of the best validation epoch are restored. When the training set is too small for such
+a split (a class with fewer than 2 rows), the plateau of the training loss stops it instead and
+``validation_used_`` is False.
+
+Everything random (supports, weights, the split, the batch order) comes from ``random_state``,
+so a fit is reproducible on one machine. Predictions are computed in float64 from the fitted
+float32 weights, so they do not depend on how the rows are batched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+try:  # scikit-learn >= 1.6
+    from sklearn.utils.validation import validate_data
+except ImportError:  # pragma: no cover - older scikit-learn
+    def validate_data(estimator, *args, **kwargs):
+        return estimator._validate_data(*args, **kwargs)
+
+__all__ = ["SparseInitMLPClassifier", "INITS", "OPTIMIZERS", "DEVICES"]
+
+INITS = ("dense", "sparse")
+OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Rows per chunk at prediction time: bounds the float64 activations of the widest layer to
+# about this many bytes, whatever the test set's size.
+_PREDICT_CHUNK_BYTES = 64 * 2**20
+
+
+def _check_positive_int(name, value, minimum=1):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_real(name, value, low, high, low_open=False, high_open=False):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    bad_low = value <= low if low_open else value < low
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        interval = ("(" if low_open else "[") + f"{low:g}, " + (
+            "inf)" if high is None else f"{high:g}" + (")" if high_open else "]"))
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
+
+
+def _resolve_device(device):
+    import torch
+
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' requested but CUDA is not available")
+    return torch.device(device)
+
+
+class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
+    r"""ReLU MLP classifier (torch) with dense or s-sparse first-layer initialisation.
+
+    See the module docstring for the model, the init law and the training loop
+    (source: PAPER.md "Tabular proxy" and Sec. 5; the value scale of the sparse init is our
+    choice, as in :mod:`verify.model`).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (256,)
+        Widths of the hidden layers; its length is the depth.
+    init : {"sparse", "dense"}, default "sparse"
+        First-layer initialisation.
+    s : int, default 2
+        Inputs per first-layer neuron with ``init="sparse"`` (capped at the number of
+        features); ignored for dense init.
+    optimizer : {"adam", "sgd"}, default "adam"
+    learning_rate : float, default 1e-3
+    momentum : float, default 0.9
+        SGD momentum (ignored by Adam).
+    weight_decay : float, default 0.0
+        L2 penalty (the optimiser's ``weight_decay``).
+    batch_size : int, default 128
+        Minibatch size (capped at the number of training rows).
+    max_epochs : int, default 200
+    early_stopping : bool, default True
+        Hold out a stratified validation split and stop on its loss (module docstring).
+    validation_fraction : float, default 0.1
+        Fraction of the rows held out for early stopping, in (0, 1).
+    patience : int, default 10
+        Epochs without an improvement larger than ``tol`` before stopping.
+    tol : float, default 1e-4
+    standardize : bool, default True
+        Standardise the inputs with the training mean and standard deviation.
+    random_state : int, RandomState or None, default None
+    device : {"auto", "cpu", "cuda"}, default "auto"
+        Where to train: "auto" is CUDA when available.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels, sorted.
+    n_features_in_ : int
+    coefs_ : list of ndarray
+        Fitted weights, ``coefs_[l]`` of shape ``(fan_in, fan_out)`` (scikit-learn's layout).
+    intercepts_ : list of ndarray
+    initial_coefs_, initial_intercepts_ : list of ndarray
+        The weights at initialisation (the sparse supports are ``initial_coefs_[0] != 0``).
+    effective_s_ : int or None
+        ``s`` after capping at the number of features (None for dense init).
+    n_epochs_ : int
+        Epochs run.
+    validation_used_ : bool
+        Whether early stopping used a validation split.
+    loss_curve_, validation_loss_curve_ : list of float
+        Mean training loss and validation loss per epoch (the latter empty without a split).
+    best_epoch_ : int
+        Epoch (1-based) whose weights were kept.
+    device_ : str
+        Device it was trained on.
+    fit_seconds_ : float
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = SparseInitMLPClassifier(hidden_layer_sizes=(64,), s=2, learning_rate=2e-2,
+    ...                               max_epochs=40, random_state=0, device="cpu").fit(X, y)
+    >>> clf.score(X, y) > 0.9
+    True
+    >>> [int(c) for c in (clf.initial_coefs_[0] != 0).sum(axis=0)[:5]]
+    [2, 2, 2, 2, 2]
+    """
+
+    def __init__(self, hidden_layer_sizes=(256,), init="sparse", s=2, optimizer="adam",
+                 learning_rate=1e-3, momentum=0.9, weight_decay=0.0, batch_size=128,
+                 max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=10,
+                 tol=1e-4, standardize=True, random_state=None, device="auto"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.init = init
+        self.s = s
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.standardize = standardize
+        self.random_state = random_state
+        self.device = device
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def _checked_params(self) -> dict:
+        """Every hyper-parameter validated, in one ValueError naming the first bad one."""
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, (Integral, np.integer)) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            raise ValueError("hidden_layer_sizes must be a tuple of positive integers, got "
+                             f"{self.hidden_layer_sizes!r}") from None
+        if not sizes:
+            raise ValueError("hidden_layer_sizes must have at least one layer")
+        sizes = tuple(_check_positive_int("hidden_layer_sizes entry", w) for w in sizes)
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        for name in ("early_stopping", "standardize"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        return dict(
+            sizes=sizes,
+            s=_check_positive_int("s", self.s) if self.init == "sparse" else None,
+            learning_rate=_check_real("learning_rate", self.learning_rate, 0, None, True),
+            momentum=_check_real("momentum", self.momentum, 0, 1, high_open=True),
+            weight_decay=_check_real("weight_decay", self.weight_decay, 0, None),
+            batch_size=_check_positive_int("batch_size", self.batch_size),
+            max_epochs=_check_positive_int("max_epochs", self.max_epochs),
+            validation_fraction=_check_real("validation_fraction", self.validation_fraction,
+                                            0, 1, True, True),
+            patience=_check_positive_int("patience", self.patience),
+            tol=_check_real("tol", self.tol, 0, None),
+        )
+
+    # --- fitting ------------------------------------------------------------------------------
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self."""
+        import torch
+
+        params = self._checked_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("SparseInitMLPClassifier needs at least 2 classes in the data, got "
+                             f"{len(self.classes_)} class")
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        # One draw from random_state seeds everything, so an int seed or a RandomState both
+        # give independent but reproducible streams for init, split and batch order.
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        streams = np.random.SeedSequence(seed).spawn(3)
+        init_rng, split_rng = (np.random.default_rng(s) for s in streams[:2])
+        batch_gen = torch.Generator().manual_seed(int(streams[2].generate_state(1)[0]))
+
+        if self.standardize:
+            mean = X.mean(axis=0)
+            scale = X.std(axis=0)
+            scale[~(scale > 0)] = 1.0  # a constant feature stays constant, not NaN
+        else:
+            mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        self.input_mean_, self.input_scale_ = mean, scale
+        Z = ((X - mean) / scale).astype(np.float32)
+
+        train_idx, val_idx = self._split(y_index, params["validation_fraction"], split_rng)
+        self.validation_used_ = val_idx is not None
+        n_features = X.shape[1]
+        self.effective_s_ = (min(params["s"], n_features) if self.init == "sparse" else None)
+        widths = (n_features, *params["sizes"], len(self.classes_))
+        weights = self._init_weights(widths, init_rng)
+        self.initial_coefs_ = [w.T.copy() for w, _ in weights]
+        self.initial_intercepts_ = [b.copy() for _, b in weights]
+
+        tensors = []
+        for w, b in weights:
+            tensors += [torch.tensor(w, device=device, requires_grad=True),
+                        torch.tensor(b, device=device, requires_grad=True)]
+        if self.optimizer == "adam":
+            opt = torch.optim.Adam(tensors, lr=params["learning_rate"],
+                                   weight_decay=params["weight_decay"])
+        else:
+            opt = torch.optim.SGD(tensors, lr=params["learning_rate"],
+                                  momentum=params["momentum"],
+                                  weight_decay=params["weight_decay"])
+        Z_t = torch.tensor(Z, device=device)
+        y_t = torch.tensor(y_index, dtype=torch.long, device=device)
+        X_train, y_train = Z_t[train_idx], y_t[train_idx]
+        if val_idx is not None:
+            X_val, y_val = Z_t[val_idx], y_t[val_idx]
+        n_train = len(train_idx)
+        batch = min(params["batch_size"], n_train)
+        loss_fn = torch.nn.functional.cross_entropy
+
+        start = time.perf_counter()
+        self.loss_curve_, self.validation_loss_curve_ = [], []
+        best, best_epoch, stale = math.inf, 0, 0
+        best_state = None
+        epoch = 0
+        for epoch in range(1, params["max_epochs"] + 1):
+            order = torch.randperm(n_train, generator=batch_gen).to(device)
+            total = 0.0
+            for begin in range(0, n_train, batch):
+                rows = order[begin:begin + batch]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(_forward(tensors, X_train[rows]), y_train[rows])
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(rows)
+            train_loss = total / n_train
+            if not math.isfinite(train_loss):
+                raise ValueError(f"training diverged at epoch {epoch} (loss {train_loss}); "
+                                 "lower learning_rate")
+            self.loss_curve_.append(train_loss)
+            if val_idx is not None:
+                with torch.no_grad():
+                    watched = float(loss_fn(_forward(tensors, X_val), y_val))
+                self.validation_loss_curve_.append(watched)
+            else:
+                watched = train_loss
+            if watched < best - params["tol"]:
+                best, best_epoch, stale = watched, epoch, 0
+                if val_idx is not None:
+                    best_state = [t.detach().clone() for t in tensors]
+            else:
+                stale += 1
+                if self.early_stopping and stale >= params["patience"]:
+                    break
+        if best_state is None:  # no validation split: keep the last epoch's weights
+            best_state, best_epoch = [t.detach() for t in tensors], epoch
+        self.n_epochs_, self.best_epoch_ = epoch, best_epoch
+        self.best_validation_loss_ = best if val_idx is not None else None
+        arrays = [t.cpu().numpy().astype(np.float32) for t in best_state]
+        self.coefs_ = [w.T.copy() for w in arrays[0::2]]
+        self.intercepts_ = [b.copy() for b in arrays[1::2]]
+        self.device_ = str(device)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _split(self, y_index, fraction, rng):
+        """Stratified (train, validation) row indices, or (all rows, None) without a split."""
+        n = len(y_index)
+        if not self.early_stopping:
+            return np.arange(n), None
+        counts = np.bincount(y_index)
+        n_val = max(len(counts), int(round(fraction * n)))
+        # Every class needs a row on each side; otherwise the split would mislead early
+        # stopping, and the training loss plateau is the better signal.
+        if counts.min() < 2 or n - n_val < len(counts):
+            return np.arange(n), None
+        # Per class, its share of n_val rounded, at least 1 and leaving at least 1 to train.
+        per_class = np.clip(np.round(counts * n_val / n).astype(int), 1, counts - 1)
+        val = []
+        for label, take in enumerate(per_class):
+            rows = np.flatnonzero(y_index == label)
+            val.append(rng.choice(rows, size=take, replace=False))
+        val = np.sort(np.concatenate(val))
+        train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+        return train, val
+
+    def _init_weights(self, widths, rng):
+        """(W [fan_out, fan_in], b [fan_out]) float32 per layer, by the module's init law."""
+        from verify.model import _sparse_supports
+
+        def uniform(shape, bound):
+            return ((2 * rng.random(shape, dtype=np.float32) - 1) * np.float32(bound))
+
+        layers = []
+        for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            if index == 0 and self.init == "sparse":
+                s = self.effective_s_
+                support = _sparse_supports(rng, fan_out, fan_in, s)
+                w = np.zeros((fan_out, fan_in), dtype=np.float32)
+                np.put_along_axis(w, support, uniform((fan_out, s), 1 / math.sqrt(s)), axis=1)
+                b = uniform((fan_out,), 1 / math.sqrt(s))
+            else:
+                w = uniform((fan_out, fan_in), 1 / math.sqrt(fan_in))
+                b = uniform((fan_out,), 1 / math.sqrt(fan_in))
+            layers.append((w, b))
+        return layers
+
+    # --- prediction ---------------------------------------------------------------------------
+
+    def _logits(self, X) -> np.ndarray:
+        import torch
+
+        check_is_fitted(self, "coefs_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        device = torch.device(self.device_ if self.device_ != "cuda" or
+                              torch.cuda.is_available() else "cpu")
+        Z = torch.tensor((X - self.input_mean_) / self.input_scale_, device=device)
+        tensors = []
+        for w, b in zip(self.coefs_, self.intercepts_, strict=True):
+            tensors += [torch.tensor(w.T, dtype=torch.float64, device=device),
+                        torch.tensor(b, dtype=torch.float64, device=device)]
+        widest = max(w.shape[1] for w in self.coefs_)
+        chunk = max(1, _PREDICT_CHUNK_BYTES // (8 * widest))
+        with torch.no_grad():
+            parts = [_forward(tensors, Z[i:i + chunk]).cpu().numpy()
+                     for i in range(0, len(Z), chunk)]
+        return np.concatenate(parts) if parts else np.empty((0, len(self.classes_)))
+
+    def predict_proba(self, X) -> np.ndarray:
+        r"""Class probabilities, the softmax of the logits: shape (n_samples, n_classes).
+
+        .. math:: p_c(x) = e^{f_c(x)} / \sum_{c'} e^{f_{c'}(x)}
+        """
+        logits = self._logits(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        expo = np.exp(logits)
+        return expo / expo.sum(axis=1, keepdims=True)
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row (argmax of the logits)."""
+        logits = self._logits(X)  # first: it raises NotFittedError before classes_ is read
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _forward(tensors, X):
+    """Logits of the MLP whose [W, b] pairs (torch layout) are ``tensors``."""
+    import torch
+
+    h = X
+    last = len(tensors) - 2
+    for index in range(0, len(tensors), 2):
+        h = torch.nn.functional.linear(h, tensors[index], tensors[index + 1])
+        if index < last:
+            h = torch.relu(h)
+    return h
