@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["OKABE_ITO", "plot_sq_visible"]
+__all__ = ["OKABE_ITO", "check_plot_dir", "plot_sq_visible"]
 
 #: Colour-blind safe palette (Okabe & Ito 2008).
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
              "#000000"]
 _LINESTYLES = {"dense": "-", "sparse": "--"}
 _MARKERS = {"dense": "o", "sparse": "s"}
+
+
+def check_plot_dir(out_dir) -> Path:
+    """The output directory as a Path, refusing an empty name or an existing non-directory."""
+    if out_dir is None or str(out_dir) == "":
+        raise ValueError("plot directory must not be empty")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"plot directory {out_dir} is a file")
+    return out_dir
 
 
 def _positive(xs, rows, key):
@@ -54,10 +64,11 @@ def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None
     if title is None and isinstance(result, dict):
         title = (f"Visible parities at initialisation, n = {result['n']}, k = {result['k']} "
                  f"({result['method']}, {result['trials']} nets per point)")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"plot directory {out_dir} is a file")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_plot_dir(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create plot directory {out_dir}: {exc.strerror}") from None
 
     inits = list(dict.fromkeys(r["init"] for r in rows))
     widths = sorted({r["width"] for r in rows})
@@ -111,7 +122,11 @@ def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None
     if title:
         fig.suptitle(title, fontsize=10)
     paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    try:
+        for path in paths:
+            fig.savefig(path, dpi=150)
+    except OSError as exc:
+        raise ValueError(f"cannot write the figure into {out_dir}: {exc.strerror}") from None
+    finally:
+        plt.close(fig)
     return paths

@@ -241,6 +241,10 @@ def _cmd_sq_visible(args) -> str:
 
     if args.s is not None and "sparse" not in args.init:
         raise ValueError("--s applies to sparse init only (add --init sparse)")
+    if args.plot is not None:
+        from figures.sq_visible import check_plot_dir
+
+        check_plot_dir(args.plot)  # before the run, not after it
     out = simulate_sq_visible(args.n, args.k, args.width, args.tau, init=args.init, s=args.s,
                               method=args.method, samples=args.samples,
                               parities=args.parities, **_run_options(args))
