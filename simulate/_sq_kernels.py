@@ -107,7 +107,65 @@ def _neuron_tables(n, w, bias, active, relu):
             relu[x] = 0.0
 
 
+@njit(cache=True)
+def _exact_neurons(n, weights, biases, outputs, masks, lo, hi, best, energy, moments):
+    """Neurons lo..hi-1 of :func:`visible_exact_kernel`, maxima into ``best`` (one block)."""
+    size = 1 << n
+    count = masks.shape[0]
+    active = np.empty(size)
+    relu = np.empty(size)
+    for j in range(lo, hi):
+        _neuron_tables(n, weights[j], biases[j], active, relu)
+        mean_active = 0.0
+        mean_square = 0.0
+        for x in range(size):
+            mean_active += active[x]
+            mean_square += relu[x] * relu[x]
+        moments[j, 0] = mean_active / size
+        moments[j, 1] = mean_square / size
+        walsh_hadamard(active)
+        walsh_hadamard(relu)
+        scale = abs(outputs[j]) / size
+        total = 0.0
+        for c in range(count):
+            mask = masks[c]
+            value = abs(relu[mask]) / size
+            total += value * value
+            t = scale * abs(active[mask])
+            total += t * t
+            if t > value:
+                value = t
+            for i in range(n):
+                t = scale * abs(active[mask ^ (np.int64(1) << i)])
+                total += t * t
+                if t > value:
+                    value = t
+            if value > best[c]:
+                best[c] = value
+        energy[j] = total
+
+
 @njit(parallel=True, cache=True)
+def _exact_parallel(n, weights, biases, outputs, masks, nblocks, sup_norm, energy, moments):
+    width = weights.shape[0]
+    count = masks.shape[0]
+    partial = np.zeros((nblocks, count))
+    for block in prange(nblocks):
+        _exact_neurons(n, weights, biases, outputs, masks, width * block // nblocks,
+                       width * (block + 1) // nblocks, partial[block], energy, moments)
+    for c in prange(count):
+        best = 0.0
+        for block in range(nblocks):
+            if partial[block, c] > best:
+                best = partial[block, c]
+        sup_norm[c] = best
+
+
+#: Below this many operations (width x n x 2^n) one thread does the work: starting Numba's
+#: thread pool costs more than it saves there (tens of ms on a loaded machine).
+PARALLEL_WORK = 1 << 22
+
+
 def visible_exact_kernel(n, weights, biases, outputs, masks, threads, sup_norm, energy, moments):
     """Exact sup-norms over parameters of the Fourier coefficients of grad h, for every S.
 
@@ -117,51 +175,16 @@ def visible_exact_kernel(n, weights, biases, outputs, masks, threads, sup_norm, 
     for S = masks[c] (the output bias has coefficient 0 on any S != {}), ``energy[j]`` = sum over
     the masks and neuron j's parameters of the squared coefficients, and ``moments[j]`` =
     (E g_j, E u_j^2), from which E[(dh/dtheta)^2] of each parameter follows. Neurons are split
-    into ``threads`` blocks with private maxima, so the result does not depend on the split.
+    into at most ``threads`` blocks with private maxima, so the result does not depend on the
+    split.
     """
     width = weights.shape[0]
-    size = 1 << n
-    count = masks.shape[0]
     nblocks = max(1, min(width, threads))
-    partial = np.zeros((nblocks, count))
-    for block in prange(nblocks):
-        active = np.empty(size)
-        relu = np.empty(size)
-        for j in range(width * block // nblocks, width * (block + 1) // nblocks):
-            _neuron_tables(n, weights[j], biases[j], active, relu)
-            mean_active = 0.0
-            mean_square = 0.0
-            for x in range(size):
-                mean_active += active[x]
-                mean_square += relu[x] * relu[x]
-            moments[j, 0] = mean_active / size
-            moments[j, 1] = mean_square / size
-            walsh_hadamard(active)
-            walsh_hadamard(relu)
-            scale = abs(outputs[j]) / size
-            total = 0.0
-            for c in range(count):
-                mask = masks[c]
-                value = abs(relu[mask]) / size
-                total += value * value
-                t = scale * abs(active[mask])
-                total += t * t
-                if t > value:
-                    value = t
-                for i in range(n):
-                    t = scale * abs(active[mask ^ (np.int64(1) << i)])
-                    total += t * t
-                    if t > value:
-                        value = t
-                if value > partial[block, c]:
-                    partial[block, c] = value
-            energy[j] = total
-    for c in prange(count):
-        best = 0.0
-        for block in range(nblocks):
-            if partial[block, c] > best:
-                best = partial[block, c]
-        sup_norm[c] = best
+    if nblocks == 1 or width * n * (1 << n) < PARALLEL_WORK:
+        sup_norm[:] = 0.0
+        _exact_neurons(n, weights, biases, outputs, masks, 0, width, sup_norm, energy, moments)
+    else:
+        _exact_parallel(n, weights, biases, outputs, masks, nblocks, sup_norm, energy, moments)
 
 
 @njit(cache=True)
