@@ -149,7 +149,9 @@ class LotteryTicketConfig:
     The defaults take 7-15 s on one CPU core: (n, k) = (40, 4), where the wide net succeeds
     within about 4000 steps and, over seeds 0-2, the rewound winners succeeded in 5-8 of 10
     SGD seeds within 10000 steps against 1-3 of 10 for either random arm. :meth:`paper` gives
-    the paper's setting (n, k) = (50, 5) (20-30 s on one core when the wide run succeeds).
+    the paper's setting (n, k) = (50, 5) (30-60 s on one shared core; seeds 0-4: the wide net
+    succeeded for seeds 1 and 3 only, the two whose init held a lucky neuron among the
+    winners).
 
     Examples
     --------
@@ -467,8 +469,9 @@ class LotteryTicketResult:
         ``expected_overlap_counts`` (width times theory's law), ``lucky_neurons`` and
         ``expected_lucky_neurons``.
     winners : dict
-        ``neurons`` (best first), ``scores``, ``supports``, ``overlaps``, ``test``
-        (:func:`overlap_test`) and ``selection_test`` (:func:`selection_test`).
+        ``neurons`` (best first), ``scores`` (trained), ``initial_scores`` (the same rule at
+        initialisation), ``supports``, ``overlaps``, ``test`` (:func:`overlap_test`) and
+        ``selection_test`` (:func:`selection_test`).
     arms : dict
         Per arm: ``label``, ``runs`` (per SGD seed: ``sgd_seed``, ``batch_seed``, ``neurons``,
         ``supports``, ``overlaps``, ``overlap_p_value``, ``success``, ``steps_to_success``,
