@@ -6,7 +6,8 @@ evaluation step, with a band from the 25th to the 75th percentile over seeds (wi
 band of quantiles, not a confidence interval: it shows the spread of runs). The dashed line is
 the success threshold; the thin black line is the wide net's own curve over its first
 ``retrain_steps`` steps, for reference. Each arm's legend entry gives its success count and its
-Kaplan-Meier median steps to success.
+Kaplan-Meier median steps to success. A caveat box says when the wide net itself failed, and
+that the bands are spreads over few seeds, not confidence intervals.
 """
 
 from __future__ import annotations
@@ -115,14 +116,20 @@ def plot_lottery_ticket(result, out_dir, stem: str = "lottery_ticket") -> list[P
                label=f"success: test error <= {config['success_error']:g}")
     ax.set_xlabel("SGD steps (batches of fresh samples)")
     ax.set_ylabel("test error (fraction misclassified)")
-    ax.set_ylim(0, 0.65)
+    ax.set_ylim(0, 0.75)  # headroom for the caveat box above the chance level 0.5
     ax.set_xlim(0, horizon or None)
     ax.set_title(f"Lottery tickets: ({config['n']}, {config['k']})-parity, s = {config['s']}, "
                  f"K = {config['keep']} of {config['width']} neurons, seed {config['seed']}",
                  fontsize=9)
     fig.legend(fontsize=7, loc="outside lower center", ncols=1)
+    caveats = []
+    if not wide.get("success", True):
+        caveats.append("the wide net never reached the threshold: its top neurons are not a "
+                       "trained solution's")
     if fewest is not None and fewest < MIN_TRIALS_FOR_INTERVAL:
-        add_caveat(ax, f"{fewest} SGD seeds per arm: lines are medians, bands the "
+        caveats.append(f"{fewest} SGD seeds per arm: lines are medians, bands the "
                        f"{BAND_QUANTILES[0]:g}-{BAND_QUANTILES[1]:g} quantiles over seeds, "
                        "not confidence intervals")
+    if caveats:
+        add_caveat(ax, "\n".join(caveats))
     return save_figure(fig, out_dir, stem)

@@ -428,3 +428,16 @@ def test_figure_files_and_band(small_result, tmp_path):
         arm_band([])
     with pytest.raises(ValueError, match="LotteryTicketResult"):
         plot_lottery_ticket({"config": {}}, tmp_path)
+
+
+def test_figure_says_when_the_wide_net_failed(small_result, tmp_path, monkeypatch):
+    import figures.lottery_ticket as fig_module
+
+    notes = []
+    monkeypatch.setattr(fig_module, "add_caveat", lambda ax, text: notes.append(text))
+    data = small_result.as_dict()
+    fig_module.plot_lottery_ticket(data, tmp_path)
+    assert len(notes) == 1 and "wide net" not in notes[0] and "3 SGD seeds" in notes[0]
+    data["wide"]["success"] = False
+    fig_module.plot_lottery_ticket(data, tmp_path)
+    assert "the wide net never reached the threshold" in notes[1]
