@@ -99,6 +99,9 @@ MAX_GUESS_N = 62
 MAX_QUERIES = 2**20
 #: Failure probability of the Hoeffding bracket of the sampled route, per parity.
 HOEFFDING_DELTA = 1e-3
+#: Most operations one net (one uninterruptible kernel call, or one GD step) may take: about a
+#: minute of one core.
+MAX_WORK_PER_NET = 2**36
 #: Per-net quantile levels of ||g_S||_inf reported by :func:`simulate_sq_visible`.
 QUANTILES = {"median": 0.5, "q90": 0.9, "q99": 0.99, "max": 1.0}
 
@@ -154,6 +157,13 @@ def _taus(values):
         raise ValueError("tau must be one value or a non-empty list of values")
     out = sorted({float(check_positive("tau", v)) for v in arr.tolist()})
     return out
+
+
+def _check_work(operations, what):
+    if operations > MAX_WORK_PER_NET:
+        raise ValueError(f"{what} needs about {operations:.3g} operations per net, more than "
+                         f"{MAX_WORK_PER_NET:.3g} (about a minute, and a net cannot be "
+                         "interrupted); use a smaller width, n or sample")
 
 
 def _binomial(n, k):
@@ -361,7 +371,9 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
       (failure probability 1e-3 per S, union over parameters), the 95% interval runs from the
       Wilson lower limit of #{sup > tau + eps} to the Wilson upper limit of #{sup > tau - eps}
       over the trials x parities pairs. It covers the mean of the drawn nets' exact fractions
-      (given the nets, the pairs are independent); net-to-net spread is not in it.
+      (given the nets, the pairs are independent); net-to-net spread is not in it. No energy is
+      computed; ``normalised`` uses the sufficient condition ||w_j||^2 + b_j^2 <= 1 for all j
+      (E[relu(w . x + b)^2] <= E[(w . x + b)^2] = ||w||^2 + b^2).
     * ``method="auto"``: exact when n <= :data:`MAX_EXACT_N`, else sampled.
 
     Parameters
@@ -393,7 +405,8 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
         ``energy_bound`` (exact route), ``normalised`` (fraction of nets with every
         E[(dh/dtheta_i)^2] <= 1), ``params`` and ``sup_norm`` (per-net mean, median, q90,
         q99 and max of ||g_S||_inf, averaged over nets); ``eps`` (sampled route). A single row's
-        keys are also at the top level.
+        keys are also at the top level; ``trials`` counts nets, ``pairs`` (sampled route)
+        the (net, S) pairs behind the Wilson intervals.
 
     Examples
     --------
@@ -425,12 +438,16 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
             raise ValueError("samples applies to method='sample' only")
         masks = subset_masks(n, k)
         count = masks.shape[0]
+        _check_work(r_max * (2 * n + 2) * 2**n + r_max * count * (n + 2),
+                    f"exact visible fraction (n={n}, width={r_max})")
         check_memory(8 * (threads * 2 * 2**n + 2**n + (threads + 3) * count + r_max * (n + 5)),
                      memory_cap_bytes, f"exact visible fraction (n={n}, C(n,k)={count})")
     else:
         m = 2**14 if samples is None else check_kernel_size("samples", samples)
         parities = check_kernel_size("parities", parities)
         nwords = (m + 63) // 64
+        _check_work(r_max * m * (n + parities) + parities * r_max * n * nwords,
+                    f"sampled visible fraction (n={n}, width={r_max}, samples={m})")
         check_memory(8 * (r_max * (m + nwords + n + 4) + n * nwords + parities * (k + 1)
                           + threads * (m + nwords + n)),
                      memory_cap_bytes,
@@ -501,6 +518,7 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
                 high = proportion_estimate(int(acc["upper"][index]), pairs, seed)
                 values = {**point.as_dict(), "ci_low": low.ci_low, "ci_high": high.ci_high}
                 extra = {"energy_bound": None, "samples": m, "parities": parities,
+                         "pairs": pairs,
                          "eps": float(np.mean(acc["eps"])), "eps_max": float(np.max(acc["eps"]))}
             values["trials"] = trials
             row.update(values)
@@ -737,6 +755,11 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
     threads = check_threads(threads)
     masks = subset_masks(n, k)
     count = masks.shape[0]
+    step_work = width * (4 * n + 2) * 2**n + width * count * (n + 2)
+    _check_work(step_work, f"noisy GD (n={n}, width={width})")
+    if steps * step_work > 16 * MAX_WORK_PER_NET:
+        raise ValueError(f"noisy GD with steps={steps}, width={width}, n={n} would run for "
+                         "over a quarter of an hour per net; use fewer steps or a smaller net")
     check_memory(8 * (2**n * (n + 4 * width + 2) + threads * 2 * 2**n + (threads + 4) * count),
                  memory_cap_bytes, f"noisy GD (n={n}, width={width})")
     binomial, log_binomial = _binomial(n, k)

@@ -163,7 +163,7 @@ def test_sampled_interval_contains_exact(k, init, s):
                                   method="sample", samples=2**15, parities=40)
     informative = 0
     for e, m in zip(exact["rows"], sampled["rows"], strict=True):
-        assert m["method"] == "sample" and m["eps"] > 0
+        assert m["method"] == "sample" and m["eps"] > 0 and m["pairs"] == trials * 40
         assert m["ci_low"] <= e["estimate"] <= m["ci_high"], (e["tau"], e["estimate"], m)
         assert m["estimate"] <= m["bound"]
         informative += m["ci_high"] - m["ci_low"] < 0.5
@@ -198,6 +198,8 @@ def test_visible_seed_reproducible_and_thread_free():
     (dict(method="exact", n=MAX_EXACT_N + 1), "n must be <= 20"),
     (dict(method="magic"), "method must be one of"),
     (dict(samples=100), "samples applies"),
+    (dict(n=20, widths=10**5), "operations per net"),
+    (dict(n=40, k=3, widths=10**4, samples=10**6), "operations per net"),
 ])
 def test_visible_validation(bad, match):
     args = dict(n=6, k=2, widths=2, taus=0.1, trials=2)
@@ -363,6 +365,9 @@ def test_noisy_gd_below_bounds_and_monotone_in_steps(init, s):
     (dict(weight_decay=-1), "weight_decay"),
     (dict(trials=1), "trials >= 2"),
     (dict(taus=[0.1, -0.1]), "tau must be > 0"),
+    (dict(n=16, width=10**5), "operations per net"),
+    (dict(n=16, width=10**4), "above the memory cap"),
+    (dict(n=16, width=64, steps=10**5), "quarter of an hour"),
 ])
 def test_noisy_gd_validation(bad, match):
     args = dict(n=6, k=2, width=2, taus=0.1, steps=2, trials=2)
