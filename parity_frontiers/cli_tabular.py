@@ -1,7 +1,200 @@
-"""Subcommand ``tabular``: the tabular proxy against random forests (issue 6; not yet implemented)."""
+"""Subcommand ``tabular``: the tabular proxy, sparse-init MLPs against random forests (issue 6).
+
+``tabular datasets``  the dataset names (offline ones, and OpenML ones with their cache state)
+``tabular run``       the benchmark into a results store (resumable), then its summary table
+``tabular summary``   the summary table of a store
+``tabular plot``      test error vs training fraction per dataset, PNG + PDF
+
+Thin wrappers over :mod:`verify.tabular`; scikit-learn (the ``[tabular]`` extra) and torch are
+imported only inside the handlers, and only ``run`` needs scikit-learn (without it: one line
+naming the extra, exit status 2).
+"""
 
 from __future__ import annotations
 
+import argparse
+
+from .args import add_output_flags, positive_int_arg, real_arg, size_arg
+from .output import dumps_json, format_table
+
+_INSTALL_HINT = "scikit-learn is not installed: pip install parity-frontiers[tabular]"
+DEFAULT_DATASETS = ("breast_cancer", "wine", "sparse_parity", "axis_rule")
+DEFAULT_FRACTIONS = (0.05, 0.2, 1.0)
+
+
+def _require_sklearn() -> None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ValueError(_INSTALL_HINT) from None
+
+
+def fraction_arg(text: str) -> float:
+    """A training fraction in (0, 1]; accepts 1e-4."""
+    value = real_arg(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def _path_arg(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
 
 def register(sub) -> None:
-    """Add the subcommand to ``sub`` (nothing yet: the issue-6 work replaces this module)."""
+    """Add the ``tabular`` subcommand to the top-level subparsers ``sub``."""
+    p = sub.add_parser("tabular", help="tabular proxy: sparse-init MLPs vs random forests",
+                       description="The paper's tabular proxy (Fig. 3): test error of wide "
+                                   "dense / sparse-init MLPs and a tuned random forest against "
+                                   "the training fraction. Needs scikit-learn "
+                                   "(pip install parity-frontiers[tabular]).")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    d = actions.add_parser("datasets", help="list the dataset names",
+                           description="Offline datasets (scikit-learn's bundled ones, "
+                                       "synthetic sparse-rule tasks) and the 16 OpenML tasks "
+                                       "of Grinsztajn et al. 2022 with their cache state. "
+                                       "Aliases: offline, grinsztajn.")
+    d.add_argument("--cache-dir", type=_path_arg,
+                   help="OpenML cache directory (default $PARITY_FRONTIERS_DATA or "
+                        "~/.cache/parity-frontiers/openml)")
+    add_output_flags(d, latex=False)
+    d.set_defaults(handler=_cmd_datasets)
+
+    r = actions.add_parser("run", help="run (or resume) the benchmark into a results store",
+                           description="For each dataset, trial and fraction: a stratified "
+                                       "test split per (dataset, trial), the fraction's nested "
+                                       "stratified training subsample of the rest, every model "
+                                       "fit and scored. One committed row per fit in the "
+                                       "store's tabular_runs table; re-running skips stored "
+                                       "rows.")
+    r.add_argument("--store", type=_path_arg, required=True, metavar="PATH",
+                   help="results store (SQLite; created if absent)")
+    r.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), metavar="NAME",
+                   help="dataset names or aliases (default: " + " ".join(DEFAULT_DATASETS)
+                   + "; see `tabular datasets`)")
+    r.add_argument("--fractions", nargs="+", type=fraction_arg,
+                   default=list(DEFAULT_FRACTIONS), metavar="F",
+                   help="training fractions in (0, 1] (default 0.05 0.2 1)")
+    r.add_argument("--trials", type=positive_int_arg, default=2,
+                   help="trials per point, each with its own test split (default 2)")
+    r.add_argument("--models", nargs="+", default=["rf", "mlp:256", "mlp:256:s=2"],
+                   metavar="SPEC", help="rf, mlp:W[xW...] (dense) or mlp:W[xW...]:s=S "
+                                        "(sparse) (default: rf mlp:256 mlp:256:s=2)")
+    r.add_argument("--seed", type=size_arg, default=0, help="root seed (default 0)")
+    r.add_argument("--test-fraction", type=real_arg, default=0.25,
+                   help="test share of each class (default 0.25)")
+    r.add_argument("--max-test", type=positive_int_arg, default=5000,
+                   help="at most this many test rows (default 5000)")
+    r.add_argument("--min-per-class", type=positive_int_arg, default=2,
+                   help="fewest training rows of any class (default 2)")
+    g = r.add_argument_group("MLP training (shared by every MLP)")
+    g.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    g.add_argument("--lr", type=real_arg, default=1e-3, help="learning rate (default 1e-3)")
+    g.add_argument("--batch-size", type=positive_int_arg, default=128)
+    g.add_argument("--max-epochs", type=positive_int_arg, default=200)
+    g.add_argument("--patience", type=positive_int_arg, default=10,
+                   help="early-stopping patience in epochs (default 10)")
+    g.add_argument("--weight-decay", type=real_arg, default=0.0)
+    r.add_argument("--forest-trees", type=positive_int_arg, default=100,
+                   help="trees per random forest (default 100)")
+    r.add_argument("--cache-dir", type=_path_arg, help="OpenML cache directory")
+    r.add_argument("--no-download", action="store_true",
+                   help="never download: an uncached OpenML dataset is an error")
+    r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the MLPs train (default auto: CUDA if available)")
+    r.add_argument("--threads", type=positive_int_arg, help="CPU threads for torch")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_output_flags(r, latex=False)
+    r.set_defaults(handler=_cmd_run)
+
+    s = actions.add_parser("summary", help="summary table of a store's tabular results",
+                           description="Mean test error per (dataset, model, fraction) with "
+                                       "its 95% interval.")
+    s.add_argument("--store", type=_path_arg, required=True, metavar="PATH")
+    add_output_flags(s, latex=False)
+    s.set_defaults(handler=_cmd_summary)
+
+    f = actions.add_parser("plot", help="figure: test error vs training fraction per dataset",
+                           description="Writes STEM.png and STEM.pdf into --out.")
+    f.add_argument("--store", type=_path_arg, required=True, metavar="PATH")
+    f.add_argument("--out", type=_path_arg, required=True, metavar="DIR")
+    f.add_argument("--stem", default="tabular", help="file name stem (default tabular)")
+    f.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets")
+    add_output_flags(f, latex=False)
+    f.set_defaults(handler=_cmd_plot)
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+def _summary_table(summary: list[dict], title: str) -> str:
+    rows = [[r["dataset"], r["model"], f"{r['fraction']:g}", f"{r['n_train']:g}", r["trials"],
+             f"{r['test_error']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"]
+            for r in summary]
+    return format_table(["dataset", "model", "fraction", "train rows", "trials",
+                         "test error [95% CI]"], rows, title=title)
+
+
+def _cmd_datasets(args) -> str:
+    from verify.tabular.datasets import DATASETS, default_cache_dir, openml_cached
+
+    cache = args.cache_dir or str(default_cache_dir())
+    items = []
+    for name, (source, text) in DATASETS.items():
+        available = "offline" if source != "openml" else (
+            "cached" if openml_cached(name, cache) else "not cached")
+        items.append({"name": name, "source": source, "available": available,
+                      "description": text})
+    if args.json:
+        return dumps_json({"cache_dir": cache, "datasets": items})
+    return format_table(["name", "source", "available", "description"],
+                        [[i["name"], i["source"], i["available"], i["description"]]
+                         for i in items],
+                        title=f"Tabular datasets (OpenML cache: {cache}; aliases: offline, "
+                              "grinsztajn)")
+
+
+def _cmd_run(args) -> str:
+    _require_sklearn()
+    from verify.tabular.benchmark import run_benchmark
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = {"optimizer": args.optimizer, "learning_rate": args.lr,
+                "batch_size": args.batch_size, "max_epochs": args.max_epochs,
+                "patience": args.patience, "weight_decay": args.weight_decay}
+    out = run_benchmark(args.store, args.datasets, args.fractions, trials=args.trials,
+                        models=args.models, seed=args.seed, test_fraction=args.test_fraction,
+                        max_test=args.max_test, min_per_class=args.min_per_class,
+                        mlp_settings=settings, forest_trees=args.forest_trees,
+                        cache_dir=args.cache_dir, download=not args.no_download,
+                        device=args.device, progress=not args.no_progress)
+    if args.json:
+        return dumps_json({"store": args.store, **out})
+    return _summary_table(out["summary"], f"Tabular benchmark in {args.store}: {out['trained']} "
+                                          f"fits trained, {out['skipped']} already stored")
+
+
+def _cmd_summary(args) -> str:
+    from verify.tabular.benchmark import summarize
+
+    summary = summarize(args.store)
+    if args.json:
+        return dumps_json({"store": args.store, "summary": summary})
+    if not summary:
+        return f"no tabular results in {args.store}"
+    return _summary_table(summary, f"Tabular results in {args.store}")
+
+
+def _cmd_plot(args) -> str:
+    from figures.tabular import plot_tabular
+
+    paths = [str(p) for p in plot_tabular(args.store, args.out, stem=args.stem,
+                                          datasets=args.datasets)]
+    if args.json:
+        return dumps_json({"files": paths})
+    return "\n".join(paths)
