@@ -90,14 +90,14 @@ def register(sub) -> None:
                    help="at most this many test rows (default 5000)")
     r.add_argument("--min-per-class", type=positive_int_arg, default=2,
                    help="fewest training rows of any class (default 2)")
-    g = r.add_argument_group("MLP training (shared by every MLP)")
-    g.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    g.add_argument("--lr", type=real_arg, default=1e-3, help="learning rate (default 1e-3)")
-    g.add_argument("--batch-size", type=positive_int_arg, default=128)
-    g.add_argument("--max-epochs", type=positive_int_arg, default=200)
-    g.add_argument("--patience", type=positive_int_arg, default=10,
-                   help="early-stopping patience in epochs (default 10)")
-    g.add_argument("--weight-decay", type=real_arg, default=0.0)
+    g = r.add_argument_group("MLP training (shared by every MLP; defaults: Adam, lr 0.01, "
+                             "batch 128, 200 epochs, patience 20, no weight decay)")
+    g.add_argument("--optimizer", choices=("adam", "sgd"))
+    g.add_argument("--lr", type=real_arg, help="learning rate")
+    g.add_argument("--batch-size", type=positive_int_arg)
+    g.add_argument("--max-epochs", type=positive_int_arg)
+    g.add_argument("--patience", type=positive_int_arg, help="early-stopping patience (epochs)")
+    g.add_argument("--weight-decay", type=real_arg)
     r.add_argument("--forest-trees", type=positive_int_arg, default=100,
                    help="trees per random forest (default 100)")
     r.add_argument("--cache-dir", type=_path_arg, help="OpenML cache directory")
@@ -164,9 +164,10 @@ def _cmd_run(args) -> str:
         import torch
 
         torch.set_num_threads(args.threads)
-    settings = {"optimizer": args.optimizer, "learning_rate": args.lr,
-                "batch_size": args.batch_size, "max_epochs": args.max_epochs,
-                "patience": args.patience, "weight_decay": args.weight_decay}
+    given = {"optimizer": args.optimizer, "learning_rate": args.lr,
+             "batch_size": args.batch_size, "max_epochs": args.max_epochs,
+             "patience": args.patience, "weight_decay": args.weight_decay}
+    settings = {name: value for name, value in given.items() if value is not None}
     out = run_benchmark(args.store, args.datasets, args.fractions, trials=args.trials,
                         models=args.models, seed=args.seed, test_fraction=args.test_fraction,
                         max_test=args.max_test, min_per_class=args.min_per_class,

@@ -1,0 +1,112 @@
+"""``parity-frontiers tabular``: datasets, run (resumable), summary, plot; one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("sklearn")
+torch = pytest.importorskip("torch")
+
+from parity_frontiers.cli import main  # noqa: E402
+
+FAST = ["--models", "rf", "mlp:8:s=2", "--forest-trees", "5", "--max-epochs", "3",
+        "--no-progress", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _one_error_line(capsys, prefix: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert err.startswith(prefix), err
+    return err
+
+
+def test_datasets_lists_offline_and_openml(tmp_path, capsys):
+    assert main(["tabular", "datasets", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sparse_parity" in out and "openml-44089" in out and "not cached" in out
+    assert main(["tabular", "datasets", "--cache-dir", str(tmp_path), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    available = {d["name"]: d["available"] for d in data["datasets"]}
+    assert available["iris"] == "offline" and available["openml-45028"] == "not cached"
+
+
+def test_run_resume_summary_and_plot(tmp_path, capsys):
+    store = str(tmp_path / "results.db")
+    args = ["tabular", "run", "--store", store, "--datasets", "iris", "wine", "--fractions",
+            "0.3", "1", "--trials", "2", *FAST]
+    assert main(args + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["trained"], out["skipped"], out["tasks"]) == (16, 0, 16)
+    assert {(r["dataset"], r["model"]) for r in out["summary"]} == {
+        (d, m) for d in ("iris", "wine") for m in ("rf", "mlp 8 s=2")}
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "0 fits trained, 16 already stored" in table and "test error [95% CI]" in table
+    assert main(["tabular", "summary", "--store", store, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary == out["summary"]
+    assert main(["tabular", "plot", "--store", store, "--out", str(tmp_path / "fig")]) == 0
+    files = capsys.readouterr().out.split()
+    assert [f.rsplit("/", 1)[1] for f in files] == ["tabular.png", "tabular.pdf"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--datasets", "nope"], "unknown dataset 'nope'"),
+    (["--datasets", "wine", "--fractions", "0.01"], "leaves class"),
+    (["--datasets", "openml-44089", "--no-download"], "is not cached"),
+    (["--models", "mlp:0"], "model must be"),
+])
+def test_run_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, message):
+    store = tmp_path / "results.db"
+    args = ["tabular", "run", "--store", str(store), "--cache-dir", str(tmp_path / "cache"),
+            *FAST, *extra]
+    assert main(args) == 2
+    err = _one_error_line(capsys, "parity-frontiers tabular run: error: ")
+    assert message in err
+    assert not store.exists()
+
+
+def test_argument_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["tabular", "run", "--store", str(tmp_path / "x.db"), "--fractions", "0"])
+    assert info.value.code == 2
+    assert "must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_without_sklearn_run_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn -> ImportError
+    assert main(["tabular", "run", "--store", str(tmp_path / "x.db")]) == 2
+    err = _one_error_line(capsys, "parity-frontiers tabular run: error: ")
+    assert "pip install parity-frontiers[tabular]" in err
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_cli_import_loads_neither_sklearn_nor_torch():
+    code = ("import sys, parity_frontiers.cli; "
+            "print(sorted(m for m in ('sklearn', 'torch', 'verify.tabular.estimator') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_help_states_the_library_defaults(capsys):
+    from verify.tabular.benchmark import DEFAULT_MLP_SETTINGS
+
+    with pytest.raises(SystemExit):
+        main(["tabular", "run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    s = DEFAULT_MLP_SETTINGS
+    assert (f"lr {s['learning_rate']:g}, batch {s['batch_size']}, {s['max_epochs']} epochs, "
+            f"patience {s['patience']}") in text
