@@ -43,6 +43,15 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def test_lazy_exports_resolve():
+    import verify.tabular
+
+    for name in verify.tabular.__all__:
+        assert getattr(verify.tabular, name) is not None
+    with pytest.raises(AttributeError, match="no_such_name"):
+        verify.tabular.no_such_name  # noqa: B018
+
+
 # --- datasets ---------------------------------------------------------------------------------
 
 def test_names_aliases_and_unknown_names():
@@ -173,18 +182,28 @@ def test_openml_downloaded_once_then_loaded_offline(tmp_path, monkeypatch):
 
 # --- forest -----------------------------------------------------------------------------------
 
-def test_forest_grid_search_and_untunable_fallback():
+def test_forest_tuned_by_out_of_bag_accuracy():
     data = ds.load_dataset("wine")
-    model, details = fit_forest(data.X, data.y, random_state=0, n_estimators=10)
-    assert details["cv_folds"] == 3
-    assert details["best_params"] in [{"max_features": f, "min_samples_leaf": m}
-                                      for f in FOREST_GRID["max_features"]
-                                      for m in FOREST_GRID["min_samples_leaf"]]
-    assert model.n_estimators == 10 and 0 < details["cv_accuracy"] <= 1
-    X, y = data.X[[0, 1, 2, 60, 61, 130]], data.y[[0, 1, 2, 60, 61, 130]]
-    model, details = fit_forest(X, y, n_estimators=5)  # class 2 has one row: no CV
-    assert details == {"best_params": {"max_features": "sqrt", "min_samples_leaf": 1},
-                       "cv_folds": 0, "cv_accuracy": None}
+    model, details = fit_forest(data.X, data.y, random_state=0, n_estimators=30)
+    points = [{"max_features": f, "min_samples_leaf": m}
+              for f in FOREST_GRID["max_features"] for m in FOREST_GRID["min_samples_leaf"]]
+    assert len(details["grid_oob"]) == len(points)
+    best = int(np.argmax(details["grid_oob"]))  # first of the best, as documented
+    assert details["best_params"] == points[best]
+    assert details["oob_accuracy"] == details["grid_oob"][best] == model.oob_score_
+    assert model.n_estimators == 30
+    # Independent route: the chosen point refit alone gives the same forest.
+    from sklearn.ensemble import RandomForestClassifier
+
+    again = RandomForestClassifier(n_estimators=30, random_state=0, oob_score=True,
+                                   **points[best]).fit(data.X, data.y)
+    assert again.oob_score_ == model.oob_score_
+    np.testing.assert_array_equal(again.predict_proba(data.X), model.predict_proba(data.X))
+    # A handful of rows (one class with a single row) still gives a forest.
+    rows = [0, 1, 2, 60, 61, 130]
+    model, details = fit_forest(data.X[rows], data.y[rows], n_estimators=5)
+    assert model.predict(data.X[rows]).shape == (6,)
+    assert details["best_params"] in points
 
 
 def test_parse_model():
@@ -290,6 +309,8 @@ def test_interrupted_benchmark_resumes_without_loss(tmp_path):
     (dict(models=["mlp:8:s=0"]), "s must be >= 1"),
     (dict(mlp_settings={"learning_rate": -1.0}), "learning_rate must be in"),
     (dict(trials=0), "trials must be >= 1"),
+    pytest.param(dict(device="cuda"), "CUDA is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
 ])
 def test_bad_input_writes_nothing(tmp_path, kwargs, message):
     path = tmp_path / "results.db"

@@ -369,6 +369,11 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     if any(s.kind == "mlp" for s in specs):  # settings errors now, not after a forest ran
         specs[[s.kind for s in specs].index("mlp")].build(0, device)._checked_params()
+        if device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError("device 'cuda' requested but CUDA is not available")
     loaded = {name: load_dataset(name, cache_dir, download) for name in names}
     for name, data in loaded.items():
         labels, counts = np.unique(data.y, return_counts=True)
