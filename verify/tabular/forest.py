@@ -12,6 +12,11 @@ it works on training sets too small to split into folds. Ties go to the earlier 
 ``max_features`` ("sqrt": decorrelated trees, the classification default; 1.0: bagged trees,
 best when few features are informative) and ``min_samples_leaf`` (1: fully grown; 5: smoother
 leaves against label noise).
+
+A grid point whose ``min_samples_leaf`` exceeds the rows of the rarest class is skipped (its
+``grid_oob`` entry is None), except the first point: such leaves cannot isolate that class,
+and on a handful of rows their noisy OOB score once picked a one-leaf forest (wine at 7 rows:
+test error 0.60 against 0.18 for the MLPs).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ def fit_forest(X, y, random_state: int = 0, n_estimators: int = 100, grid: dict 
     model : fitted RandomForestClassifier
     details : dict
         ``best_params`` (the chosen grid point), ``oob_accuracy`` (its OOB accuracy) and
-        ``grid_oob`` (every point's, in grid order).
+        ``grid_oob`` (every point's, in grid order; None for a skipped point).
 
     Examples
     --------
@@ -70,9 +75,14 @@ def fit_forest(X, y, random_state: int = 0, n_estimators: int = 100, grid: dict 
     if not grid or any(not values for values in grid.values()):
         raise ValueError("the forest grid needs at least one value per parameter")
     names = list(grid)
+    rarest = int(np.unique(y, return_counts=True)[1].min())
     best, best_score, best_params, scores = None, -np.inf, None, []
     for values in itertools.product(*(grid[name] for name in names)):
         params = dict(zip(names, values, strict=True))
+        leaf = params.get("min_samples_leaf", 1)
+        if best is not None and isinstance(leaf, int) and leaf > rarest:
+            scores.append(None)  # leaves larger than the rarest class: skipped (docstring)
+            continue
         model = RandomForestClassifier(n_estimators=n_estimators, random_state=random_state,
                                        n_jobs=n_jobs, oob_score=True, **params)
         with warnings.catch_warnings():
