@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 from theory import symbolic
 from theory.sq_bound import RESOURCES
 from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
 from theory.upper_bounds import upper_bound_frontier
 
-from . import __version__, cli_lottery_ticket, cli_simulate, cli_tabular, cli_verify
+from . import __version__, cli_figures, cli_lottery_ticket, cli_simulate, cli_tabular, cli_verify
 from .args import (
     PROG,
     Parser,
@@ -91,15 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_flags(p)
     p.set_defaults(handler=_cmd_upper)
 
-    p = sub.add_parser("demo", help="the theory tables for a default (n, k)",
-                       description="Prints the SQ, lottery, gap and upper-bound tables.")
+    p = sub.add_parser("demo", help="theory tables, then a small sweep and its frontier figure",
+                       description="Prints the SQ, lottery, gap and upper-bound tables for "
+                                   "(n, k), then trains the 'smoke' grid of reproduce "
+                                   "((20, 3)-sparse parity, 120 small MLPs, about a minute on a "
+                                   "laptop CPU) and draws its success heatmap with the measured "
+                                   "and predicted frontiers, plus the full report.")
     p.add_argument("--n", type=size_arg, default=50, help="input dimension (default 50)")
     p.add_argument("--k", type=size_arg, default=3, help="parity degree (default 3)")
+    p.add_argument("--out", metavar="DIR", default="parity-frontiers-demo",
+                   help="where the demo sweep, its figures and report go "
+                        "(default parity-frontiers-demo)")
+    p.add_argument("--no-train", action="store_true",
+                   help="only the theory tables: skip the demo sweep and its frontier figure")
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_demo)
 
     cli_simulate.register(sub)
     cli_verify.register(sub)
+    cli_figures.register(sub)
     cli_lottery_ticket.register(sub)
     cli_tabular.register(sub)
     return parser
@@ -250,10 +261,26 @@ def _cmd_upper(args) -> str:
     return emit(args, out, table, formulas)
 
 
+def _demo_sweep(out_dir: str) -> dict:
+    """Train the smoke grid into OUT/runs.db and write its report; the frontier figure path."""
+    from figures.reproduce import reproduce
+
+    print(f"{PROG} demo: training the 'smoke' grid (120 small MLPs on (20, 3)-sparse parity) "
+          f"into {out_dir}/runs.db ...", file=sys.stderr)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    result = reproduce("smoke", Path(out_dir) / "runs.db", out_dir,
+                       command=f"{PROG} demo --out {out_dir}")
+    heatmap = next(p for p in result["figures"] if p.name.startswith("success_heatmap")
+                   and p.suffix == ".png")
+    return {"figure": str(heatmap), "report": str(result["report"]),
+            "findings": result["findings"]}
+
+
 def _cmd_demo(args) -> str:
     out = demo_summary(args.n, args.k)
+    sweep = None if args.no_train else _demo_sweep(args.out)
     if args.json:
-        return dumps_json(out)
+        return dumps_json(out if sweep is None else {**out, "sweep": sweep})
     n, k = out["n"], out["k"]
     parts = [f"parity-frontiers demo: ({n}, {k})-sparse parity, C(n, k) / 2 = "
              f"10^{out['log10_threshold']:.3f}"]
@@ -291,6 +318,14 @@ def _cmd_demo(args) -> str:
           f"{r['log10_samples']:.2f}", f"{r['log10_cost_over_threshold']:+.2f}"]
          for r in out["upper"]],
         title="Upper-bound frontier (Thm. 4 for s >= k, Thm. 5 for s < k; constants = 1)"))
+    if sweep is not None:
+        parts.append(format_table(
+            ["#", "finding (PAPER.md section 5)", "verdict"],
+            [[f["id"], f["claim"], f["verdict"]] for f in sweep["findings"]],
+            title="The paper's findings on the demo sweep (a smoke-size grid: 6 seeds per "
+                  "cell; `parity-frontiers reproduce --scale cpu` for real numbers)"))
+        parts.append(f"frontier figure: {sweep['figure']}\nreport with every figure: "
+                     f"{sweep['report']}")
     return "\n\n".join(parts)
 
 

@@ -161,11 +161,11 @@ def test_upper_rows(capsys):
 
 
 def test_demo_prints_all_tables(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--no-train"]) == 0
     text = capsys.readouterr().out
     for title in ("SQ lower bound", "Lottery tickets", "Fourier gap", "Upper-bound frontier"):
         assert title in text
-    out = run_json(capsys, "demo", "--n", "30", "--k", "4")
+    out = run_json(capsys, "demo", "--n", "30", "--k", "4", "--no-train")
     assert {"sq", "lottery", "gaps", "upper"} <= set(out)
 
 
@@ -217,7 +217,7 @@ BAD = [
     (["upper", "--n", "10", "--k", "3", "--s", "20"], "s"),
     (["upper", "--n", "10", "--k", "3", "--c2", "0"], "c2"),
     (["bogus"], "COMMAND"),
-    (["demo", "--k", "60"], "k"),
+    (["demo", "--k", "60", "--no-train"], "k"),
 ]
 
 
@@ -286,7 +286,7 @@ def test_bound_tau_form_in_label_and_latex(capsys):
 def test_lottery_json_when_s_equals_n(capsys):
     out = run_json(capsys, "lottery", "--n", "10", "--k", "3", "--s", "10", "--delta", "0.1")
     assert out["width_needed"] == 1 and out["log10_width_needed"] == 0.0
-    demo = run_json(capsys, "demo", "--n", "6", "--k", "3")
+    demo = run_json(capsys, "demo", "--n", "6", "--k", "3", "--no-train")
     assert all(row["width_needed"] >= 1 for row in demo["lottery"])
 
 

@@ -1,0 +1,172 @@
+"""Subcommands of the figures/ layer (registered by :func:`parity_frontiers.cli.build_parser`).
+
+``plot KIND``   one figure kind (or all) from a results store
+``report``      the theory-vs-experiment report of a results store (Markdown + JSON + figures)
+``reproduce``   a scale's sweep (smoke, cpu, paper) and its report
+
+Thin wrappers over :mod:`figures.report` and :mod:`figures.reproduce`; matplotlib, torch and
+numba are imported only inside the handlers.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from .args import PROG, positive_int_arg, size_arg
+from .cli_verify import _add_run_options, _set_threads, path_arg
+from .output import dumps_json, format_table
+
+PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
+SCALES = ("smoke", "cpu", "paper")
+
+
+def _add_analysis_options(p) -> None:
+    p.add_argument("--store", metavar="PATH", type=path_arg, required=True,
+                   help="results store (SQLite) written by sweep or reproduce")
+    p.add_argument("--out", metavar="DIR", type=path_arg, required=True,
+                   help="output folder (created if missing)")
+    p.add_argument("--config", metavar="FILE.toml", type=path_arg,
+                   help="the sweep's grid: report what the store lacks, and analyse only "
+                        "the grid's runs")
+    p.add_argument("--onestep-trials", type=positive_int_arg, default=200,
+                   help="Monte Carlo trials per cell of the one-step prediction (default 200)")
+    p.add_argument("--lottery-trials", type=positive_int_arg, default=2000,
+                   help="Monte Carlo trials per point of the lottery figure (default 2000)")
+    p.add_argument("--seed", type=size_arg, default=0,
+                   help="seed of the Monte Carlo predictions (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def register(sub) -> None:
+    """Add plot, report and reproduce to the top-level subparsers ``sub``."""
+    p = sub.add_parser("plot", help="theory-vs-experiment figures from a results store",
+                       description="Draws one figure kind (PNG + PDF) from the runs of a "
+                                   "results store: heatmap (success over m x width with "
+                                   "measured and predicted frontiers), success (vs m, Wilson "
+                                   "bars), steps (Kaplan-Meier median steps vs m), sq (the "
+                                   "SQ frontier with the grid's cells), lottery (P(lucky) vs "
+                                   "width, exact and Monte Carlo), or all.")
+    p.add_argument("kind", choices=PLOT_KINDS, help="figure kind")
+    _add_analysis_options(p)
+    p.set_defaults(handler=_cmd_plot)
+
+    p = sub.add_parser("report", help="Markdown report: findings, frontiers, figures",
+                       description="Analyses a results store (success rates, Kaplan-Meier, "
+                                   "fitted frontier m*(r) and its power law, SQ / one-step / "
+                                   "Thm 4-5 predictions), judges the paper's four findings and "
+                                   "writes report.md, report.json and every figure to --out.")
+    _add_analysis_options(p)
+    p.set_defaults(handler=_cmd_report)
+
+    p = sub.add_parser("reproduce", help="train a scale's grid, then write its report",
+                       description="Runs the sweep of a scale (figures/scales/SCALE.toml: "
+                                   "smoke ~1 min, cpu ~1-2 h on 2 cores, paper: GPU/cluster) "
+                                   "into --store, resuming what is stored, then writes the "
+                                   "report to --out.")
+    p.add_argument("--scale", choices=SCALES, required=True, help="grid size")
+    p.add_argument("--out", metavar="DIR", type=path_arg,
+                   help="report folder (default reproduce-SCALE)")
+    p.add_argument("--store", metavar="PATH", type=path_arg,
+                   help="results store (default OUT/runs.db)")
+    p.add_argument("--seed", type=size_arg, default=0,
+                   help="seed of the report's Monte Carlo predictions (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_run_options(p)
+    p.set_defaults(handler=_cmd_reproduce)
+
+
+def _command_line() -> str:
+    return " ".join([PROG] + [shlex.quote(a) for a in sys.argv[1:]])
+
+
+def _analysis(args):
+    from figures.report import analyze, load_results
+
+    results = load_results(args.store)
+    expected = None
+    if args.config:
+        from verify.sweep import grid_from_toml
+
+        expected = grid_from_toml(args.config)
+        keys = {c.key() for c in expected}
+        results = [r for r in results if r.config.key() in keys]
+        if not results:
+            raise ValueError(f"the store {args.store} holds none of the {len(expected)} runs "
+                             f"of {args.config}")
+    return analyze(results, expected=expected, onestep_trials=args.onestep_trials,
+                   seed=args.seed)
+
+
+def _missing_text(analysis: dict) -> str:
+    comp = analysis["completeness"]
+    if comp["missing_runs"]:
+        return (f"\nnote: the store lacks {comp['missing_runs']} of {comp['expected_runs']} "
+                f"runs of the grid ({len(comp['missing_cells'])} cells without any run, "
+                f"{len(comp['partial_cells'])} partial); the figures show the runs present")
+    if comp["partial_cells"]:
+        return (f"\nnote: {len(comp['partial_cells'])} cell(s) have fewer runs than the "
+                "fullest one")
+    return ""
+
+
+def _cmd_plot(args) -> str:
+    from figures.report import make_figures
+
+    analysis = _analysis(args)
+    paths = make_figures(analysis, args.out, [args.kind], lottery_trials=args.lottery_trials,
+                         seed=args.seed)
+    if args.json:
+        return dumps_json({"figures": [str(p) for p in paths],
+                           "completeness": analysis["completeness"]})
+    return "wrote:\n" + "\n".join(f"  {p}" for p in paths) + _missing_text(analysis)
+
+
+def _findings_table(findings: dict | list) -> str:
+    rows = [[f["id"], f["claim"], f["verdict"]] for f in findings]
+    return format_table(["#", "finding (PAPER.md section 5)", "verdict"], rows)
+
+
+def _cmd_report(args) -> str:
+    from figures.report import write_report
+
+    analysis = _analysis(args)
+    written = write_report(analysis, args.out, command=_command_line(), store=args.store,
+                           lottery_trials=args.lottery_trials, seed=args.seed)
+    if args.json:
+        return dumps_json({"report": str(written["report"]), "json": str(written["json"]),
+                           "figures": [str(p) for p in written["figures"]],
+                           "findings": analysis["findings"],
+                           "completeness": analysis["completeness"]})
+    return (_findings_table(analysis["findings"]) + f"\n\nreport: {written['report']}\n"
+            f"data:   {written['json']}\nfigures: {len(written['figures'])} files in "
+            f"{args.out}" + _missing_text(analysis))
+
+
+def _cmd_reproduce(args) -> str:
+    from pathlib import Path
+
+    from figures.reproduce import reproduce
+
+    _set_threads(args)
+    out = Path(args.out or f"reproduce-{args.scale}")
+    store = args.store or str(out / "runs.db")
+    if args.store is None:
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = reproduce(args.scale, store, out, device=args.device,
+                           progress=not args.no_progress, memory_cap_bytes=args.memory_cap,
+                           max_ensemble=args.max_ensemble, seed=args.seed,
+                           command=_command_line())
+    except KeyboardInterrupt:
+        print(f"{PROG} reproduce: the runs finished so far are safe in {store}; run the same "
+              "command again to resume", file=sys.stderr)
+        raise
+    if args.json:
+        return dumps_json({k: (str(v) if k in ("report", "json") else v)
+                           for k, v in result.items() if k != "figures"}
+                          | {"figures": [str(p) for p in result["figures"]]})
+    sweep = result["sweep"]
+    return (f"sweep: {sweep['total']} runs ({sweep['skipped']} already stored, "
+            f"{sweep['trained']} trained, {sweep['wall_seconds']:.0f} s) into {store}\n"
+            f"report: {result['report']}\n\n" + _findings_table(result["findings"]))

@@ -1,0 +1,193 @@
+"""figures.report / reproduce / frontier_plots / findings and their CLI, on a tiny scale.
+
+The tiny scale (tests/data/tiny_scale.toml) stands in for figures/scales/*.toml so that the
+whole pipeline -- sweep, analysis, predictions, every figure, report -- runs in seconds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import figures.reproduce as reproduce_module
+from figures import frontier_plots
+from figures.findings import (
+    finding_data_vs_time,
+    finding_small_m,
+    finding_sparse_beats_dense,
+    finding_width_monotone,
+)
+from figures.report import completeness, load_results
+from parity_frontiers.cli import main
+from verify.sweep import grid_from_toml
+
+TINY = Path(__file__).parent / "data" / "tiny_scale.toml"
+BASE = dict(k=3, depth=1, max_steps=1000, eval_every=100, batch_size=32, lr=0.1,
+            weight_decay=0.01, loss="hinge", test_size=1000, success_error=0.1)
+
+
+@pytest.fixture
+def tiny_scale(monkeypatch):
+    real = reproduce_module.scale_path
+
+    def fake(scale):
+        real(scale)  # still validates the name
+        return TINY
+
+    monkeypatch.setattr(reproduce_module, "scale_path", fake)
+    monkeypatch.setitem(reproduce_module.REPORT_SETTINGS, "smoke",
+                        {"onestep_trials": 16, "lottery_trials": 40})
+
+
+@pytest.fixture(scope="module")
+def tiny_store(tmp_path_factory):
+    """The tiny grid trained once for the module's read-only tests."""
+    from verify.store import ResultsStore
+    from verify.sweep import run_sweep
+
+    path = tmp_path_factory.mktemp("store") / "runs.db"
+    with ResultsStore(path) as store:
+        run_sweep(grid_from_toml(TINY), store, device="cpu", progress=False)
+    return path
+
+
+def test_reproduce_writes_report_and_resumes(tiny_scale, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["reproduce", "--scale", "smoke", "--out", str(out), "--no-progress",
+                 "--json", "--device", "cpu"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["sweep"]["trained"] == 36 and first["sweep"]["skipped"] == 0
+    report = (out / "report.md").read_text()
+    assert "## Findings" in report and report.count("| **") == 4
+    names = {Path(p).name for p in first["figures"]}
+    assert {"success_heatmap_n8_k2.png", "success_vs_m_n8_k2.pdf", "steps_vs_m_n8_k2.png",
+            "sq_frontier.png", "lottery.png"} <= names
+    for name in names:
+        assert (out / name).stat().st_size > 1000
+    data = json.loads((out / "report.json").read_text())
+    assert len(data["cells"]) == 12 and len(data["findings"]) == 4
+    assert data["completeness"]["missing_runs"] == 0
+    # The store holds the whole grid now: a resumed sweep trains nothing.
+    assert main(["sweep", "--config", str(TINY), "--store", str(out / "runs.db"),
+                 "--no-progress", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["trained"] == 0 and again["skipped"] == 36
+
+
+def test_demo_trains_and_names_its_figure(tiny_scale, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    text = capsys.readouterr().out
+    figure = tmp_path / "demo" / "success_heatmap_n8_k2.png"
+    assert f"frontier figure: {figure}" in text and figure.exists()
+    assert "SQ lower bound" in text and "verdict" in text
+
+
+@pytest.mark.parametrize("kind,stems", [("heatmap", ["success_heatmap_n8_k2"]),
+                                        ("steps", ["steps_vs_m_n8_k2"]),
+                                        ("sq", ["sq_frontier"])])
+def test_plot_kinds(tiny_store, tmp_path, capsys, kind, stems):
+    assert main(["plot", kind, "--store", str(tiny_store), "--out", str(tmp_path),
+                 "--onestep-trials", "8", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(Path(p).name for p in out["figures"]) == sorted(
+        f"{s}.{ext}" for s in stems for ext in ("pdf", "png"))
+
+
+def test_report_against_a_bigger_grid_says_what_is_missing(tiny_store, tmp_path, capsys):
+    bigger = tmp_path / "bigger.toml"
+    bigger.write_text(TINY.read_text().replace("seeds = 3", "seeds = 5"))
+    assert main(["report", "--store", str(tiny_store), "--out", str(tmp_path / "r"),
+                 "--config", str(bigger), "--onestep-trials", "8",
+                 "--lottery-trials", "30"]) == 0
+    text = capsys.readouterr().out
+    assert "lacks 24 of 60 runs" in text and "12 partial" in text
+    assert "**Incomplete:** 24 of 60 runs" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_completeness_counts_missing_cells(tiny_store):
+    results = load_results(tiny_store)
+    expected = grid_from_toml(TINY)
+    assert completeness(results, expected)["missing_runs"] == 0
+    gone = [r for r in results if r.config.width != 4]
+    comp = completeness(gone, expected)
+    assert comp["missing_runs"] == 18 and len(comp["missing_cells"]) == 6
+    uneven = completeness(results[:-1])
+    assert len(uneven["partial_cells"]) == 1 and uneven["partial_cells"][0]["runs"] == 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["report", "--store", "{tmp}/none.db", "--out", "{tmp}/o"], "no results store"),
+    (["plot", "heatmap", "--store", "{tmp}/empty.db", "--out", "{tmp}/o"], "holds no runs"),
+    (["reproduce", "--scale", "huge"], "invalid choice"),
+    (["report", "--store", "{tmp}/empty.db", "--out", "{tmp}/o", "--onestep-trials", "0"],
+     "onestep-trials"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, argv, message):
+    from verify.store import ResultsStore
+
+    ResultsStore(tmp_path / "empty.db").close()
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) if message == "invalid choice" or "trials" in message \
+            else _no_raise():
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) <= 2
+    assert not (tmp_path / "o").exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# --- figures on hand-made cells ---------------------------------------------------------------
+
+def _cell(width, samples, wins, runs=16, init="dense", s=None, median=None, n=30):
+    rate = wins / runs
+    return {**BASE, "n": n, "width": width, "samples": samples, "init": init, "s": s,
+            "runs": runs, "successes": wins, "success_rate": rate,
+            "ci_low": max(0.0, rate - 0.2), "ci_high": min(1.0, rate + 0.2),
+            "median_steps_to_success": median, "median_ci_low": median and median / 2,
+            "median_ci_high": median and median * 2}
+
+
+def test_thin_cells_are_marked_on_the_figure(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(frontier_plots, "save_figure",
+                        lambda fig, out, stem: seen.append(fig) or [])
+    cells = [_cell(8, 100, 1, runs=2, median=500), _cell(8, 1000, 2, runs=2, median=300)]
+    frontier_plots.success_curves(cells, tmp_path)
+    texts = [t.get_text() for ax in seen[0].axes for t in ax.texts]
+    assert any("< 5 runs" in t for t in texts)
+    with pytest.raises(ValueError, match="nothing to plot"):
+        frontier_plots.success_heatmap([], tmp_path)
+
+
+def test_findings_verdict_branches():
+    good = [_cell(8, 100, 0), _cell(64, 100, 16, median=900), _cell(8, 1000, 16, median=400),
+            _cell(64, 1000, 16, median=300), _cell(64, 300, 16, median=600)]
+    assert finding_small_m(good)["verdict"] == "reproduced"  # m = 100 << 30^3
+    assert finding_small_m([_cell(8, 100, 0)])["verdict"] == "inconclusive"
+    assert finding_width_monotone(good)["verdict"] == "reproduced"
+    bad = [_cell(8, 100, 16), _cell(64, 100, 0)]
+    assert finding_width_monotone(bad)["verdict"] == "not reproduced"
+    sparse = [dict(c, init="sparse", s=2, successes=16, success_rate=1.0,
+                   median_steps_to_success=100) for c in good]
+    assert finding_sparse_beats_dense(good + sparse, [])["verdict"] == "reproduced"
+    slow = [dict(c, median_steps_to_success=(c["median_steps_to_success"] or 0) * 10 or None)
+            for c in sparse]
+    assert finding_sparse_beats_dense(good + slow, [])["verdict"] == "not reproduced"
+    assert finding_data_vs_time(good)["verdict"] == "reproduced"  # 900 > 600 > 300 on r = 64
+    rising = [_cell(64, m, 16, median=100 * i) for i, m in enumerate((100, 300, 1000), 1)]
+    assert finding_data_vs_time(rising)["verdict"] == "not reproduced"
+
+
+def test_double_descent_dip_is_found():
+    cells = [_cell(8, 100, 16), _cell(8, 300, 0), _cell(8, 1000, 16)]
+    evidence = finding_data_vs_time(cells)["evidence"]
+    assert len(evidence["significant_dips"]) == 1 and evidence["dips"][0]["m"][1] == 300
