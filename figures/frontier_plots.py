@@ -136,7 +136,7 @@ def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict]
                           label="Thm 4/5, fitted"))
             ax.set_xticks(range(len(columns)),
                           [("online" if m is None else f"{m:g}") for m in columns],
-                          rotation=60, fontsize=7)
+                          rotation=60, ha="right", rotation_mode="anchor", fontsize=7)
             ax.set_yticks(range(len(widths)), [str(w) for w in widths], fontsize=7)
             ax.set_xlabel("training samples m")
             ax.set_ylabel("width r (neurons)")
