@@ -7,7 +7,12 @@
 * :mod:`verify.trainer` -- :func:`train_ensemble`, many runs at once as batched matmuls, with
   per-run early stopping and divergence isolation;
 * :mod:`verify.store` -- :class:`ResultsStore`, a crash-safe SQLite (WAL) table of runs;
-* :mod:`verify.sweep` -- grids from options or TOML, and :func:`run_sweep`, resumable.
+* :mod:`verify.sweep` -- grids from options or TOML, and :func:`run_sweep`, resumable;
+* :mod:`verify.analysis` -- success rates, Kaplan-Meier steps, the fitted frontier m*(r) and
+  its power law in the width;
+* :mod:`verify.predict` -- SQ check, one-step and Theorem 4/5 predictions on a sweep's grid;
+* :mod:`verify.lottery_ticket` -- prune, rewind and retrain (the paper's Figure 5), winners'
+  supports vs theory's overlap law.
 
 This package may import :mod:`simulate` and :mod:`theory`, nothing above them.
 """
