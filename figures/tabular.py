@@ -20,7 +20,8 @@ __all__ = ["plot_tabular", "MIN_TRIALS_FOR_BAND"]
 MIN_TRIALS_FOR_BAND = 5
 
 
-def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None, ncols: int = 3):
+def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None,
+                 ncols: int | None = None):
     """Plot test error vs training fraction per dataset and save ``STEM.png`` / ``STEM.pdf``.
 
     Parameters
@@ -33,8 +34,8 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None, ncols: i
         File name without extension.
     datasets : list of str, optional
         Only these datasets (default: all in ``source``, in order of appearance).
-    ncols : int
-        Panels per row.
+    ncols : int, optional
+        Panels per row (default: a near-square grid, ceil(sqrt(datasets)), at most 4).
 
     Returns
     -------
@@ -77,6 +78,8 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None, ncols: i
     models = list(dict.fromkeys(r["model"] for r in rows if r["dataset"] in names))
     style = {m: (PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
              for i, m in enumerate(models)}
+    if ncols is None:
+        ncols = min(4, math.ceil(math.sqrt(len(names))))
     ncols = max(1, min(int(ncols), len(names)))
     nrows = math.ceil(len(names) / ncols)
     fig, axes = subplots(nrows, ncols, squeeze=False)
@@ -102,9 +105,14 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None, ncols: i
         ax.set_xlabel("training fraction of the pool (log scale)")
         ax.set_ylabel("test error (fraction misclassified)")
         ax.grid(True, which="major", alpha=0.3)
-        if index == 0:
-            ax.legend(fontsize=7, loc="upper right")
-        if fewest < MIN_TRIALS_FOR_BAND:
-            add_caveat(ax, f"{fewest} trial(s) per point: bands are rough 95% intervals")
-    fig.suptitle("Tabular proxy: MLP (dense / sparse init) vs random forest", fontsize=11)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6),
+               fontsize=8, frameon=False)
+    title = "Tabular proxy: MLP (dense / sparse init) vs random forest"
+    if fewest < MIN_TRIALS_FOR_BAND:
+        # The project's rule: too few trials for a readable interval is said on the figure.
+        add_caveat(axes.flat[0], f"{fewest} trial(s) per point: rough 95% bands")
+        title += (f"\nbands: 95% t intervals over only {fewest} trial(s) per point "
+                  "(Wilson over the test rows for 1 trial)")
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, out_dir, stem)
