@@ -77,6 +77,22 @@ def test_run_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, mess
     assert not store.exists()
 
 
+def test_summary_and_plot_errors_are_one_line(tmp_path, capsys):
+    missing = str(tmp_path / "missing.db")
+    assert main(["tabular", "summary", "--store", missing]) == 2
+    _one_error_line(capsys, "parity-frontiers tabular summary: error: results store")
+    empty = tmp_path / "empty.db"
+    from verify.store import ResultsStore
+
+    ResultsStore(empty).close()
+    assert main(["tabular", "summary", "--store", str(empty)]) == 0
+    assert "no tabular results" in capsys.readouterr().out
+    assert main(["tabular", "plot", "--store", str(empty), "--out", str(tmp_path)]) == 2
+    err = _one_error_line(capsys, "parity-frontiers tabular plot: error: ")
+    assert "no tabular results to plot" in err
+    assert not (tmp_path / "tabular.png").exists()
+
+
 def test_argument_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["tabular", "run", "--store", str(tmp_path / "x.db"), "--fractions", "0"])

@@ -27,7 +27,6 @@ import os
 import sqlite3
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -184,8 +183,11 @@ class TabularStore:
         ResultsStore(self.path, readonly=self.readonly).close()  # create or validate
         try:
             if self.readonly:
-                uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
-                self._con = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+                # ResultsStore's read-only opener: falls back to immutable=1 on read-only
+                # storage, where SQLite cannot create the WAL index.
+                from verify.store import _connect_ro
+
+                self._con = _connect_ro(self.path, timeout=60, isolation_level=None)
             else:
                 self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
                 self._con.execute("PRAGMA synchronous = FULL")
