@@ -195,3 +195,15 @@ def test_cuda_fit_matches_cpu_predictions_mostly():
     gpu = _small(max_epochs=30, device="cuda").fit(X, y)
     assert gpu.device_.startswith("cuda")
     assert np.mean(cpu.predict(X) == gpu.predict(X)) > 0.9
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback without CUDA")
+def test_model_fit_on_cuda_predicts_on_the_cpu_where_there_is_none():
+    import pickle
+
+    X, y, _ = make_sparse_parity(100, 4, 2, random_state=12)
+    clf = _small().fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.device_ = "cuda"  # as if unpickled from a CUDA machine
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), expected)

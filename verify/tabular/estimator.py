@@ -297,15 +297,15 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         epoch = 0
         for epoch in range(1, params["max_epochs"] + 1):
             order = torch.randperm(n_train, generator=batch_gen).to(device)
-            total = 0.0
+            total = torch.zeros((), device=device)
             for begin in range(0, n_train, batch):
                 rows = order[begin:begin + batch]
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(_forward(tensors, X_train[rows]), y_train[rows])
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * len(rows)
-            train_loss = total / n_train
+                total += loss.detach() * len(rows)  # on the device: one sync per epoch
+            train_loss = float(total) / n_train
             if not math.isfinite(train_loss):
                 raise ValueError(f"training diverged at epoch {epoch} (loss {train_loss}); "
                                  "lower learning_rate")
@@ -384,8 +384,10 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        device = torch.device(self.device_ if self.device_ != "cuda" or
-                              torch.cuda.is_available() else "cpu")
+        # A model fit on CUDA and unpickled where there is none predicts on the CPU.
+        on_cuda = self.device_.startswith("cuda")
+        device = torch.device(self.device_ if not on_cuda or torch.cuda.is_available()
+                              else "cpu")
         Z = torch.tensor((X - self.input_mean_) / self.input_scale_, device=device)
         tensors = []
         for w, b in zip(self.coefs_, self.intercepts_, strict=True):
