@@ -268,7 +268,8 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
               "m* = training-set size where the success probability crosses "
               f"{analysis['target']:g} (Firth logistic fit in log m, 95% delta-method "
               "interval). One-step = lottery x one-step mechanism (simulate/, +-1 neurons, "
-              f"{analysis['onestep']['trials']} trials per cell; dense = s = n). Thm 4/5 = the "
+              f"up to {analysis['onestep']['trials']} trials per cell, fewer where the work budget "
+              "requires; dense = s = n). Thm 4/5 = the "
               "theorems' scaling with 2 constants fitted per init (c3 from the measured m*, "
               "c2 an upper bound from the narrowest successful width). Ratio = predicted / "
               "measured.", "",

@@ -106,3 +106,12 @@ def test_theorem_4_scaling_for_dense():
     out = theorem_frontier(rows)
     assert out["constants"][0]["theorem"] == ["Thm 4"]
     assert out["constants"][0]["c3"] == pytest.approx(0.01, rel=1e-9)
+
+
+def test_onestep_budget_reduces_trials_then_skips():
+    cells = [_cell(12, 3, 40, 300, init="sparse", s=2)]
+    per_trial = 40 * 2 * (300 / 64 + 1)
+    out = onestep_predictions(cells, trials=64, seed=5, max_work=20 * per_trial)
+    assert out["cells"][0]["trials"] == 20 and not out["skipped"]
+    out = onestep_predictions(cells, trials=64, seed=5, max_work=10 * per_trial)
+    assert not out["cells"] and "budget" in out["skipped"][0]["reason"]

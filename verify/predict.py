@@ -125,9 +125,18 @@ def crossing(m_values: Sequence[float], probabilities: Sequence[float],
     return "inside", float(10 ** (x0 + frac * (x1 - x0)))
 
 
+#: Default work budget of :func:`onestep_predictions` per (n, k, init, s) group, in 64-sample
+#: word operations (about a minute of one core): the paper's grid (widths to 1e5, m to 1e6,
+#: dense n = 300) would otherwise take days for a prediction.
+MAX_ONESTEP_WORK = 2e10
+#: Fewer trials than this and the prediction is skipped (with its reason) rather than noise.
+MIN_ONESTEP_TRIALS = 16
+
+
 def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0,
                         target: float = 0.5, progress: bool = False,
-                        threads: int | None = None) -> dict:
+                        threads: int | None = None,
+                        max_work: float = MAX_ONESTEP_WORK) -> dict:
     r"""(b) The lottery x one-step prediction of success on every offline cell of the grid.
 
     For each (n, k, init, s) of the grid, :func:`simulate.onestep.simulate_onestep` estimates
@@ -144,6 +153,11 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
     trials, seed, threads, progress
         Passed to ``simulate_onestep`` (trials per (width, m) cell; common random numbers
         across the grid).
+    max_work : float
+        Budget per group in word operations (trials x widest r x s x largest m / 64): the
+        trials are reduced to fit it, and a group that cannot afford
+        :data:`MIN_ONESTEP_TRIALS` is skipped with its reason (as is one the Monte Carlo
+        refuses, e.g. above its memory cap). Each cell reports the trials it got.
     target : float
         Success probability that defines the predicted m*.
 
@@ -170,8 +184,23 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
             continue
         widths = sorted({p["width"] for p in group})
         samples = sorted({p["samples"] for p in group})
-        out = simulate_onestep(n, k, support, widths=widths, samples=samples, trials=trials,
-                               seed=seed, progress=progress, threads=threads)
+        # One trial evaluates max(width) neurons of `support` inputs on max(m) samples, 64 at a
+        # time: scale the trials down to the budget rather than run for hours at paper scale.
+        per_trial = widths[-1] * support * (samples[-1] / 64 + 1)
+        group_trials = min(trials, int(max_work // per_trial))
+        if group_trials < MIN_ONESTEP_TRIALS:
+            skipped.append({"n": n, "k": k, "init": init, "s": s,
+                            "reason": f"one trial costs {per_trial:.2g} word operations; "
+                                      f"{MIN_ONESTEP_TRIALS} trials exceed the budget "
+                                      f"max_work = {max_work:.2g}"})
+            continue
+        try:
+            out = simulate_onestep(n, k, support, widths=widths, samples=samples,
+                                   trials=group_trials, seed=seed, progress=progress,
+                                   threads=threads)
+        except ValueError as exc:  # e.g. above the Monte Carlo's memory cap
+            skipped.append({"n": n, "k": k, "init": init, "s": s, "reason": str(exc)})
+            continue
         by_cell = {(row["width"], row["samples"]): row for row in out["rows"]}
         for point in group:
             row = by_cell[(point["width"], point["samples"])]
@@ -179,7 +208,7 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
                           "predicted": row["estimate"], "ci_low": row["ci_low"],
                           "ci_high": row["ci_high"],
                           "p_lucky_selects": row["p_lucky_selects"]["estimate"],
-                          "trials": trials, "mechanism_s": support})
+                          "trials": group_trials, "mechanism_s": support})
     by_curve: dict[tuple, list[dict]] = {}
     for cell in cells:
         by_curve.setdefault(curve_key(cell), []).append(cell)
