@@ -189,41 +189,6 @@ def _overlay(ax, rows, init, s, n, k, widths, m_grid, status, key, style, interv
         ax.plot(xs, ys, **style)
 
 
-def success_curves(points: Sequence[dict], out_dir, *, stem: str = "success_vs_m") -> list:
-    """Success rate against m with Wilson 95% bars, one line per width; panels per init.
-
-    Online training (fresh samples) is drawn at the right end, past the largest m, and
-    labelled; the paper's Figure 2 (centre).
-    """
-    points = _check_rows(points)
-    paths = []
-    for (n, k), cells in _by(points, "n", "k").items():
-        panels = _panels(cells)
-        m_grid, online_x = _m_axis(cells)
-        fig, axes = subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False,
-                             sharey=True)
-        for ax, (init, s) in zip(axes[0], panels, strict=True):
-            here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
-            for idx, (width, line) in enumerate(sorted(_by(here, "width").items())):
-                line.sort(key=lambda c: _x_of(c["samples"], online_x))
-                x = np.array([_x_of(c["samples"], online_x) for c in line], float)
-                y = np.array([c["success_rate"] for c in line])
-                err = np.array([y - [c["ci_low"] for c in line],
-                                [c["ci_high"] for c in line] - y])
-                color, marker = PALETTE[idx % len(PALETTE)], MARKERS[idx % len(MARKERS)]
-                ax.errorbar(x, y, yerr=err, color=color, marker=marker, ms=3.5, capsize=2,
-                            lw=1.1, label=f"r = {width[0]}")
-            _log_m_axis(ax, m_grid, online_x)
-            ax.set_ylim(-0.03, 1.03)
-            ax.set_ylabel("success rate (Wilson 95%)")
-            ax.set_title(panel_label({"init": init, "s": s}), fontsize=9)
-            _thin_caveat(ax, here)
-        axes[0][-1].legend(fontsize=7, loc="lower right")
-        _title(fig, n, k, cells, "success against training samples")
-        paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
-    return paths
-
-
 def _log_m_axis(ax, m_grid, online_x) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("training samples m (log scale)")
@@ -234,13 +199,10 @@ def _log_m_axis(ax, m_grid, online_x) -> None:
                       [f"{t:g}" for t in ticks] + ["online"])
 
 
-def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -> list:
-    """Kaplan-Meier median steps-to-success against m, one line per width; panels per init.
-
-    Bars are the median's 95% interval (the Kaplan-Meier band inverted); a cell whose median
-    is not reached within the budget T (fewer than half its runs succeeded) is drawn as an
-    open triangle at T: the median is only known to exceed it. The paper's Figure 2 (right).
-    """
+def _curves_figure(points, out_dir, stem, what, draw_line, finish_axis, legend) -> list:
+    """One file per (n, k), one panel per init, one line per width: the shared frame of
+    :func:`success_curves` and :func:`steps_curves`. ``draw_line(ax, line, x_of, color,
+    marker, label)`` draws a width's cells (sorted by m); ``finish_axis(ax)`` sets the y axis."""
     points = _check_rows(points)
     paths = []
     for (n, k), cells in _by(points, "n", "k").items():
@@ -250,31 +212,77 @@ def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -
                              sharey=True)
         for ax, (init, s) in zip(axes[0], panels, strict=True):
             here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
-            for idx, (width, line) in enumerate(sorted(_by(here, "width").items())):
-                color, marker = PALETTE[idx % len(PALETTE)], MARKERS[idx % len(MARKERS)]
-                line.sort(key=lambda c: _x_of(c["samples"], online_x))
-                reached = [c for c in line if c["median_steps_to_success"] is not None]
-                if reached:
-                    x = np.array([_x_of(c["samples"], online_x) for c in reached], float)
-                    y = np.array([c["median_steps_to_success"] for c in reached], float)
-                    low = np.array([c["median_ci_low"] for c in reached], float)
-                    high = np.array([c["median_ci_high"] if c["median_ci_high"] is not None
-                                     else c["max_steps"] for c in reached], float)
-                    ax.errorbar(x, y, yerr=[y - low, high - y], color=color, marker=marker,
-                                ms=3.5, capsize=2, lw=1.1, label=f"r = {width[0]}")
-                censored = [c for c in line if c["median_steps_to_success"] is None]
-                if censored:
-                    ax.plot([_x_of(c["samples"], online_x) for c in censored],
-                            [c["max_steps"] for c in censored], ls="none", marker="^",
-                            mfc="none", color=color, ms=5,
-                            label=None if reached else f"r = {width[0]}")
+            lines = sorted(_by(here, "width").items())
+            for idx, (width, line) in enumerate(lines):
+                # Widths are nudged apart on the log axis so equal values do not hide each other.
+                dodge = 10 ** (0.012 * (idx - (len(lines) - 1) / 2))
+
+                def x_of(cell, online_x=online_x, dodge=dodge):
+                    return _x_of(cell["samples"], online_x) * dodge
+
+                line.sort(key=x_of)
+                draw_line(ax, line, x_of,
+                          PALETTE[idx % len(PALETTE)], MARKERS[idx % len(MARKERS)],
+                          f"r = {width[0]}")
             _log_m_axis(ax, m_grid, online_x)
-            ax.set_yscale("log")
-            ax.set_ylabel("median steps to success (KM, 95%)")
+            finish_axis(ax)
             ax.set_title(panel_label({"init": init, "s": s}), fontsize=9)
             _thin_caveat(ax, here)
-        axes[0][-1].legend(fontsize=7, loc="upper right",
-                           title="open triangle: median > T", title_fontsize=6)
-        _title(fig, n, k, cells, "steps to success against training samples")
+        axes[0][-1].legend(fontsize=7, **legend)
+        _title(fig, n, k, cells, what)
         paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
     return paths
+
+
+def success_curves(points: Sequence[dict], out_dir, *, stem: str = "success_vs_m") -> list:
+    """Success rate against m with Wilson 95% bars, one line per width; panels per init.
+
+    Online training (fresh samples) is drawn at the right end, past the largest m, and
+    labelled; the paper's Figure 2 (centre).
+    """
+    def draw(ax, line, x_of, color, marker, label):
+        x = np.array([x_of(c) for c in line], float)
+        y = np.array([c["success_rate"] for c in line])
+        err = np.array([y - [c["ci_low"] for c in line], [c["ci_high"] for c in line] - y])
+        ax.errorbar(x, y, yerr=err, color=color, marker=marker, ms=3.5, capsize=2, lw=1.1,
+                    label=label)
+
+    def finish(ax):
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("success rate (Wilson 95%)")
+
+    return _curves_figure(points, out_dir, stem, "success against training samples", draw,
+                          finish, {"loc": "lower right"})
+
+
+def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -> list:
+    """Kaplan-Meier median steps-to-success against m, one line per width; panels per init.
+
+    Bars are the median's 95% interval (the Kaplan-Meier band inverted); a cell whose median
+    is not reached within the budget T (fewer than half its runs succeeded) is drawn as an
+    open triangle at T: the median is only known to exceed it. The paper's Figure 2 (right).
+    """
+    def draw(ax, line, x_of, color, marker, label):
+        reached = [c for c in line if c["median_steps_to_success"] is not None]
+        if reached:
+            x = np.array([x_of(c) for c in reached], float)
+            y = np.array([c["median_steps_to_success"] for c in reached], float)
+            low = np.array([c["median_ci_low"] for c in reached], float)
+            high = np.array([c["median_ci_high"] if c["median_ci_high"] is not None
+                             else c["max_steps"] for c in reached], float)
+            ax.errorbar(x, y, yerr=[y - low, high - y], color=color, marker=marker, ms=3.5,
+                        capsize=2, lw=1.1, label=label)
+        censored = [c for c in line if c["median_steps_to_success"] is None]
+        if censored:
+            ax.plot([x_of(c) for c in censored], [c["max_steps"] for c in censored],
+                    ls="none", marker="^", mfc="none", color=color, ms=5,
+                    label=None if reached else label)
+
+    def finish(ax):
+        ax.set_yscale("log")
+        ax.set_ylabel("median steps to success (KM, 95%)")
+
+    return _curves_figure(points, out_dir, stem, "steps to success against training samples",
+                          draw, finish, {"loc": "upper right",
+                                         "title": "open triangle: median > T",
+                                         "title_fontsize": 6})
