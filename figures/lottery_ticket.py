@@ -126,10 +126,13 @@ def plot_lottery_ticket(result, out_dir, stem: str = "lottery_ticket") -> list[P
     if not wide.get("success", True):
         caveats.append("the wide net never reached the threshold: its top neurons are not a "
                        "trained solution's")
-    if fewest is not None and fewest < MIN_TRIALS_FOR_INTERVAL:
-        caveats.append(f"{fewest} SGD seeds per arm: lines are medians, bands the "
+    if fewest is not None:
+        # The bands are spread over seeds whatever their number; few seeds make them rough too.
+        few = f"only {fewest} " if fewest < MIN_TRIALS_FOR_INTERVAL else f"{fewest} "
+        caveats.append(f"{few}SGD seeds per arm: lines are medians, bands the "
                        f"{BAND_QUANTILES[0]:g}-{BAND_QUANTILES[1]:g} quantiles over seeds, "
                        "not confidence intervals")
     if caveats:
         add_caveat(ax, "\n".join(caveats))
+        ax.set_ylim(top=ax.get_ylim()[1] + 0.08 * len(caveats))  # room for the caveat box
     return save_figure(fig, out_dir, stem)

@@ -171,7 +171,10 @@ def _text(out: dict) -> str:
               f"{wide['expected_lucky_neurons']:.2f} expected)"))
     footer = ("median steps (KM): Kaplan-Meier median over the SGD seeds, a run that never "
               "reached the threshold counting as censored at the budget ('> T': fewer than "
-              f"half succeeded). Done in {out['wall_seconds']:.1f} s.")
+              "half succeeded). Success rates and their Wilson intervals are over the SGD "
+              "seeds of one wide run and its one set of winners: they measure SGD noise, not "
+              f"the luck of the wide init (rerun with other --seed for that). Done in "
+              f"{out['wall_seconds']:.1f} s.")
     if "figure" in out:
         footer += "\nfigure: " + ", ".join(out["figure"])
     parts.append(footer)

@@ -111,7 +111,7 @@ class RunConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
             self._set(name, float(value))
         if self.lr == 0:
-            raise ValueError("lr must be > 0")
+            raise ValueError(f"lr must be > 0, got {self.lr:g}")
         # The SGD update runs in float32 with alpha = -lr and beta = 1 - lr * weight_decay.
         if self.lr > FLOAT32_MAX or self.lr * self.weight_decay > FLOAT32_MAX:
             raise ValueError(f"lr and lr * weight_decay must be <= {FLOAT32_MAX:.4g} (float32), "

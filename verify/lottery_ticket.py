@@ -146,12 +146,12 @@ class LotteryTicketConfig:
     eval_every, batch_size, lr, weight_decay, loss, test_size, success_error
         As in :class:`verify.config.RunConfig`, shared by every run.
 
-    The defaults take 7-15 s on one CPU core: (n, k) = (40, 4), where the wide net succeeds
-    within about 4000 steps and, over seeds 0-2, the rewound winners succeeded in 5-8 of 10
-    SGD seeds within 10000 steps against 1-3 of 10 for either random arm. :meth:`paper` gives
-    the paper's setting (n, k) = (50, 5) (30-60 s on one shared core; seeds 0-4: the wide net
-    succeeded for seeds 1 and 3 only, the two whose init held a lucky neuron among the
-    winners).
+    The defaults take 15-70 s on a 2-core CPU (more when it is busy): (n, k) = (40, 4), where
+    the wide net succeeds within about 4000 steps and, over seeds 0-2, the rewound winners
+    succeeded in 5-8 of 10 SGD seeds within 10000 steps against 1-3 of 10 for either random arm.
+    :meth:`paper` gives the paper's setting (n, k) = (50, 5) (about 1-3 minutes on 2 cores;
+    seeds 0-4: the wide net succeeded for seeds 1 and 3 only, the two whose init held a lucky
+    neuron among the winners).
 
     Examples
     --------
