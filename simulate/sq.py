@@ -95,6 +95,8 @@ MAX_EXACT_N = 20
 MAX_GD_N = 16
 #: Largest n of the guess game (k-sets are 64-bit masks).
 MAX_GUESS_N = 62
+#: Largest tolerance of the guess game (see :func:`guess_success_probability`).
+MAX_GUESS_TAU = 1.0
 #: Most queries of the guess game (its hash set holds 2q masks per thread).
 MAX_QUERIES = 2**20
 #: Failure probability of the Hoeffding bracket of the sampled route, per parity.
@@ -102,6 +104,12 @@ HOEFFDING_DELTA = 1e-3
 #: Most operations one net (one uninterruptible kernel call, or one GD step) may take: about a
 #: minute of one core.
 MAX_WORK_PER_NET = 2**36
+#: Most operations a whole run may take: about an hour of one core. Past it a run is refused up
+#: front (a huge --trials would otherwise run until killed).
+MAX_TOTAL_WORK = 2**42
+#: Most nets of :func:`simulate_sq_visible` and :func:`simulate_sq_noisy_gd` (each keeps a few
+#: numbers per net in memory).
+MAX_NETS = 10**6
 #: Per-net quantile levels of ||g_S||_inf reported by :func:`simulate_sq_visible`.
 QUANTILES = {"median": 0.5, "q90": 0.9, "q99": 0.99, "max": 1.0}
 
@@ -164,6 +172,16 @@ def _check_work(operations, what):
         raise ValueError(f"{what} needs about {operations:.3g} operations per net, more than "
                          f"{MAX_WORK_PER_NET:.3g} (about a minute, and a net cannot be "
                          "interrupted); use a smaller width, n or sample")
+
+
+def _check_total_work(trials, per_trial, what, max_nets=None):
+    """Refuse a run whose trials x per-trial operations exceed :data:`MAX_TOTAL_WORK`."""
+    if max_nets is not None and trials > max_nets:
+        raise ValueError(f"trials must be <= {max_nets} for {what}, got {trials}")
+    if trials * per_trial > MAX_TOTAL_WORK:
+        raise ValueError(f"{what} with trials={trials} needs about {trials * per_trial:.3g} "
+                         f"operations, more than {MAX_TOTAL_WORK:.3g} (about an hour of one "
+                         f"core); use at most {max(1, MAX_TOTAL_WORK // per_trial)} trials")
 
 
 def _binomial(n, k):
@@ -335,15 +353,56 @@ def _hoeffding_halfwidth(weights, biases, outputs, m, delta=HOEFFDING_DELTA):
     r"""Half-width eps with P(|error of one m-sample coefficient| > eps for some parameter) <=
     delta (Hoeffding plus a union bound over the width (n + 2) coefficients, derived here).
 
-    dh/dW_ji and dh/db_j lie in [-|a_j|, |a_j|]: eps = |a_j| sqrt(2 ln(2 r'/delta) / m);
-    dh/da_j lies in [0, ||w_j||_1 + |b_j|]: eps = (||w_j||_1 + |b_j|) sqrt(ln(2 r'/delta)/(2m)).
+    The averaged terms are chi_S(x) times a parameter's gradient, and Hoeffding for terms in an
+    interval of length L gives eps = L sqrt(ln(2 r'/delta) / (2 m)). chi_S dh/dW_ji and
+    chi_S dh/db_j lie in [-|a_j|, |a_j|] (L = 2|a_j|): eps = |a_j| sqrt(2 ln(2 r'/delta) / m);
+    dh/da_j = u_j lies in [0, span_j], span_j = ||w_j||_1 + |b_j|, but chi_S u_j lies in
+    [-span_j, span_j] (L = 2 span_j): eps = span_j sqrt(2 ln(2 r'/delta) / m).
     """
     width, n = weights.shape
     log_term = math.log(2.0 * width * (n + 2) / delta)
     first = float(np.max(np.abs(outputs))) * math.sqrt(2.0 * log_term / m)
     spans = np.abs(weights).sum(axis=1) + np.abs(biases)
-    second = float(np.max(spans)) * math.sqrt(log_term / (2.0 * m))
+    second = float(np.max(spans)) * math.sqrt(2.0 * log_term / m)
     return max(first, second)
+
+
+def _log_parseval_bound(params, tau, log_binomial):
+    """Natural log of :func:`parseval_visible_bound` (finite where the bound underflows)."""
+    return min(0.0, math.log(params) - 2.0 * math.log(tau) - log_binomial)
+
+
+def _ratio(estimate, log_bound):
+    """estimate / bound from the log of the bound: 0 for a zero estimate, None past a float."""
+    if estimate <= 0.0:
+        return 0.0
+    log_ratio = math.log(estimate) - log_bound
+    return math.exp(log_ratio) if log_ratio < 700.0 else None
+
+
+#: Two-sided level of the intervals: each tail has 2.5%.
+_TAIL = 0.025
+
+
+def _net_mean_estimate(fractions, seed) -> dict:
+    r"""Mean of per-net fractions in [0, 1] with Student's t interval, clipped to [0, 1].
+
+    When every net gives 0 the t interval collapses to [0, 0], certainty from a few nets. Then
+    (derived here) :math:`\mathbb{E}[V] \le \Pr[V > 0] = p`, and no net of the N drawn had
+    V > 0, so the exact (Clopper-Pearson) binomial 97.5% upper limit of p,
+    :math:`1 - 0.025^{1/N}`, is a valid upper limit of the mean. Symmetrically, when every
+    net gives 1, :math:`\mathbb{E}[V] \ge \Pr[V = 1]` and the lower limit is
+    :math:`0.025^{1/N}`.
+    """
+    values = np.asarray(fractions, dtype=float)
+    est = mean_estimate(values.tolist(), seed).as_dict()
+    est["ci_low"] = max(0.0, est["ci_low"])
+    est["ci_high"] = min(1.0, est["ci_high"])
+    if np.all(values == 0.0):
+        est["ci_high"] = 1.0 - _TAIL ** (1.0 / values.size)
+    elif np.all(values == 1.0):
+        est["ci_low"] = _TAIL ** (1.0 / values.size)
+    return est
 
 
 # --- deliverable 1: the visible fraction ---------------------------------------------------
@@ -363,7 +422,9 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
 
     * ``method="exact"`` (n <= :data:`MAX_EXACT_N`): every k-set S of each drawn net is
       enumerated (:func:`gradient_fourier_sup_norms`), so V is exact per net; ``estimate`` is the
-      mean over ``trials`` nets with Student's t interval. ``energy_bound`` averages the per-net
+      mean over ``trials`` nets with Student's t interval (when every net gives 0, the upper
+      limit is the exact binomial 1 - 0.025^(1/trials), see ``_net_mean_estimate``; likewise
+      at 1). ``energy_bound`` averages the per-net
       Parseval bound :math:`\min(1, \sum_i \sum_S \widehat{\partial_i h}(S)^2/(\tau^2
       \binom{n}{k}))`, which each net's fraction obeys exactly.
     * ``method="sample"``: per net, ``parities`` uniform S and one shared sample of m uniform
@@ -401,12 +462,25 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
     -------
     dict
         ``rows``: one per (init, width, tau) with ``estimate``, ``stderr``, ``ci_low``,
-        ``ci_high``, ``trials``, ``seed``; ``bound`` (Parseval), ``ratio`` = estimate / bound,
-        ``energy_bound`` (exact route), ``normalised`` (fraction of nets with every
-        E[(dh/dtheta_i)^2] <= 1), ``params`` and ``sup_norm`` (per-net mean, median, q90,
-        q99 and max of ||g_S||_inf, averaged over nets); ``eps`` (sampled route). A single row's
-        keys are also at the top level; ``trials`` counts nets, ``pairs`` (sampled route)
-        the (net, S) pairs behind the Wilson intervals.
+        ``ci_high``, ``trials``, ``seed``; ``bound`` (Parseval) and ``log10_bound`` (finite
+        where ``bound`` underflows to 0); ``ratio`` = estimate / bound, computed from the log
+        of the bound (0 for a zero estimate, None if it exceeds a float);
+        ``energy_bound`` and ``energy_ratio`` = energy_bound / bound (exact route, else None);
+        ``normalised`` (fraction of nets with every E[(dh/dtheta_i)^2] <= 1), ``params`` and
+        ``sup_norm`` (per-net mean, median, q90, q99 and max of ||g_S||_inf, averaged over
+        nets; ``sup_norm_sampled`` says they come from the sampled route, where each value is a
+        noisy coefficient estimate: within ``sup_norm_eps`` = eps of the truth with
+        probability >= 1 - 1e-3, but biased upward, a max of noisy |.| sitting at a noise floor
+        near eps where the true coefficients are smaller; 0 on the exact route); ``eps``
+        (sampled route) and ``counts`` (sampled route: pairs with sup > tau, > tau + eps and
+        > tau - eps, for intervals at other levels).
+        The tolerance scales answer "how loose is the bound": ``tau_half`` = the median of
+        ||g_S||_inf over parities (averaged over nets), the tau at which a net's visible
+        fraction is 1/2; ``tau_bound`` = sqrt(2 r / C(n, k)), where the bound is 1/2; and
+        ``tau_ratio`` = tau_half / tau_bound (1 would mean the bound is tight at its
+        half-way point; the bound, ~ tau^-2, overstates the visible fraction at tau_half by
+        about tau_ratio^-2). A single row's keys are also at the top level; ``trials`` counts
+        nets, ``pairs`` (sampled route) the (net, S) pairs behind the Wilson intervals.
 
     Examples
     --------
@@ -438,20 +512,29 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
             raise ValueError("samples applies to method='sample' only")
         masks = subset_masks(n, k)
         count = masks.shape[0]
-        _check_work(r_max * (2 * n + 2) * 2**n + r_max * count * (n + 2),
-                    f"exact visible fraction (n={n}, width={r_max})")
+
+        def net_work(width):
+            return width * (2 * n + 2) * 2**n + width * count * (n + 2)
+
+        _check_work(net_work(r_max), f"exact visible fraction (n={n}, width={r_max})")
         check_memory(8 * (threads * 2 * 2**n + 2**n + (threads + 3) * count + r_max * (n + 5)),
                      memory_cap_bytes, f"exact visible fraction (n={n}, C(n,k)={count})")
     else:
         m = 2**14 if samples is None else check_kernel_size("samples", samples)
         parities = check_kernel_size("parities", parities)
         nwords = (m + 63) // 64
-        _check_work(r_max * m * (n + parities) + parities * r_max * n * nwords,
+
+        def net_work(width):
+            return width * m * (n + parities) + parities * width * n * nwords
+
+        _check_work(net_work(r_max),
                     f"sampled visible fraction (n={n}, width={r_max}, samples={m})")
         check_memory(8 * (r_max * (m + nwords + n + 4) + n * nwords + parities * (k + 1)
                           + threads * (m + nwords + n)),
                      memory_cap_bytes,
                      f"sampled visible fraction (n={n}, width={r_max}, samples={m})")
+    _check_total_work(trials, len(inits) * sum(net_work(w) for w in widths),
+                      "the visible fraction", MAX_NETS)
     binomial, log_binomial = _binomial(n, k)
 
     configs = [(init_name, width) for init_name in inits for width in widths]
@@ -498,35 +581,45 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
         params = two_layer_param_count(n, width)
         summary = np.mean(np.asarray(acc["quantiles"]), axis=0).tolist()
         sup = dict(zip(["mean", *QUANTILES], summary, strict=True))
+        # Where r / (tau^2 C(n, k)) = 1/2, in log space (C(n, k) may overflow a float).
+        tau_bound = math.exp(0.5 * (math.log(2.0 * params) - log_binomial))
         for index, tau in enumerate(tau_list):
             bound = parseval_visible_bound(n, k, params, tau)
             row = {"init": init_name, "s": s if init_name == "sparse" else None, "width": width,
                    "params": params, "tau": tau, "method": method}
             if method == "exact":
-                est = mean_estimate([f[index] for f in acc["fractions"]], seed)
-                values = est.as_dict()
-                # The t interval may leave [0, 1] (or collapse when every net agrees).
-                values["ci_low"] = max(0.0, values["ci_low"])
-                values["ci_high"] = min(1.0, values["ci_high"])
+                values = _net_mean_estimate([f[index] for f in acc["fractions"]], seed)
                 energy_bound = float(np.mean([_energy_bound(e, tau, binomial, log_binomial)
                                               for e in acc["energy"]]))
-                extra = {"energy_bound": energy_bound}
+                extra = {"energy_bound": energy_bound,
+                         "energy_ratio": energy_bound / bound if bound > 0.0 else None}
             else:
                 pairs = trials * parities
                 point = proportion_estimate(int(acc["point"][index]), pairs, seed)
                 low = proportion_estimate(int(acc["lower"][index]), pairs, seed)
                 high = proportion_estimate(int(acc["upper"][index]), pairs, seed)
                 values = {**point.as_dict(), "ci_low": low.ci_low, "ci_high": high.ci_high}
-                extra = {"energy_bound": None, "samples": m, "parities": parities,
-                         "pairs": pairs,
+                extra = {"energy_bound": None, "energy_ratio": None, "samples": m,
+                         "parities": parities, "pairs": pairs,
+                         "counts": {"point": int(acc["point"][index]),
+                                    "lower": int(acc["lower"][index]),
+                                    "upper": int(acc["upper"][index])},
                          "eps": float(np.mean(acc["eps"])), "eps_max": float(np.max(acc["eps"]))}
             values["trials"] = trials
             row.update(values)
             row.update(extra)
             row.update({"bound": bound,
-                        "ratio": values["estimate"] / bound,
+                        "log10_bound": _log_parseval_bound(params, tau, log_binomial)
+                        / math.log(10),
+                        "ratio": _ratio(values["estimate"],
+                                        _log_parseval_bound(params, tau, log_binomial)),
                         "normalised": acc["normalised"] / trials,
-                        "sup_norm": sup})
+                        "sup_norm": sup,
+                        "sup_norm_sampled": method == "sample",
+                        "sup_norm_eps": extra["eps"] if method == "sample" else 0.0,
+                        "tau_half": sup["median"],
+                        "tau_bound": tau_bound,
+                        "tau_ratio": sup["median"] / tau_bound})
             rows.append(row)
     out = {"n": n, "k": k, "binomial": binomial, "log10_binomial": log_binomial / math.log(10),
            "method": method, "trials": trials, "seed": seed, "rows": rows}
@@ -536,6 +629,14 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
 
 
 # --- deliverable 2a: the lucky-guess learner -----------------------------------------------
+
+def _check_guess_tau(tau) -> float:
+    tau = float(check_positive("tau", tau))
+    if tau > MAX_GUESS_TAU:
+        raise ValueError(f"tau must be <= {MAX_GUESS_TAU:g} for the guess game (correlations lie "
+                         f"in [-1, 1], so a larger tolerance answers nothing), got {tau:g}")
+    return tau
+
 
 def guess_success_probability(n, k, queries, tau, oracle="random") -> float:
     r"""Exact success probability of the lucky-guess learner (derived here).
@@ -554,6 +655,32 @@ def guess_success_probability(n, k, queries, tau, oracle="random") -> float:
       tau < 1/2, and for tau >= 1/2 only the first query can win: P = 1 / C(n, k) when
       tau = 1/2 or q = 1, else 0.
 
+    The tolerance must be at most 1 (:data:`MAX_GUESS_TAU`): correlations lie in [-1, 1], so
+    at tau >= 1 the answer 0 is valid for every query and the game carries no information by
+    the SQ definition; yet the learner still outputs one of its queries, winning with
+    probability >= 1 / C(n, k), which breaks the bound 2 q / (tau^2 C(n, k)) once
+    tau > sqrt(2 q). Counting that output as one more query does not rescue it for the random
+    oracle, whose U(-tau, tau) noise is not adversarial and still leaks S: its success
+    p (a/2 + ...) grows like q / (2 tau C(n, k)), above (2 q / tau^2 + 1) / C(n, k) for
+    tau > 4 and large q. For tau <= 1 both oracles give P <= q / C(n, k) <= 2 q / (tau^2
+    C(n, k)) (derived here: :math:`(1 - x^q)/q \le 1 - x` for x = a/2 in [1/2, 1)), so the
+    SQ bound holds as stated.
+
+    Parameters
+    ----------
+    n, k : int
+        Input dimension and parity degree.
+    queries : int
+        Number of distinct queries q, at most C(n, k).
+    tau : float
+        Oracle tolerance, 0 < tau <= 1.
+    oracle : {"random", "adversarial"}
+
+    Returns
+    -------
+    float
+        P(the learner outputs S).
+
     Examples
     --------
     >>> guess_success_probability(10, 2, 9, 0.25)  # 9 / 45
@@ -563,7 +690,7 @@ def guess_success_probability(n, k, queries, tau, oracle="random") -> float:
     """
     n, k = _check_nk(n, k)
     q = check_int("queries", queries)
-    tau = float(check_positive("tau", tau))
+    tau = _check_guess_tau(tau)
     if oracle not in ("random", "adversarial"):
         raise ValueError(f"oracle must be random or adversarial, got {oracle!r}")
     binomial, log_binomial = _binomial(n, k)
@@ -589,7 +716,10 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     the learner's output is S. The SQ bound for q queries of tolerance tau (Prop. 3 with r = 1
     and T = q, theory.sq_bound) is
 
-    .. math:: \min\Bigl(1, \frac{2q}{\tau^2 \binom{n}{k}}\Bigr).
+    .. math:: \min\Bigl(1, \frac{2q}{\tau^2 \binom{n}{k}}\Bigr),
+
+    valid for this learner at tau <= 1 (larger tolerances are refused; see
+    :func:`guess_success_probability` for why).
 
     Parameters
     ----------
@@ -598,7 +728,7 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     queries : int or sequence of int
         Numbers of queries q (each at most C(n, k) and 2**20).
     tau : float
-        Oracle tolerance, > 0.
+        Oracle tolerance, 0 < tau <= 1.
     oracle : {"random", "adversarial"}
     trials, seed, threads, progress
         As in :func:`simulate.lottery.simulate_lottery`.
@@ -618,7 +748,7 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     """
     n, k = _check_nk(n, k, MAX_GUESS_N, "for the guess game (64-bit set masks)")
     query_list = _sizes("queries", queries)
-    tau = float(check_positive("tau", tau))
+    tau = _check_guess_tau(tau)
     if oracle not in ("random", "adversarial"):
         raise ValueError(f"oracle must be random or adversarial, got {oracle!r}")
     binomial, _ = _binomial(n, k)
@@ -628,6 +758,9 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
         raise ValueError(f"queries must be <= C(n, k) = {binomial} (distinct queries), got "
                          f"{query_list[-1]}")
     trials = check_trials(trials)
+    # A trial draws S and q query sets of k coordinates, hashing each: ~ q (k + 2) plus a
+    # fixed cost.
+    _check_total_work(trials, sum(q * (k + 2) + 64 for q in query_list), "the guess game")
     seed = check_seed(seed)
     threads = check_threads(threads)
     check_memory(8 * (threads * 4 * query_list[-1] + 2 * min(trials, MAX_CHUNK_TRIALS)), None,
@@ -679,6 +812,9 @@ def _target_free_gradient(inputs, weights, biases, outputs, output_bias):
     size = inputs.shape[0]
     back = (h[:, None] * active) * outputs  # dL/dpre, per input and neuron
     return (back.T @ inputs / size, back.mean(axis=0), relu.T @ h / size, float(h.mean()))
+
+
+_DIVERGED = "gradient descent diverged (non-finite weights); use a smaller lr"
 
 
 def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, init="dense",
@@ -760,6 +896,7 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
     if steps * step_work > 16 * MAX_WORK_PER_NET:
         raise ValueError(f"noisy GD with steps={steps}, width={width}, n={n} would run for "
                          "over a quarter of an hour per net; use fewer steps or a smaller net")
+    _check_total_work(trials, steps * step_work, "noisy GD", MAX_NETS)
     check_memory(8 * (2**n * (n + 4 * width + 2) + threads * 2 * 2**n + (threads + 4) * count),
                  memory_cap_bytes, f"noisy GD (n={n}, width={width})")
     binomial, log_binomial = _binomial(n, k)
@@ -783,16 +920,21 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
                 curve[t] = _fractions_above(running, tau_arr)
                 energy_total += net["energy"]
                 normalised &= net["second_moment"] <= 1.0
+                if not math.isfinite(net["energy"]):
+                    raise ValueError(_DIVERGED)
                 if t + 1 < steps:
-                    g_w, g_b, g_a, g_c = _target_free_gradient(inputs, weights, biases, outputs,
-                                                               output_bias)
-                    weights = weights - lr * (g_w + weight_decay * weights)
-                    biases = biases - lr * (g_b + weight_decay * biases)
-                    outputs = outputs - lr * (g_a + weight_decay * outputs)
-                    output_bias -= lr * (g_c + weight_decay * output_bias)
-            if not np.all(np.isfinite(weights)) or not np.all(np.isfinite(outputs)):
-                raise ValueError("gradient descent diverged (non-finite weights); use a smaller "
-                                 "lr")
+                    # A divergent step overflows; stop at the first one, quietly, with one error
+                    # instead of a warning per later step.
+                    with np.errstate(all="ignore"):
+                        g_w, g_b, g_a, g_c = _target_free_gradient(inputs, weights, biases,
+                                                                   outputs, output_bias)
+                        weights = weights - lr * (g_w + weight_decay * weights)
+                        biases = biases - lr * (g_b + weight_decay * biases)
+                        outputs = outputs - lr * (g_a + weight_decay * outputs)
+                        output_bias -= lr * (g_c + weight_decay * output_bias)
+                    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(biases))
+                            and np.all(np.isfinite(outputs)) and math.isfinite(output_bias)):
+                        raise ValueError(_DIVERGED)
             fractions.append(curve[-1])
             curves.append(curve)
             energy_bounds.append([_energy_bound(energy_total, tau, binomial, log_binomial)
@@ -805,9 +947,7 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
     rows = []
     mean_curve = np.mean(np.asarray(curves), axis=0)
     for index, tau in enumerate(tau_list):
-        est = mean_estimate([f[index] for f in fractions], seed).as_dict()
-        est["ci_low"] = max(0.0, est["ci_low"])
-        est["ci_high"] = min(1.0, est["ci_high"])
+        est = _net_mean_estimate([f[index] for f in fractions], seed)
         rows.append({"tau": tau, **est,
                      "bound": float(sq_max_success_probability(n, k, params, steps, tau=tau)),
                      "energy_bound": float(np.mean([e[index] for e in energy_bounds])),

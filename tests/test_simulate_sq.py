@@ -5,8 +5,16 @@
 * exact enumeration against the sampled route on the same nets (the sampled interval must
   contain the nets' exact mean fraction);
 * every estimate at or below its bounds (per net, exactly);
-* the guess game against its exact law (Wilson interval) and a numerical integral of it;
+* the guess game against its exact law and a numerical integral of it;
 * noisy GD against finite differences of the loss and a direct simulation of the oracle game.
+
+Statistical checks use fixed seeds and limits whose per-check miss probability is stated at the
+check (Bonferroni over the checks of one test, or 3.3 standard errors, two-sided ~1e-3 each).
+"estimate <= bound" assertions are vacuous wherever the bound is capped at 1, and far from
+binding in the guess game (q / C(n, k) against 2 q / (tau^2 C(n, k)) at tau = 0.1); the checks
+with content are: estimate <= energy_bound (the per-net Parseval inequality, exact, tested per
+net), exact <= bound over a whole (q, tau) grid of the guess game, and the estimates against
+their exact values.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from scipy import integrate, stats
 from simulate.sq import (
     MAX_EXACT_N,
     _all_inputs,
+    _hoeffding_halfwidth,
     _target_free_gradient,
     draw_init_network,
     gradient_fourier_sup_norms,
@@ -161,12 +170,20 @@ def test_sampled_interval_contains_exact(k, init, s):
     exact = simulate_sq_visible(n, k, width, taus, init=init, s=s, trials=trials, seed=4)
     sampled = simulate_sq_visible(n, k, width, taus, init=init, s=s, trials=trials, seed=4,
                                   method="sample", samples=2**15, parities=40)
+    # Six taus, two limits each: Bonferroni over the 12 one-sided limits, so every Wilson limit
+    # below has tail 0.05 / 12 (two-sided level 1 - 0.05 / 6; miss probability 0.0042 per
+    # limit, 0.05 per test); the library's own 95% limits must lie inside these.
+    level = 1 - 0.05 / 6
     informative = 0
     for e, m in zip(exact["rows"], sampled["rows"], strict=True):
         assert m["method"] == "sample" and m["eps"] > 0 and m["pairs"] == trials * 40
-        assert m["ci_low"] <= e["estimate"] <= m["ci_high"], (e["tau"], e["estimate"], m)
-        assert m["estimate"] <= m["bound"]
-        informative += m["ci_high"] - m["ci_low"] < 0.5
+        counts, pairs = m["counts"], m["pairs"]
+        low = stats.binomtest(counts["lower"], pairs).proportion_ci(level, "wilson").low
+        high = stats.binomtest(counts["upper"], pairs).proportion_ci(level, "wilson").high
+        assert low <= m["ci_low"] and m["ci_high"] <= high
+        assert math.isclose(m["estimate"], counts["point"] / pairs)
+        assert low <= e["estimate"] <= high, (e["tau"], e["estimate"], m)
+        informative += high - low < 0.5
     assert informative >= 2  # the check is not vacuous
 
 
@@ -200,6 +217,8 @@ def test_visible_seed_reproducible_and_thread_free():
     (dict(samples=100), "samples applies"),
     (dict(n=20, widths=10**5), "operations per net"),
     (dict(n=40, k=3, widths=10**4, samples=10**6), "operations per net"),
+    (dict(trials=10**12), "trials must be <= 1000000"),
+    (dict(n=16, k=3, widths=256, trials=10**5), "about an hour"),
 ])
 def test_visible_validation(bad, match):
     args = dict(n=6, k=2, widths=2, taus=0.1, trials=2)
@@ -220,7 +239,7 @@ def _random_oracle_integral(binomial, q, tau):
 
 
 @pytest.mark.parametrize("q", [1, 2, 5, 30])
-@pytest.mark.parametrize("tau", [0.3, 0.5, 0.8, 1.0, 2.0])
+@pytest.mark.parametrize("tau", [0.3, 0.5, 0.8, 0.95, 1.0])
 def test_guess_formula_against_quadrature(q, tau):
     assert math.isclose(guess_success_probability(10, 3, q, tau),
                         _random_oracle_integral(120, q, tau), rel_tol=1e-7)
@@ -250,16 +269,53 @@ def test_guess_monte_carlo_against_exact(oracle, tau):
 
 
 def test_guess_tracks_q_over_binomial_below_bound():
+    # 3 checks, each within 3.3 standard errors of q / C(n, k) (miss ~1e-3 each). The bound
+    # check is far from binding (bound 0.91 or 1 against at most 0.45): it guards the formula,
+    # which is compared with 2 q / (tau^2 C(n, k)) written out.
     out = simulate_sq_guess(12, 3, queries=[1, 10, 100], tau=0.1, trials=20_000, seed=3)
     for row in out["rows"]:
         assert row["exact"] == row["queries"] / 220
-        assert row["ci_low"] <= row["exact"] <= row["ci_high"]
+        se = math.sqrt(row["exact"] * (1 - row["exact"]) / row["trials"])
+        assert abs(row["estimate"] - row["exact"]) <= 3.3 * se
         assert row["estimate"] <= row["bound"]
         assert math.isclose(row["bound"], min(1.0, 2 * row["queries"] / (0.01 * 220)))
 
 
+@pytest.mark.parametrize("tau", [1.5, 2.0, 5.0])
+def test_guess_refuses_tau_above_one(tau):
+    # Before the fix: tau=3 gave exact 1/28 above the bound 2/(9*28). With q = 1 the learner
+    # outputs its one query, so it wins with 1/C(n, k) > 2/(tau^2 C(n, k)) for tau > sqrt(2).
+    assert _random_oracle_integral(28, 1, tau) > 2 / (tau**2 * 28)
+    with pytest.raises(ValueError, match="tau must be <= 1 for the guess game"):
+        guess_success_probability(8, 2, 1, tau)
+    with pytest.raises(ValueError, match="tau must be <= 1 for the guess game"):
+        simulate_sq_guess(8, 2, queries=1, tau=tau, trials=10)
+
+
+def test_guess_plus_one_bound_would_fail_for_the_random_oracle():
+    # Why tau > 1 is refused rather than the bound raised to (2q/tau^2 + 1)/C: the U(-tau, tau)
+    # oracle leaks S (quadrature, independent of the closed form), beating it at tau = 5.
+    assert _random_oracle_integral(28, 20, 5.0) > (2 * 20 / 25 + 1) / 28
+
+
+@pytest.mark.parametrize("oracle", ["random", "adversarial"])
+def test_guess_exact_within_bound_on_a_grid(oracle):
+    # Content: the bound binds (2q/(tau^2 C) < 1) on much of this grid, up to tau = 1.
+    binomial = 28
+    binding = 0
+    for tau in np.linspace(0.05, 1.0, 39):
+        for q in range(1, binomial + 1):
+            exact = guess_success_probability(8, 2, q, tau, oracle)
+            bound = min(1.0, 2 * q / (tau**2 * binomial))
+            assert exact <= bound * (1 + 1e-12), (tau, q, exact, bound)
+            binding += bound < 1
+    assert binding > 100
+
+
 @pytest.mark.parametrize("bad,match", [
     (dict(queries=46), "queries must be <= C"),
+    (dict(tau=1.01), "tau must be <= 1"),
+    (dict(trials=10**12), "trials=1000000000000 needs"),
     (dict(tau=0), "tau must be > 0"),
     (dict(oracle="kind"), "oracle must be"),
     (dict(n=63), "n must be <= 62"),
@@ -374,3 +430,76 @@ def test_noisy_gd_validation(bad, match):
     args.update(bad)
     with pytest.raises(ValueError, match=match):
         simulate_sq_noisy_gd(**args)
+
+
+# --- review fixes --------------------------------------------------------------------------
+
+def test_hoeffding_halfwidth_written_out():
+    # Terms chi_S dh/dtheta in [lo, hi]: eps = (hi - lo) sqrt(ln(2 r' / delta) / (2 m)), with
+    # r' = width (n + 2). chi_S dh/da_j = chi_S relu(.) lies in [-span_j, span_j].
+    weights = np.array([[0.5, -0.25, 0.0], [0.1, 0.2, -0.3]])
+    biases = np.array([0.2, -0.1])
+    outputs = np.array([0.05, -0.02])  # small: the output-weight term decides
+    m, delta = 1000, 1e-3
+    log_term = math.log(2 * 2 * 5 / delta)
+    span = max(0.5 + 0.25 + 0.2, 0.1 + 0.2 + 0.3 + 0.1)
+    expected = max(2 * 0.05, 2 * span) * math.sqrt(log_term / (2 * m))
+    assert math.isclose(_hoeffding_halfwidth(weights, biases, outputs, m, delta), expected)
+
+
+def test_visible_ratio_when_bound_underflows():
+    out = simulate_sq_visible(10, 5, 2, 1e200, trials=2, seed=0)
+    assert out["bound"] == 0.0 and out["estimate"] == 0.0 and out["ratio"] == 0.0
+    assert math.isclose(out["log10_bound"],
+                        math.log10(out["params"]) - 400 - math.log10(math.comb(10, 5)))
+
+
+def test_all_zero_and_all_one_intervals_are_binomial():
+    # Every net gives 0 (tau = 1 is above every coefficient) or 1 (tau = 1e-9 below): the t
+    # interval would be [0, 0] / [1, 1]; the exact binomial limits replace the collapsed side.
+    for out in (simulate_sq_visible(8, 2, 2, [1e-9, 1.0], trials=4, seed=0),
+                simulate_sq_noisy_gd(6, 2, 4, [1e-9, 1.0], steps=2, trials=4, seed=0)):
+        ones, zeros = out["rows"]
+        assert zeros["estimate"] == 0.0 and zeros["ci_low"] == 0.0
+        assert math.isclose(zeros["ci_high"], 1 - 0.025 ** (1 / 4))
+        assert math.isclose(zeros["ci_high"],
+                            stats.binomtest(0, 4).proportion_ci(0.95, "exact").high)
+        assert ones["estimate"] == 1.0 and ones["ci_high"] == 1.0
+        assert math.isclose(ones["ci_low"], 0.025 ** (1 / 4))
+
+
+def test_tolerance_scales_against_enumeration():
+    n, k, width, trials = 8, 2, 3, 3
+    out = simulate_sq_visible(n, k, width, [0.01, 0.1], init="sparse", s=2, trials=trials,
+                              seed=2)
+    medians = [np.median(gradient_fourier_sup_norms(
+        n, k, *draw_init_network(n, width, "sparse", s=2, seed=2, trial=t)[:3])["sup_norm"])
+        for t in range(trials)]
+    params = width * (n + 2) + 1
+    for row in out["rows"]:
+        assert math.isclose(row["tau_half"], float(np.mean(medians)))
+        assert math.isclose(row["tau_bound"], math.sqrt(2 * params / math.comb(n, k)))
+        assert parseval_visible_bound(n, k, params, row["tau_bound"]) == pytest.approx(0.5)
+        assert math.isclose(row["tau_ratio"], row["tau_half"] / row["tau_bound"])
+        assert math.isclose(row["energy_ratio"], row["energy_bound"] / row["bound"])
+        assert row["sup_norm_sampled"] is False and row["sup_norm_eps"] == 0.0
+
+
+def test_sampled_sup_norm_flagged_with_its_noise_floor():
+    out = simulate_sq_visible(30, 2, 4, 0.1, trials=2, seed=0, samples=1024, parities=8)
+    assert out["sup_norm_sampled"] is True and out["sup_norm_eps"] == out["eps"] > 0
+    assert out["energy_ratio"] is None
+
+
+def test_noisy_gd_divergence_is_one_error_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning fails the test
+        with pytest.raises(ValueError, match="diverged"):
+            simulate_sq_noisy_gd(6, 2, 4, 0.1, steps=20, lr=1e100, trials=2, seed=0)
+
+
+def test_noisy_gd_trials_capped():
+    with pytest.raises(ValueError, match="trials must be <= 1000000"):
+        simulate_sq_noisy_gd(6, 2, 4, 0.1, steps=2, trials=10**12)
