@@ -135,12 +135,15 @@ def _register_sq(kinds) -> None:
 
     p = games.add_parser("guess", help="lucky-guess learner with q correlation queries",
                          description="Success probability vs exact value and the SQ bound "
-                         "2 q / (tau^2 C(n, k)).")
+                         "2 q / (tau^2 C(n, k)). Needs tau <= 1: correlations lie in [-1, 1], "
+                         "so a larger tolerance answers nothing, while the learner's output "
+                         "still wins with 1 / C(n, k).")
     p.add_argument("--n", type=size_arg, required=True, help="input dimension (<= 62)")
     p.add_argument("--k", type=size_arg, required=True, help="parity degree")
     p.add_argument("--queries", type=size_arg, nargs="+", required=True,
                    help="numbers of queries q")
-    p.add_argument("--tau", type=real_arg, required=True, help="oracle tolerance tau > 0")
+    p.add_argument("--tau", type=real_arg, required=True,
+                   help="oracle tolerance, 0 < tau <= 1")
     p.add_argument("--oracle", choices=("random", "adversarial"), default="random",
                    help="how answers are perturbed within tau (default random)")
     _common(p, 10_000)
@@ -254,23 +257,37 @@ def _cmd_sq_visible(args) -> str:
         out["figures"] = [str(path) for path in plot_sq_visible(out, args.plot)]
     rows = [[r["init"] + (f" s={r['s']}" if r["s"] is not None else ""), r["width"],
              r["params"], format_number(r["tau"])] + _estimate_cells(r)
-            + [format_number(r["energy_bound"]), format_number(r["bound"]),
-               format_number(r["ratio"]), format_number(r["sup_norm"]["median"]),
+            + [format_number(r["energy_bound"]), _bound_cell(r), format_number(r["ratio"]),
+               format_number(r["energy_ratio"]), format_number(r["tau_half"]),
+               format_number(r["tau_bound"]), format_number(r["tau_ratio"]),
                format_number(r["sup_norm"]["max"])]
             for r in out["rows"]]
     title = (f"Visible parities at init, n = {out['n']}, k = {out['k']}, "
              f"C(n,k) = {format_number(out['binomial'], out['log10_binomial'])}, "
              f"{out['method']}, {out['trials']} nets, seed {out['seed']}")
+    sup_label = ""
     if out["method"] == "sample":
         first = out["rows"][0]
         title += (f"; m = {first['samples']}, {first['parities']} S per net, Hoeffding "
-                  f"eps ~ {format_number(first['eps'])}")
+                  f"eps ~ {format_number(first['eps'])}; sup-norms are sampled, biased up "
+                  "(noise floor ~ eps)")
+        sup_label = " (sampled)"
     table = format_table(["init", "width", "params", "tau", "visible", "stderr", "95% CI",
-                          "energy bound", "bound", "ratio", "median |g|", "max |g|"], rows,
-                         title=title)
+                          "energy bound", "bound", "ratio", "energy/bound",
+                          "tau_half" + sup_label, "tau_bound", "tau_half/tau_bound",
+                          "max |g|" + sup_label], rows, title=title)
+    table += ("\ntau_half: median of ||g_S||_inf over parities (visible fraction 1/2); "
+              "tau_bound = sqrt(2 r / C(n,k)) (bound 1/2)")
     if "figures" in out:
         table += "\nfigure: " + ", ".join(out["figures"])
     return emit(args, out, table)
+
+
+def _bound_cell(row: dict) -> str:
+    # A bound that underflows a float prints as a power of ten, not 0.
+    if row["bound"] == 0.0:
+        return format_number(None, row["log10_bound"])
+    return format_number(row["bound"])
 
 
 def _cmd_sq_guess(args) -> str:

@@ -123,6 +123,15 @@ def test_noisy_gd_json_and_table(capsys):
     (["guess", "--n", "6", "--k", "2", "--queries", "16", "--tau", "0.1"],
      "queries must be <= C(n, k) = 15"),
     (["guess", "--n", "6", "--k", "2", "--queries", "0", "--tau", "0.1"], "queries must be >= 1"),
+    (["guess", "--n", "8", "--k", "2", "--queries", "1", "--tau", "3"], "tau must be <= 1"),
+    (["guess", "--n", "8", "--k", "2", "--queries", "1", "--tau", "0.5", "--trials", "1e12"],
+     "operations, more than"),
+    (["visible", "--n", "8", "--k", "2", "--width", "2", "--tau", "0.1", "--trials", "1e12"],
+     "trials must be <= 1000000"),
+    (["noisy-gd", "--n", "6", "--k", "2", "--width", "2", "--tau", "0.1", "--steps", "2",
+      "--trials", "1e12"], "trials must be <= 1000000"),
+    (["noisy-gd", "--n", "6", "--k", "2", "--width", "4", "--tau", "0.1", "--steps", "20",
+      "--lr", "1e100"], "gradient descent diverged"),
     (["noisy-gd", "--n", "17", "--k", "2", "--width", "2", "--tau", "0.1", "--steps", "2"],
      "n must be <= 16"),
     (["noisy-gd", "--n", "6", "--k", "2", "--width", "2", "--tau", "0.1", "--steps", "2",
@@ -150,3 +159,24 @@ def test_bad_plot_dir_writes_nothing(capsys, tmp_path):
     code, out, err = run_error(capsys, *VISIBLE, "--plot", str(blocker))
     assert code == 2 and out == "" and "is a file" in err and err.count("\n") == 1
     assert blocker.read_text() == "x"
+
+
+def test_visible_bound_underflow_is_a_value_not_a_traceback(capsys):
+    argv = ["visible", "--n", "10", "--k", "5", "--width", "2", "--tau", "1e200", "--trials",
+            "2"]
+    out = run_json(capsys, *argv)
+    assert out["bound"] == 0.0 and out["ratio"] == 0.0 and out["log10_bound"] < -400
+    assert main(["simulate", "sq", *argv, "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert "10^-401" in table and "tau_half" in table
+
+
+def test_visible_table_reports_tolerance_scales(capsys):
+    out = run_json(capsys, *VISIBLE)
+    for row in out["rows"]:
+        assert row["tau_half"] == row["sup_norm"]["median"]
+        assert math.isclose(row["tau_bound"], math.sqrt(2 * row["params"] / math.comb(8, 2)))
+        assert math.isclose(row["energy_ratio"], row["energy_bound"] / row["bound"])
+    assert main(["simulate", "sq", *VISIBLE, "--no-progress", "--method", "sample",
+                 "--samples", "512"]) == 0
+    assert "tau_half (sampled)" in capsys.readouterr().out
