@@ -108,7 +108,7 @@ def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict]
         m_grid, online_x = _m_axis(cells)
         columns = m_grid + ([None] if online_x is not None else [])
         widths = sorted({c["width"] for c in cells})
-        fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels) + 0.8, 3.8),
+        fig, axes = subplots(1, len(panels), figsize=(4.6 * len(panels) + 0.8, 4.4),
                              squeeze=False)
         image = None
         for ax, (init, s) in zip(axes[0], panels, strict=True):
@@ -131,6 +131,7 @@ def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict]
             _overlay(ax, onestep, init, s, n, k, widths, m_grid, "inside", "m_star",
                      dict(color=PALETTE[1], marker="x", ms=6, lw=1.0, ls=":",
                           label="one-step prediction"))
+            _edge_markers(ax, onestep, init, s, n, k, widths, len(columns))
             _overlay(ax, theorem, init, s, n, k, widths, m_grid, None, "predicted",
                      dict(color=PALETTE[5], marker="D", ms=3.5, lw=1.0, ls="--",
                           label="Thm 4/5, fitted"))
@@ -144,12 +145,27 @@ def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict]
             _thin_caveat(ax, here)
             handles, labels = ax.get_legend_handles_labels()
             if handles:
-                ax.legend(handles, labels, fontsize=6, loc="lower left", framealpha=0.85)
+                ax.legend(handles, labels, fontsize=6, loc="upper center", ncols=2,
+                          bbox_to_anchor=(0.5, -0.3), frameon=False)
         fig.colorbar(image, ax=list(axes[0]), label="success rate (test error <= 10%)",
                      shrink=0.9)
         _title(fig, n, k, cells, "success over (m, width)")
         paths += save_figure(fig, out_dir, f"{stem}_n{n}_k{k}")
     return paths
+
+
+def _edge_markers(ax, rows, init, s, n, k, widths, columns: int) -> None:
+    """One-step predictions outside the grid: a '<' at the left edge (m* below the smallest
+    m) or a '>' at the right edge (no m of the grid reaches the target)."""
+    for status, x, marker, label in (("below_grid", -0.45, "<", "one-step: m* < grid"),
+                                     ("above_grid", columns - 0.55, ">",
+                                      "one-step: m* > grid")):
+        ys = [widths.index(r["width"]) for r in rows
+              if (r["init"], r["s"], r["n"], r["k"]) == (init, s, n, k)
+              and r["width"] in widths and r.get("status") == status]
+        if ys:
+            ax.plot([x] * len(ys), ys, ls="none", marker=marker, ms=6, color=PALETTE[1],
+                    mec="white", mew=0.6, label=label, clip_on=False)
 
 
 def _hatch(j: int, i: int):

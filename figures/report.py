@@ -291,6 +291,13 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
         lines.append(f"| {row['n']} | {row['k']} | {init} | {row['width']} | "
                      f"{_frontier_text(row)} | {one_text} | {one_ratio} | "
                      f"{_fmt(thm.get('predicted'))} | {_fmt(thm.get('ratio'))} |")
+    curves = analysis["onestep"]["curves"]
+    if curves and not any(c["status"] == "inside" for c in curves):
+        lines += ["", "The one-step prediction never crosses the target inside the grid: its "
+                  "success hardly depends on m here (a lucky neuron selects S from the "
+                  "smallest m), so it is limited by luck, i.e. width (`< m_min` where enough "
+                  "neurons are lucky, `> m_max` where too few are), while the trained nets "
+                  "show a data frontier at every width."]
     for const in analysis["theorem"]["constants"]:
         init = "dense" if const["init"] == "dense" else f"sparse s={const['s']}"
         lines.append("")
