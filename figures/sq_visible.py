@@ -2,24 +2,33 @@
 see, and the Parseval bound min(1, r / (tau^2 C(n, k))), against tau and against width.
 
 Takes the ``rows`` of :func:`simulate.sq.simulate_sq_visible` (or its whole result) and writes
-``sq_visible.png`` and ``sq_visible.pdf``.
+``sq_visible.png`` and ``sq_visible.pdf`` through :mod:`figures.style`. A log axis cannot show
+an estimate of 0: such points are drawn as downward arrows at their 95% upper limit
+(``ci_high``), and a caveat on the panel says so.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["OKABE_ITO", "check_plot_dir", "plot_sq_visible"]
+from .style import MIN_TRIALS_FOR_INTERVAL, PALETTE, add_caveat, save_figure, subplots
 
-#: Colour-blind safe palette (Okabe & Ito 2008).
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
-             "#000000"]
+__all__ = ["check_plot_dir", "draw_sq_visible", "plot_sq_visible"]
+
 _LINESTYLES = {"dense": "-", "sparse": "--"}
 _MARKERS = {"dense": "o", "sparse": "s"}
+#: Caveat written on a panel with at least one zero estimate.
+ZERO_CAVEAT = "arrows: zero estimates, at their 95% upper limit"
 
 
 def check_plot_dir(out_dir) -> Path:
-    """The output directory as a Path, refusing an empty name or an existing non-directory."""
+    """The output directory as a Path, refusing an empty name or an existing non-directory.
+
+    Examples
+    --------
+    >>> check_plot_dir("out").as_posix()
+    'out'
+    """
     if out_dir is None or str(out_dir) == "":
         raise ValueError("plot directory must not be empty")
     out_dir = Path(out_dir)
@@ -28,10 +37,117 @@ def check_plot_dir(out_dir) -> Path:
     return out_dir
 
 
-def _positive(xs, rows, key):
-    """Points with a positive value (a log axis cannot show 0), with their error bars."""
-    pts = [(x, r) for x, r in zip(xs, rows, strict=True) if r[key] > 0]
-    return pts
+def _series(ax, xs, rows, colour, init, label):
+    """Positive estimates with their intervals; zero estimates as arrows at ci_high.
+
+    Returns True when an arrow was drawn.
+    """
+    shown = [(x, r) for x, r in zip(xs, rows, strict=True) if r["estimate"] > 0]
+    zeros = [(x, r) for x, r in zip(xs, rows, strict=True)
+             if r["estimate"] <= 0 and r["ci_high"] > 0]
+    style = {"color": colour, "marker": _MARKERS[init], "ms": 4, "capsize": 2}
+    if shown:
+        ax.errorbar([x for x, _ in shown], [r["estimate"] for _, r in shown],
+                    yerr=[[r["estimate"] - r["ci_low"] for _, r in shown],
+                          [r["ci_high"] - r["estimate"] for _, r in shown]],
+                    ls=_LINESTYLES[init], label=label, **style)
+    if zeros:
+        # An upper limit: the marker sits at ci_high with an arrow pointing down.
+        ys = [r["ci_high"] for _, r in zeros]
+        ax.errorbar([x for x, _ in zeros], ys, yerr=[[0.5 * y for y in ys], [0.0] * len(ys)],
+                    uplims=True, ls="none", mfc="none",
+                    label=None if shown else label, **style)
+    return bool(zeros)
+
+
+def draw_sq_visible(result, title: str | None = None):
+    """The figure of :func:`plot_sq_visible`, not yet saved (for inspection and tests).
+
+    Parameters
+    ----------
+    result : dict or list of dict
+        The result of :func:`simulate.sq.simulate_sq_visible` or its ``rows``.
+    title : str, optional
+        Figure title (default: n, k and method from ``result`` when given).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left panel: fraction against tau per (init, width); right: against width per
+        (init, tau); dotted lines: the bound, once per width (left) or tau (right).
+
+    Examples
+    --------
+    >>> rows = [{"init": "dense", "width": w, "tau": 0.1, "estimate": e, "ci_low": 0.0,
+    ...          "ci_high": h, "bound": 0.5, "trials": 40} for w, e, h in [(2, 0.0, 0.6),
+    ...                                                                 (8, 0.2, 0.4)]]
+    >>> fig = draw_sq_visible(rows)
+    >>> [t.get_text() for t in fig.axes[1].texts]
+    ['arrows: zero estimates, at their 95% upper limit']
+    """
+    rows = result["rows"] if isinstance(result, dict) else list(result)
+    if not rows:
+        raise ValueError("no rows to plot")
+    if title is None and isinstance(result, dict):
+        title = (f"Visible parities at initialisation, n = {result['n']}, k = {result['k']} "
+                 f"({result['method']}, {result['trials']} nets per point)")
+    inits = list(dict.fromkeys(r["init"] for r in rows))
+    widths = sorted({r["width"] for r in rows})
+    taus = sorted({r["tau"] for r in rows})
+    fig, (left, right) = subplots(1, 2, figsize=(12, 4.8))
+
+    width_colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(widths)}
+    arrows = [False, False]
+    for init in inits:
+        for width in widths:
+            sel = sorted((r for r in rows if r["init"] == init and r["width"] == width),
+                         key=lambda r: r["tau"])
+            if sel:
+                arrows[0] |= _series(left, [r["tau"] for r in sel], sel, width_colour[width],
+                                     init, f"{init}, width {width}")
+    for width in widths:  # the bound depends on the width only: once per width, any init
+        sel = {r["tau"]: r["bound"] for r in rows if r["width"] == width and r["bound"] > 0}
+        if sel:
+            left.plot(sorted(sel), [sel[t] for t in sorted(sel)], color=width_colour[width],
+                      ls=":", lw=1.2, label=f"bound, width {width}")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xlabel(r"tolerance $\tau$ (gradient units)")
+    left.set_ylabel(r"fraction of parities with $\|g_S\|_\infty > \tau$")
+
+    tau_colour = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(taus)}
+    for tau in taus:
+        for init in inits:
+            sel = sorted((r for r in rows if r["init"] == init and r["tau"] == tau),
+                         key=lambda r: r["width"])
+            if sel:
+                arrows[1] |= _series(right, [r["width"] for r in sel], sel, tau_colour[tau],
+                                     init, f"{init}, tau {tau:g}")
+        sel = {r["width"]: r["bound"] for r in rows if r["tau"] == tau and r["bound"] > 0}
+        if sel:
+            right.plot(sorted(sel), [sel[w] for w in sorted(sel)], color=tau_colour[tau],
+                       ls=":", lw=1.2, label=f"bound, tau {tau:g}")
+    right.set_xscale("log", base=2)
+    right.set_xticks(widths, [str(w) for w in widths], rotation=45 if len(widths) > 6 else 0)
+    right.minorticks_off()
+    right.set_yscale("log")
+    right.set_xlabel("hidden width (neurons)")
+    right.set_ylabel("visible fraction")
+
+    nets = min(r.get("trials", MIN_TRIALS_FOR_INTERVAL) for r in rows)
+    for ax, arrow in zip((left, right), arrows, strict=True):
+        # Outside the axes, so it never covers data.
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        notes = [ZERO_CAVEAT] if arrow else []
+        if nets < MIN_TRIALS_FOR_INTERVAL:
+            notes.append(f"{nets} nets/point")
+        if notes:
+            add_caveat(ax, "; ".join(notes))
+        # Fractions are at most 1: the headroom above keeps the caveat off the data.
+        ax.set_ylim(top=4.0)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None = None):
@@ -52,81 +168,19 @@ def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None
     -------
     list of Path
         The PNG and PDF written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> rows = [{"init": "dense", "width": 4, "tau": t, "estimate": 0.1, "ci_low": 0.05,
+    ...          "ci_high": 0.2, "bound": 0.5, "trials": 40} for t in (0.1, 0.2)]
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     [p.name for p in plot_sq_visible(rows, tmp)]
+    ['sq_visible.png', 'sq_visible.pdf']
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = result["rows"] if isinstance(result, dict) else list(result)
-    if not rows:
-        raise ValueError("no rows to plot")
-    if title is None and isinstance(result, dict):
-        title = (f"Visible parities at initialisation, n = {result['n']}, k = {result['k']} "
-                 f"({result['method']}, {result['trials']} nets per point)")
     out_dir = check_plot_dir(out_dir)
+    fig = draw_sq_visible(result, title)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create plot directory {out_dir}: {exc.strerror}") from None
-
-    inits = list(dict.fromkeys(r["init"] for r in rows))
-    widths = sorted({r["width"] for r in rows})
-    taus = sorted({r["tau"] for r in rows})
-    colour = {w: OKABE_ITO[i % len(OKABE_ITO)] for i, w in enumerate(widths)}
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), constrained_layout=True)
-
-    for init in inits:
-        for width in widths:
-            sel = sorted((r for r in rows if r["init"] == init and r["width"] == width),
-                         key=lambda r: r["tau"])
-            if not sel:
-                continue
-            pts = _positive([r["tau"] for r in sel], sel, "estimate")
-            if pts:
-                xs = [x for x, _ in pts]
-                ys = [r["estimate"] for _, r in pts]
-                err = [[r["estimate"] - r["ci_low"] for _, r in pts],
-                       [r["ci_high"] - r["estimate"] for _, r in pts]]
-                left.errorbar(xs, ys, yerr=err, color=colour[width], ls=_LINESTYLES[init],
-                              marker=_MARKERS[init], ms=4, capsize=2,
-                              label=f"{init}, width {width}")
-            if init == inits[0]:
-                left.plot([r["tau"] for r in sel], [r["bound"] for r in sel], color=colour[width],
-                          ls=":", lw=1.2, label=f"bound, width {width}")
-    left.set_xscale("log")
-    left.set_yscale("log")
-    left.set_xlabel(r"tolerance $\tau$ (gradient units)")
-    left.set_ylabel(r"fraction of parities with $\|g_S\|_\infty > \tau$")
-    left.legend(fontsize=7, ncol=2)
-
-    tau_colour = {t: OKABE_ITO[i % len(OKABE_ITO)] for i, t in enumerate(taus)}
-    for tau in taus:
-        for init in inits:
-            sel = sorted((r for r in rows if r["init"] == init and r["tau"] == tau),
-                         key=lambda r: r["width"])
-            pts = _positive([r["width"] for r in sel], sel, "estimate")
-            if pts:
-                right.plot([x for x, _ in pts], [r["estimate"] for _, r in pts],
-                           color=tau_colour[tau], ls=_LINESTYLES[init], marker=_MARKERS[init],
-                           ms=4, label=f"{init}, tau {tau:g}")
-        sel = sorted((r for r in rows if r["init"] == inits[0] and r["tau"] == tau),
-                     key=lambda r: r["width"])
-        right.plot([r["width"] for r in sel], [r["bound"] for r in sel], color=tau_colour[tau],
-                   ls=":", lw=1.2, label=f"bound, tau {tau:g}")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("hidden width (neurons)")
-    right.set_ylabel("visible fraction")
-    right.legend(fontsize=7, ncol=2)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    paths = [out_dir / f"{name}.png", out_dir / f"{name}.pdf"]
-    try:
-        for path in paths:
-            fig.savefig(path, dpi=150)
+        return save_figure(fig, out_dir, name)
     except OSError as exc:
         raise ValueError(f"cannot write the figure into {out_dir}: {exc.strerror}") from None
-    finally:
-        plt.close(fig)
-    return paths

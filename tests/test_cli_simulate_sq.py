@@ -180,3 +180,37 @@ def test_visible_table_reports_tolerance_scales(capsys):
     assert main(["simulate", "sq", *VISIBLE, "--no-progress", "--method", "sample",
                  "--samples", "512"]) == 0
     assert "tau_half (sampled)" in capsys.readouterr().out
+
+
+def test_figure_arrows_caveat_bounds_and_layout():
+    from figures.sq_visible import ZERO_CAVEAT, draw_sq_visible
+
+    rows = []
+    for init, widths in (("dense", [4]), ("sparse", [4, 16, 64, 256])):  # 16.. sparse only
+        for width in widths:
+            for tau in (0.01, 0.1):
+                zero = tau == 0.1 and width == 4
+                rows.append({"init": init, "width": width, "tau": tau,
+                             "estimate": 0.0 if zero else 0.3, "ci_low": 0.0 if zero else 0.2,
+                             "ci_high": 0.6 if zero else 0.4, "bound": min(1.0, width / 300),
+                             "trials": 40})
+    fig = draw_sq_visible(rows)
+    left, right = fig.axes[:2]
+    for ax in (left, right):
+        assert [t.get_text() for t in ax.texts] == [ZERO_CAVEAT]
+    # A bound line per width (left) and per tau (right), whichever init has the width.
+    assert sum(str(line.get_label()).startswith("bound, width") for line in left.lines) == 4
+    assert sum(str(line.get_label()).startswith("bound, tau") for line in right.lines) == 2
+    # The zero estimate is an upper-limit arrow at ci_high, not silently dropped.
+    arrows = [c for c in left.containers
+              if list(c.lines[0].get_ydata()) == [0.6] and c.has_yerr and c.lines[1]]
+    assert len(arrows) == 2  # dense and sparse, width 4, tau 0.1
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in (left, right):  # legends sit outside the data area
+        assert ax.get_legend().get_window_extent(renderer).x0 >= \
+            ax.get_window_extent(renderer).x1 - 1
+    labels = [t.get_window_extent(renderer) for t in right.get_xticklabels() if t.get_text()]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["4", "16", "64", "256"]
+    for a, b in zip(labels[:-1], labels[1:], strict=True):
+        assert a.x1 < b.x0
