@@ -191,3 +191,14 @@ def test_double_descent_dip_is_found():
     cells = [_cell(8, 100, 16), _cell(8, 300, 0), _cell(8, 1000, 16)]
     evidence = finding_data_vs_time(cells)["evidence"]
     assert len(evidence["significant_dips"]) == 1 and evidence["dips"][0]["m"][1] == 300
+
+
+@pytest.mark.parametrize("scale,runs,n_values", [("smoke", 120, {20}), ("cpu", 2560, {30, 50}),
+                                                 ("paper", 129600, {50, 100, 150, 200, 250,
+                                                                    300})])
+def test_shipped_scales_parse_to_the_documented_grids(scale, runs, n_values):
+    grid = reproduce_module.scale_grid(scale)
+    assert len(grid) == runs and {c.n for c in grid} == n_values
+    assert {c.init for c in grid} == {"dense", "sparse"} and {c.s for c in grid} == {None, 2}
+    with pytest.raises(ValueError, match="unknown scale"):
+        reproduce_module.scale_path("huge")
