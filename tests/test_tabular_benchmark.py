@@ -128,6 +128,22 @@ def test_fraction_down_to_1e4_and_the_empty_class_error():
             ds.train_counts([10, 10], bad)
 
 
+def test_suggested_smallest_fraction_always_works():
+    # The advice is rounded UP at 3 significant digits: for every pool size of the smallest
+    # class and min_per_class 1..3 the suggested fraction passes and a 1% smaller one fails
+    # (exhaustive over pool sizes 2..5000, the regression case being breast_cancer's 159).
+    for minimum in (1, 2, 3):
+        for smallest in range(minimum, 5001):
+            pool = [smallest + 1000, smallest]
+            with pytest.raises(ValueError, match="smallest fraction that works is") as info:
+                ds.train_counts(pool, 1e-6, min_per_class=minimum)
+            needed = float(str(info.value).rsplit(" ", 1)[1])
+            assert ds.train_counts(pool, needed, min_per_class=minimum).min() >= minimum, \
+                (pool, needed)
+            exact = (minimum - 0.5) / smallest
+            assert exact <= needed <= exact * (1 + 1e-2), (pool, needed)
+
+
 # --- OpenML through the cache (no network) ----------------------------------------------------
 
 def _fake_bunch():

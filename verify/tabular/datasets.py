@@ -360,13 +360,37 @@ def train_counts(pool_counts, fraction: float, min_per_class: int = 2, dataset: 
         label = class_labels[worst] if class_labels is not None else worst
         where = f" of dataset {dataset}" if dataset else ""
         # m_c >= min  <=>  f p_c + 1/2 >= min  <=>  f >= (min - 1/2) / p_c, for every class.
-        needed = (min_per_class - 0.5) / pool.min()
+        needed = _smallest_working_fraction(int(pool.min()), min_per_class)
         advice = (f"the smallest fraction that works is {needed:.3g}" if needed <= 1 else
                   "no fraction works: the pool itself has too few rows of that class")
         raise ValueError(f"training fraction {fraction:g}{where} leaves class {label} with "
                          f"{counts[worst]} training rows (of {pool[worst]} in the pool), fewer "
                          f"than min_per_class={min_per_class}; {advice}")
     return counts
+
+
+def _smallest_working_fraction(pool_size: int, min_per_class: int, digits: int = 3) -> float:
+    r"""The exact bound :math:`(m - 1/2) / p` rounded *up* at ``digits`` significant digits.
+
+    Rounding to nearest could go below the bound and suggest a fraction that fails again; the
+    candidate is checked with the very rule of :func:`train_counts` (floating point included)
+    and raised by one unit of its last digit until it passes.
+
+    Examples
+    --------
+    >>> _smallest_working_fraction(159, 2)  # 1.5 / 159 = 0.009434..., not 0.00943
+    0.00944
+    """
+    exact = (min_per_class - 0.5) / pool_size
+    if exact > 1:
+        return exact
+    step = 10.0 ** (math.floor(math.log10(exact)) - digits + 1)
+    units = math.ceil(round(exact / step, 9))
+    while True:
+        candidate = float(f"{units * step:.{digits}g}")
+        if math.floor(candidate * pool_size + 0.5) >= min_per_class:
+            return min(candidate, 1.0)
+        units += 1
 
 
 def stratified_split(y, rng: np.random.Generator, test_fraction: float = 0.25,
