@@ -2,9 +2,10 @@ r"""Tabular proxy figure: test error against training fraction, one panel per da
 
 The analogue of the paper's Figure 3 (PAPER.md, "Tabular proxy"): for each dataset, the mean
 test error of every model (random forest, dense and sparse-init MLPs) over trials against the
-training fraction (log axis, as in the paper), with its 95% band: Student's t over trials, or
-for a single trial the Wilson interval over the test rows (:func:`verify.tabular.benchmark
-.summarize`).
+training fraction (log axis, as in the paper), with its 95% band: the union of Student's t over
+trials and the Wilson interval of the pooled test errors (:func:`verify.tabular.benchmark
+.summarize`). A model run with different settings in one store is drawn as one line per
+setting, labelled by the settings that differ.
 """
 
 from __future__ import annotations
@@ -105,7 +106,12 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None,
         ax.set_xlabel("training fraction of the pool (log scale)")
         ax.set_ylabel("test error (fraction misclassified)")
         ax.grid(True, which="major", alpha=0.3)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    # Collected over every panel: a model may be missing from the first dataset's panel.
+    legend = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    handles, labels = list(legend.values()), list(legend)
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6),
                fontsize=8, frameon=False)
     title = "Tabular proxy: MLP (dense / sparse init) vs random forest"
@@ -113,6 +119,6 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None,
         # The project's rule: too few trials for a readable interval is said on the figure.
         add_caveat(axes.flat[0], f"{fewest} trial(s) per point: rough 95% bands")
         title += (f"\nbands: 95% t intervals over only {fewest} trial(s) per point "
-                  "(Wilson over the test rows for 1 trial)")
+                  "joined with the pooled Wilson interval)")
     fig.suptitle(title, fontsize=10)
     return save_figure(fig, out_dir, stem)

@@ -293,12 +293,54 @@ def test_summary_means_and_t_intervals_match_scipy(tmp_path):
     _run(path, datasets=["wine"], fractions=[0.5], trials=3, models=["rf"])
     with TabularStore(path, readonly=True) as store:
         errors = [r["test_error"] for r in store.rows()]
+        wrong, tested = (sum(r[k] for r in store.rows()) for k in ("test_errors", "n_test"))
     (row,) = summarize(path)
-    assert row["trials"] == 3 and row["interval"] == "t"
+    assert row["trials"] == 3 and row["interval"] == "t+wilson"
     assert row["test_error"] == pytest.approx(np.mean(errors))
+    # The union of scipy's t interval and the pooled Wilson (score) interval from statsmodels'
+    # formula, written out here: an independent route for both halves.
     low, high = stats.t.interval(0.95, 2, loc=np.mean(errors), scale=stats.sem(errors))
-    assert row["ci_low"] == pytest.approx(max(0.0, low))
-    assert row["ci_high"] == pytest.approx(min(1.0, high))
+    z, p = stats.norm.ppf(0.975), wrong / tested
+    centre = (p + z**2 / (2 * tested)) / (1 + z**2 / tested)
+    half = z * math.sqrt(p * (1 - p) / tested + z**2 / (4 * tested**2)) / (1 + z**2 / tested)
+    assert row["ci_low"] == pytest.approx(min(max(0.0, low), centre - half))
+    assert row["ci_high"] == pytest.approx(max(min(1.0, high), centre + half))
+
+
+def _row(trial, errors, n_test=30, config=None, model="rf", fraction=0.5):
+    config = {"seed": 0, "test_fraction": 0.25, "max_test": 5000, "min_per_class": 2,
+              "model": {"kind": "rf", "settings": {"n_estimators": 100}}, **(config or {}),
+              "dataset": "iris", "fraction": fraction, "trial": trial}
+    return dict(dataset="iris", model=model, fraction=fraction, trial=trial,
+                test_errors=errors, n_test=n_test, test_error=errors / n_test, n_train=20,
+                config_json=json.dumps(config))
+
+
+def test_summary_never_pools_results_with_different_settings():
+    trees50 = {"model": {"kind": "rf", "settings": {"n_estimators": 50}}}
+    rows = [_row(0, 3), _row(1, 5), _row(0, 4, n_test=40, config={"test_fraction": 0.33}),
+            _row(0, 2, config=trees50), _row(1, 2, config=trees50)]
+    summary = {r["model"]: r for r in summarize(rows)}
+    # Three settings of one model: three rows, labelled by the settings that differ.
+    assert set(summary) == {"rf [n_estimators=100, test_fraction=0.25]",
+                            "rf [n_estimators=100, test_fraction=0.33]",
+                            "rf [n_estimators=50, test_fraction=0.25]"}
+    assert [summary[m]["trials"] for m in sorted(summary)] == [2, 1, 2]
+    assert summary["rf [n_estimators=100, test_fraction=0.25]"]["test_error"] == \
+        pytest.approx((3 / 30 + 5 / 30) / 2)
+    # One setting only (the usual case): the plain model label, trials pooled.
+    (single,) = summarize(rows[:2])
+    assert single["model"] == "rf" and single["variant"] == "" and single["trials"] == 2
+
+
+def test_summary_interval_keeps_width_when_all_trials_agree():
+    # Identical errors make the t interval [e, e]; the pooled Wilson interval stays.
+    for errors, n_test in ((0, 30), (10, 30), (30, 30)):
+        (row,) = summarize([_row(t, errors, n_test) for t in range(3)])
+        wilson = stats.binomtest(3 * errors, 3 * n_test).proportion_ci(method="wilson")
+        assert row["ci_low"] == pytest.approx(wilson.low)
+        assert row["ci_high"] == pytest.approx(wilson.high)
+        assert row["ci_high"] - row["ci_low"] >= 0.04  # z^2 / (n + z^2) at 0 of 90
 
 
 def test_interrupted_benchmark_resumes_without_loss(tmp_path):
@@ -378,3 +420,19 @@ def test_figure_from_store(tmp_path):
     ResultsStore(empty).close()
     with pytest.raises(ValueError, match="no tabular results to plot"):
         plot_tabular(empty, tmp_path / "fig2")
+
+
+def test_figure_legend_covers_every_panel_and_every_setting(tmp_path, monkeypatch):
+    import figures.tabular as fig_module
+
+    captured = []
+    monkeypatch.setattr(fig_module, "save_figure",
+                        lambda fig, out_dir, stem: captured.append(fig) or [])
+    trees50 = {"model": {"kind": "rf", "settings": {"n_estimators": 50}}}
+    rows = [_row(0, 3), _row(1, 4), _row(0, 2, config=trees50), _row(1, 2, config=trees50)]
+    # A model present only in the second panel still gets its legend entry.
+    rows += [dict(_row(t, 5), dataset="wine", model="mlp 16") for t in range(2)]
+    fig_module.plot_tabular(summarize(rows), tmp_path)
+    (legend,) = captured[0].legends
+    assert sorted(t.get_text() for t in legend.get_texts()) == [
+        "mlp 16", "rf [n_estimators=100]", "rf [n_estimators=50]"]

@@ -470,45 +470,105 @@ def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
             "details_json": json.dumps(details, sort_keys=True, default=str)}
 
 
+def _shape(config: dict) -> dict:
+    """The settings of one stored result that must agree for results to be trials of one
+    point: its config without ``trial``, ``dataset`` and ``fraction`` (those are the point),
+    flattened to dotted keys (``model.settings.n_estimators``...)."""
+    flat: dict = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        else:
+            flat[prefix[:-1]] = json.dumps(value, sort_keys=True)
+
+    walk("", {k: v for k, v in config.items() if k not in ("trial", "dataset", "fraction")})
+    return flat
+
+
+def _variant_labels(shapes: list[dict]) -> list[str]:
+    """Short, distinct labels for the different settings one model was run with: the keys
+    whose values differ between them, e.g. ``n_estimators=50``; '' when there is only one."""
+    if len(shapes) < 2:
+        return [""] * len(shapes)
+    keys = sorted({k for shape in shapes for k in shape})
+    differing = [k for k in keys if len({shape.get(k) for shape in shapes}) > 1]
+    return [", ".join(f"{k.rsplit('.', 1)[-1]}={json.loads(shape[k]) if k in shape else '-'}"
+                      for k in differing) for shape in shapes]
+
+
 def summarize(rows) -> list[dict]:
-    r"""Mean test error per (dataset, model, fraction) over trials, with a 95% interval.
+    r"""Mean test error per (dataset, model, settings, fraction) over trials, with a 95%
+    interval.
 
-    Two or more trials: Student's t interval of the mean (:func:`mean_estimate`), clipped to
-    [0, 1]; one trial: that trial's Wilson interval over its test rows.
+    Results are trials of one point only when everything but the trial agrees (dataset,
+    fraction, model *and* its settings -- forest trees, MLP options -- seed, test split
+    settings; :func:`_shape`). A model run with different settings gives one row per setting,
+    its ``model`` label followed by the settings that differ, e.g. ``rf [n_estimators=50]``
+    (``variant`` holds the bracketed part, '' when there is no ambiguity).
 
-    .. math:: \bar e = \frac1T \sum_t e_t, \qquad \bar e \pm t_{T-1, 0.975}\, s / \sqrt{T}
+    The interval is the union of two 95% intervals: Student's t over the trials' errors
+    (:func:`mean_estimate`, clipped to [0, 1], two or more trials) and the Wilson interval of
+    the pooled test errors, :math:`\sum_t E_t` errors out of :math:`\sum_t n_t` test rows
+    (:func:`proportion_estimate`). The t interval alone collapses to zero width when every
+    trial scores the same (e.g. all 0 errors), which says nothing about the test rows' own
+    binomial noise; the Wilson part keeps that floor (derived here). ``interval`` says which
+    parts were used: ``t+wilson`` or ``wilson`` (one trial).
+
+    .. math:: \bar e = \frac1T \sum_t e_t, \qquad
+              [\bar e \pm t_{T-1, 0.975}\, s / \sqrt{T}] \cup
+              \mathrm{Wilson}\big(\textstyle\sum_t E_t, \sum_t n_t\big)
 
     ``rows`` are :meth:`TabularStore.rows` dicts, or a store path.
 
     Examples
     --------
-    >>> rows = [dict(dataset="d", model="rf", fraction=0.5, trial=t, test_error=e, n_train=10,
-    ...              test_ci_low=0.0, test_ci_high=1.0)
-    ...         for t, e in enumerate([0.10, 0.12, 0.14])]
+    >>> rows = [dict(dataset="d", model="rf", fraction=0.5, trial=t, test_error=e / 100,
+    ...              test_errors=e, n_test=100, n_train=10, config_json="{}")
+    ...         for t, e in enumerate([10, 12, 14])]
     >>> s = summarize(rows)[0]
     >>> s["trials"], round(s["test_error"], 3), round(s["ci_high"] - s["test_error"], 4)
     (3, 0.12, 0.0497)
+    >>> zero = [dict(r, test_error=0.0, test_errors=0) for r in rows]
+    >>> s = summarize(zero)[0]
+    >>> s["ci_low"], round(s["ci_high"], 4)  # Wilson of 0 out of 300, not [0, 0]
+    (0.0, 0.0126)
     """
-    from simulate.estimates import mean_estimate
+    from simulate.estimates import mean_estimate, proportion_estimate
 
     if isinstance(rows, (str, os.PathLike)):
         with TabularStore(rows, readonly=True) as store:
             rows = store.rows()
+    rows = list(rows)
+    shapes = [_shape(json.loads(r.get("config_json") or "{}")) for r in rows]
+    shape_keys = [json.dumps(shape, sort_keys=True) for shape in shapes]
+    # Per (dataset, model): the distinct settings it was run with, and their labels.
+    variants: dict[tuple, dict[str, str]] = {}
+    for r, shape, key in zip(rows, shapes, shape_keys, strict=True):
+        variants.setdefault((r["dataset"], r["model"]), {})[key] = shape
+    labels = {}
+    for point, found in variants.items():
+        for key, label in zip(found, _variant_labels(list(found.values())), strict=True):
+            labels[point + (key,)] = label
     groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["dataset"], r["model"], r["fraction"]), []).append(r)
+    for r, key in zip(rows, shape_keys, strict=True):
+        variant = labels[(r["dataset"], r["model"], key)]
+        groups.setdefault((r["dataset"], r["model"], variant, r["fraction"]), []).append(r)
     out = []
-    for (dataset, model, fraction), members in sorted(groups.items()):
+    for (dataset, model, variant, fraction), members in sorted(groups.items()):
         errors = [m["test_error"] for m in members]
+        pooled = proportion_estimate(int(sum(m["test_errors"] for m in members)),
+                                     int(sum(m["n_test"] for m in members)))
+        low, high, interval = pooled.ci_low, pooled.ci_high, "wilson"
         if len(members) >= 2:
             est = mean_estimate(errors)
-            low, high = max(0.0, est.ci_low), min(1.0, est.ci_high)
-            interval = "t"
-        else:
-            low, high, interval = members[0]["test_ci_low"], members[0]["test_ci_high"], \
-                "wilson"
-        out.append({"dataset": dataset, "model": model, "fraction": fraction,
+            low, high = min(low, max(0.0, est.ci_low)), max(high, min(1.0, est.ci_high))
+            interval = "t+wilson"
+        out.append({"dataset": dataset, "model": f"{model} [{variant}]" if variant else model,
+                    "variant": variant, "fraction": fraction,
                     "trials": len(members), "test_error": float(np.mean(errors)),
                     "ci_low": low, "ci_high": high, "interval": interval,
-                    "n_train": float(np.mean([m["n_train"] for m in members]))})
+                    "n_train": float(np.mean([m["n_train"] for m in members])),
+                    "n_test": float(np.mean([m["n_test"] for m in members]))})
     return out
