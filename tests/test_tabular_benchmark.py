@@ -11,6 +11,7 @@ import json
 import math
 import sqlite3
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -171,6 +172,40 @@ def test_uncached_openml_with_no_network_is_one_clear_error(tmp_path, monkeypatc
         ds.load_dataset("openml-44089", cache_dir=tmp_path)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "openml-44089.npz").exists()
+
+
+def test_failed_download_is_silent_and_removes_only_what_it_created(tmp_path, monkeypatch):
+    import warnings
+
+    import sklearn.datasets
+
+    def offline_like_sklearn(data_id, data_home, **kwargs):
+        # What scikit-learn does without a network: folders under data_home, a warning,
+        # retries, then the error.
+        (Path(data_home) / "openml" / "openml.org" / "api" / "v1").mkdir(parents=True)
+        (Path(data_home) / "openml" / "partial.gz").write_bytes(b"x")
+        warnings.warn("A network error occurred while downloading ... Retrying...",
+                      UserWarning, stacklevel=2)
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline_like_sklearn)
+    fresh = tmp_path / "new" / "cache"  # neither folder exists yet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match="could not be downloaded"):
+            ds.load_dataset("openml-44089", cache_dir=fresh)
+    assert caught == []
+    assert list(tmp_path.iterdir()) == []
+    # A cache folder already in use keeps everything it held before.
+    used = tmp_path / "used"
+    keep = used / "sklearn" / "openml" / "other.gz"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"keep")
+    (used / "openml-1.npz").write_bytes(b"npz")
+    with pytest.raises(ValueError, match="could not be downloaded"):
+        ds.load_dataset("openml-44089", cache_dir=used)
+    assert sorted(p.relative_to(used).as_posix() for p in used.rglob("*")) == [
+        "openml-1.npz", "sklearn", "sklearn/openml", "sklearn/openml/other.gz"]
 
 
 def test_openml_downloaded_once_then_loaded_offline(tmp_path, monkeypatch):

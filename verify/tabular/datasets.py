@@ -29,9 +29,11 @@ up front, from the class counts alone, so a benchmark finds it before training a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,15 +279,25 @@ def _download_openml(name: str, data_id: int, path: Path) -> None:
     """Fetch one dataset with scikit-learn and save it as ``path`` (atomically)."""
     from sklearn.datasets import fetch_openml
 
+    data_home = path.parent / "sklearn"
+    # What exists before the download: a failed one removes everything else (and only that).
+    missing_parents = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    before = set(data_home.rglob("*")) if data_home.exists() else set()
+    home_existed = data_home.exists()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"cannot create the OpenML cache directory {path.parent}: "
                          f"{exc.strerror or exc}") from None
     try:
-        bunch = fetch_openml(data_id=data_id, data_home=str(path.parent / "sklearn"),
-                             as_frame=False, parser="auto")
+        # scikit-learn warns "A network error occurred ... Retrying..." before it gives up;
+        # the one-line error below says it all.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bunch = fetch_openml(data_id=data_id, data_home=str(data_home), as_frame=False,
+                                 parser="auto")
     except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, OSError, timeouts...
+        _remove_new(data_home, before, home_existed, missing_parents)
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise ValueError(f"OpenML dataset {name} is not cached in {path.parent} and could not "
                          f"be downloaded (no network? {type(exc).__name__}: {reason})") from None
@@ -299,6 +311,25 @@ def _download_openml(name: str, data_id: int, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_new(data_home: Path, before: set, home_existed: bool, created_parents) -> None:
+    """Delete what a failed download left under ``data_home`` that was not in ``before``
+    (files first, then folders deepest first), and the cache folders it had to create."""
+    if data_home.exists():
+        new = sorted(set(data_home.rglob("*")) - before, key=lambda p: len(p.parts),
+                     reverse=True)
+        for item in new:
+            try:
+                item.rmdir() if item.is_dir() and not item.is_symlink() else item.unlink()
+            except OSError:
+                pass  # best effort: a folder still holding someone else's file stays
+        if not home_existed:
+            with contextlib.suppress(OSError):
+                data_home.rmdir()
+    for folder in created_parents:  # nearest first; rmdir refuses a non-empty one
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 # --- splits ---------------------------------------------------------------------------------
