@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -471,3 +473,15 @@ def test_figure_legend_covers_every_panel_and_every_setting(tmp_path, monkeypatc
     (legend,) = captured[0].legends
     assert sorted(t.get_text() for t in legend.get_texts()) == [
         "mlp 16", "rf [n_estimators=100]", "rf [n_estimators=50]"]
+
+
+def test_default_collection_without_sklearn_skips_the_tabular_doctests():
+    # sys.modules["sklearn"] = None makes find_spec report it missing and imports fail, as
+    # on an install without the [tabular] extra. Exit 5 = nothing collected, not an error (2).
+    code = ("import sys; sys.modules['sklearn'] = None; import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'verify/tabular', "
+            "'figures/tabular.py']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "error" not in done.stdout.lower(), done.stdout[-2000:]
