@@ -78,8 +78,9 @@ def register(sub) -> None:
     r.add_argument("--fractions", nargs="+", type=fraction_arg,
                    default=list(DEFAULT_FRACTIONS), metavar="F",
                    help="training fractions in (0, 1] (default 0.05 0.2 1)")
-    r.add_argument("--trials", type=positive_int_arg, default=2,
-                   help="trials per point, each with its own test split (default 2)")
+    r.add_argument("--trials", type=positive_int_arg, default=5,
+                   help="trials per point, each with its own test split (default 5: a t "
+                        "interval over fewer has t_0.975 >= 3.18 and rough bands)")
     r.add_argument("--models", nargs="+", default=["rf", "mlp:256", "mlp:256:s=2"],
                    metavar="SPEC", help="rf, mlp:W[xW...] (dense) or mlp:W[xW...]:s=S "
                                         "(sparse) (default: rf mlp:256 mlp:256:s=2)")
@@ -91,19 +92,24 @@ def register(sub) -> None:
     r.add_argument("--min-per-class", type=positive_int_arg, default=2,
                    help="fewest training rows of any class (default 2)")
     g = r.add_argument_group("MLP training (shared by every MLP; defaults: Adam, lr 0.01, "
-                             "batch 128, 200 epochs, patience 20, no weight decay)")
+                             "batch 128, 200 epochs, patience 500 steps, at least 2000 steps, "
+                             "no weight decay); an error with no MLP in --models")
     g.add_argument("--optimizer", choices=("adam", "sgd"))
     g.add_argument("--lr", type=real_arg, help="learning rate")
     g.add_argument("--batch-size", type=positive_int_arg)
     g.add_argument("--max-epochs", type=positive_int_arg)
-    g.add_argument("--patience", type=positive_int_arg, help="early-stopping patience (epochs)")
+    g.add_argument("--patience", type=positive_int_arg,
+                   help="early-stopping patience (optimiser steps)")
+    g.add_argument("--min-steps", type=size_arg,
+                   help="optimiser steps always taken (no early stop before; more epochs if "
+                        "needed)")
     g.add_argument("--weight-decay", type=real_arg)
     r.add_argument("--forest-trees", type=positive_int_arg, default=100,
                    help="trees per random forest (default 100)")
     r.add_argument("--cache-dir", type=_path_arg, help="OpenML cache directory")
     r.add_argument("--no-download", action="store_true",
                    help="never download: an uncached OpenML dataset is an error")
-    r.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    r.add_argument("--device", choices=("auto", "cpu", "cuda"),
                    help="where the MLPs train (default auto: CUDA if available)")
     r.add_argument("--threads", type=positive_int_arg, help="CPU threads for torch")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -166,14 +172,22 @@ def _cmd_run(args) -> str:
         torch.set_num_threads(args.threads)
     given = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "max_epochs": args.max_epochs,
-             "patience": args.patience, "weight_decay": args.weight_decay}
+             "patience": args.patience, "min_steps": args.min_steps,
+             "weight_decay": args.weight_decay}
     settings = {name: value for name, value in given.items() if value is not None}
+    flags = {"optimizer": "--optimizer", "learning_rate": "--lr", "batch_size": "--batch-size",
+             "max_epochs": "--max-epochs", "patience": "--patience", "min_steps": "--min-steps",
+             "weight_decay": "--weight-decay"}
+    unused = [flags[name] for name in settings] + (["--device"] if args.device else [])
+    if unused and not any(m.startswith("mlp") for m in args.models):
+        # Silently ignoring them would let a run look like it tested something it did not.
+        raise ValueError(f"{', '.join(unused)} only apply to MLPs, and --models has none")
     out = run_benchmark(args.store, args.datasets, args.fractions, trials=args.trials,
                         models=args.models, seed=args.seed, test_fraction=args.test_fraction,
                         max_test=args.max_test, min_per_class=args.min_per_class,
                         mlp_settings=settings, forest_trees=args.forest_trees,
                         cache_dir=args.cache_dir, download=not args.no_download,
-                        device=args.device, progress=not args.no_progress)
+                        device=args.device or "auto", progress=not args.no_progress)
     if args.json:
         return dumps_json({"store": args.store, **out})
     return _summary_table(out["summary"], f"Tabular benchmark in {args.store}: {out['trained']} "

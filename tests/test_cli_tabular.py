@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 from parity_frontiers.cli import main  # noqa: E402
 
 FAST = ["--models", "rf", "mlp:8:s=2", "--forest-trees", "5", "--max-epochs", "3",
+        "--min-steps", "0",
         "--no-progress", "--threads", "1"]
 
 
@@ -126,3 +127,24 @@ def test_help_states_the_library_defaults(capsys):
     s = DEFAULT_MLP_SETTINGS
     assert (f"lr {s['learning_rate']:g}, batch {s['batch_size']}, {s['max_epochs']} epochs, "
             f"patience {s['patience']}") in text
+
+
+@pytest.mark.parametrize("flags", [["--lr", "0"], ["--weight-decay", "-1"],
+                                   ["--device", "cuda"], ["--patience", "5", "--lr", "0.1"]])
+def test_mlp_options_without_an_mlp_are_refused(tmp_path, capsys, flags):
+    store = tmp_path / "x.db"
+    assert main(["tabular", "run", "--store", str(store), "--models", "rf", *flags]) == 2
+    err = _one_error_line(capsys, "parity-frontiers tabular run: error: ")
+    assert f"{flags[0]}" in err and "only apply to MLPs" in err
+    assert not store.exists()
+
+
+def test_default_trials_give_readable_bands():
+    import argparse
+
+    from parity_frontiers.cli_tabular import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["tabular", "run", "--store", "x.db"])
+    assert args.trials == 5 and args.device is None

@@ -35,7 +35,7 @@ from verify.tabular.benchmark import (  # noqa: E402
 )
 from verify.tabular.forest import FOREST_GRID, fit_forest  # noqa: E402
 
-TINY_MLP = {"max_epochs": 5, "learning_rate": 1e-2, "batch_size": 32}
+TINY_MLP = {"max_epochs": 5, "min_steps": 0, "learning_rate": 1e-2, "batch_size": 32}
 
 
 @pytest.fixture(autouse=True)

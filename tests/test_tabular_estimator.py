@@ -111,7 +111,7 @@ def test_learns_a_sparse_parity_that_a_linear_model_cannot():
 def test_early_stopping_restores_the_best_validation_epoch():
     X, y, _ = make_sparse_parity(600, 6, 2, random_state=4)
     clf = SparseInitMLPClassifier(hidden_layer_sizes=(32,), learning_rate=3e-2, max_epochs=300,
-                                  patience=5, random_state=1, device="cpu").fit(X, y)
+                                  patience=25, random_state=1, device="cpu").fit(X, y)
     assert clf.validation_used_
     curve = clf.validation_loss_curve_
     assert len(curve) == clf.n_epochs_ == len(clf.loss_curve_)
@@ -119,7 +119,9 @@ def test_early_stopping_restores_the_best_validation_epoch():
     # Best = the last epoch that improved by more than tol; later ones improved by less.
     assert clf.best_validation_loss_ == curve[clf.best_epoch_ - 1]
     assert min(curve) > clf.best_validation_loss_ - clf.tol
-    assert clf.n_epochs_ - clf.best_epoch_ >= 5
+    # Patience counts optimiser steps: 540 training rows / batch 128 = 5 steps an epoch, so
+    # 25 steps = exactly 5 epochs without improvement.
+    assert clf.n_epochs_ - clf.best_epoch_ == 5 and clf.n_steps_ == 5 * clf.n_epochs_
     # The kept weights are the best epoch's: recompute the validation loss from coefs_ on
     # the same split (same random_state) by refitting with max_epochs = best_epoch.
     again = SparseInitMLPClassifier(hidden_layer_sizes=(32,), learning_rate=3e-2,
@@ -135,6 +137,46 @@ def test_no_validation_split_when_a_class_has_one_row():
     clf = _small(max_epochs=4).fit(X, y)
     assert not clf.validation_used_ and clf.validation_loss_curve_ == []
     assert clf.best_validation_loss_ is None
+
+
+@pytest.mark.parametrize("counts, fraction, expected", [
+    ([2, 2], 0.1, None),        # 4 rows: round(0.4) = 0 validation rows < 2 classes
+    ([2, 2], 0.5, None),        # 2 validation rows would leave 1 training row per class
+    ([2, 30], 0.1, None),       # the 2-row class cannot give 1 and keep 2
+    ([3, 30], 0.1, [1, 3]),     # round(3.3) = 3 validation rows (shares 0.27 -> 1, 2.7 -> 3)
+    ([5, 10], 0.1, [1, 1]),     # round(1.5) = 2 validation rows = 2 classes
+    ([20, 20], 0.1, [2, 2]),
+    ([100, 300], 0.1, [10, 30]),
+])
+def test_validation_split_only_when_cheap(counts, fraction, expected):
+    y = np.repeat(np.arange(len(counts)), counts)
+    clf = _small(validation_fraction=fraction)
+    train, val = clf._split(y, fraction, np.random.default_rng(0))
+    if expected is None:
+        assert val is None and train.tolist() == list(range(len(y)))
+        return
+    assert np.bincount(y[val]).tolist() == expected
+    assert np.bincount(y[train]).min() >= 2
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(y)))
+    X = np.random.default_rng(0).standard_normal((len(y), 3))
+    assert clf.fit(X, y).validation_used_
+
+
+def test_tiny_training_set_trains_on_every_row():
+    X = np.random.default_rng(2).standard_normal((4, 3))
+    clf = _small().fit(X, [0, 0, 1, 1])
+    assert not clf.validation_used_ and clf.validation_loss_curve_ == []
+
+
+def test_min_steps_is_a_budget_of_optimiser_steps():
+    X, y, _ = make_sparse_parity(40, 6, 2, random_state=0)  # one step an epoch at batch 64
+    clf = _small(max_epochs=3, min_steps=50, patience=1).fit(X, y)
+    # The epoch limit is raised to reach 50 steps, and patience (1 step) cannot stop it first.
+    assert clf.n_steps_ == clf.n_epochs_ == 50
+    few = _small(max_epochs=3, min_steps=0).fit(X, y)
+    assert few.n_steps_ == few.n_epochs_ == 3
+    with pytest.raises(ValueError, match="min_steps must be an integer >= 0"):
+        _small(min_steps=-1).fit(X, y)
 
 
 def test_reproducible_per_random_state():
