@@ -159,6 +159,8 @@ def save_figure(fig, out_dir, stem: str) -> list[Path]:
     folder and renamed into place, so a failure never leaves a half-written figure. The PDF
     carries no creation date, so regenerating an unchanged figure gives identical bytes.
     The figure is closed (released from pyplot, if pyplot made it) even when writing fails.
+    The files get mode 0644. A folder that cannot be created or written raises one
+    ``ValueError`` ("cannot write figures to OUT_DIR: REASON"), not an OSError traceback.
 
     Parameters
     ----------
@@ -184,18 +186,24 @@ def save_figure(fig, out_dir, stem: str) -> list[Path]:
     try:
         paths = [figure_path(out_dir, stem, fmt) for fmt in FORMATS]
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for path in paths:
-            fmt = path.suffix[1:]
-            metadata = {"CreationDate": None} if fmt == "pdf" else None
-            handle, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=path.suffix, dir=out)
-            try:
-                with os.fdopen(handle, "wb") as stream:
-                    fig.savefig(stream, format=fmt, dpi=PNG_DPI, metadata=metadata)
-                os.replace(tmp_name, path)
-            except BaseException:
-                Path(tmp_name).unlink(missing_ok=True)
-                raise
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for path in paths:
+                fmt = path.suffix[1:]
+                metadata = {"CreationDate": None} if fmt == "pdf" else None
+                handle, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=path.suffix,
+                                                    dir=out)
+                try:
+                    with os.fdopen(handle, "wb") as stream:
+                        fig.savefig(stream, format=fmt, dpi=PNG_DPI, metadata=metadata)
+                    os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a figure is for sharing
+                    os.replace(tmp_name, path)
+                except BaseException:
+                    Path(tmp_name).unlink(missing_ok=True)
+                    raise
+        except OSError as exc:  # a file in the way, no permission, disk full...
+            raise ValueError(f"cannot write figures to {out_dir}: "
+                             f"{exc.strerror or exc}") from None
         return paths
     finally:
         _close(fig)

@@ -148,3 +148,19 @@ def test_default_trials_give_readable_bands():
     register(parser.add_subparsers())
     args = parser.parse_args(["tabular", "run", "--store", "x.db"])
     assert args.trials == 5 and args.device is None
+
+
+def test_plot_into_an_unwritable_folder_is_one_error_line(tmp_path, capsys):
+    store = tmp_path / "k.db"
+    assert main(["tabular", "run", "--store", str(store), "--datasets", "iris",
+                 "--fractions", "1", "--trials", "1", "--models", "rf", "--forest-trees", "5",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    assert main(["tabular", "plot", "--store", str(store), "--out", str(blocker / "sub")]) == 2
+    err = _one_error_line(capsys, "parity-frontiers tabular plot: error: ")
+    assert f"cannot write figures to {blocker / 'sub'}: Not a directory" in err
+    # Written figures are readable by others (mkstemp alone would leave 0600).
+    assert main(["tabular", "plot", "--store", str(store), "--out", str(tmp_path / "f")]) == 0
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "f").iterdir()} == {"0o644"}
