@@ -485,3 +485,16 @@ def test_default_collection_without_sklearn_skips_the_tabular_doctests():
                           timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 0, done.stdout[-2000:]
     assert "error" not in done.stdout.lower(), done.stdout[-2000:]
+
+
+def test_default_mlp_settings_take_the_minimum_step_budget(tmp_path):
+    # 24 training rows = 1 Adam step an epoch: 200 epochs would be 200 steps; the default
+    # budget makes it at least 2000 (no early stop before), as documented.
+    out = run_benchmark(tmp_path / "r.db", ["iris"], [0.2], trials=1, models=["mlp:8"],
+                        progress=False, device="cpu")
+    assert out["trained"] == 1
+    with TabularStore(tmp_path / "r.db", readonly=True) as store:
+        (row,) = store.rows()
+    details = json.loads(row["details_json"])
+    assert details["steps"] >= 2000 and details["epochs"] == details["steps"]
+    assert json.loads(row["config_json"])["model"]["settings"]["min_steps"] == 2000

@@ -231,12 +231,23 @@ def test_cuda_without_cuda_is_a_clear_error():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_fit_matches_cpu_predictions_mostly():
+def test_cuda_fit_matches_cpu_up_to_float32_rounding():
+    # Not a statistical comparison: CPU and CUDA start from the same numpy-drawn weights and
+    # batch order, and differ only by float32 rounding (relative 6e-8 per operation; cuBLAS
+    # sums in another order). Over many epochs that drift is amplified chaotically, so the
+    # old "> 90% equal predictions after 30 epochs" had no derivable bound; after one epoch
+    # (5 Adam steps) the probabilities must agree far below 1e-3, and predictions can differ
+    # only on rows whose CPU probability margin is itself below that.
     X, y, _ = make_sparse_parity(600, 6, 2, random_state=10)
-    cpu = _small(max_epochs=30, device="cpu").fit(X, y)
-    gpu = _small(max_epochs=30, device="cuda").fit(X, y)
+    cpu = _small(max_epochs=1, device="cpu").fit(X, y)
+    gpu = _small(max_epochs=1, device="cuda").fit(X, y)
     assert gpu.device_.startswith("cuda")
-    assert np.mean(cpu.predict(X) == gpu.predict(X)) > 0.9
+    for a, b in zip(cpu.initial_coefs_, gpu.initial_coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    p_cpu, p_gpu = cpu.predict_proba(X), gpu.predict_proba(X)
+    np.testing.assert_allclose(p_gpu, p_cpu, atol=1e-3)
+    differ = cpu.predict(X) != gpu.predict(X)
+    assert np.all(np.abs(p_cpu[differ, 1] - p_cpu[differ, 0]) < 2e-3)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback without CUDA")
