@@ -60,6 +60,21 @@ def _series(ax, xs, rows, colour, init, label):
     return bool(zeros)
 
 
+#: Most tolerances drawn against width (more make the panel unreadable).
+MAX_WIDTH_PANEL_TAUS = 4
+
+
+def _spread(taus, informative):
+    """At most :data:`MAX_WIDTH_PANEL_TAUS` taus, evenly spread over those with a positive
+    estimate (all taus if none has one)."""
+    pool = informative or taus
+    if len(pool) <= MAX_WIDTH_PANEL_TAUS:
+        return pool
+    picks = {round(i * (len(pool) - 1) / (MAX_WIDTH_PANEL_TAUS - 1))
+             for i in range(MAX_WIDTH_PANEL_TAUS)}
+    return [pool[i] for i in sorted(picks)]
+
+
 def draw_sq_visible(result, title: str | None = None):
     """The figure of :func:`plot_sq_visible`, not yet saved (for inspection and tests).
 
@@ -74,7 +89,9 @@ def draw_sq_visible(result, title: str | None = None):
     -------
     matplotlib.figure.Figure
         Left panel: fraction against tau per (init, width); right: against width per
-        (init, tau); dotted lines: the bound, once per width (left) or tau (right).
+        (init, tau), for at most :data:`MAX_WIDTH_PANEL_TAUS` taus spread evenly over those
+        with a positive estimate; dotted lines: the bound, once per width (left) or tau
+        (right).
 
     Examples
     --------
@@ -115,8 +132,10 @@ def draw_sq_visible(result, title: str | None = None):
     left.set_xlabel(r"tolerance $\tau$ (gradient units)")
     left.set_ylabel(r"fraction of parities with $\|g_S\|_\infty > \tau$")
 
-    tau_colour = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(taus)}
-    for tau in taus:
+    right_taus = _spread(taus, [t for t in taus
+                                if any(r["estimate"] > 0 for r in rows if r["tau"] == t)])
+    tau_colour = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(right_taus)}
+    for tau in right_taus:
         for init in inits:
             sel = sorted((r for r in rows if r["init"] == init and r["tau"] == tau),
                          key=lambda r: r["width"])

@@ -214,3 +214,15 @@ def test_figure_arrows_caveat_bounds_and_layout():
     assert [t.get_text() for t in right.get_xticklabels()] == ["4", "16", "64", "256"]
     for a, b in zip(labels[:-1], labels[1:], strict=True):
         assert a.x1 < b.x0
+
+
+def test_figure_width_panel_keeps_four_informative_taus():
+    from figures.sq_visible import draw_sq_visible
+
+    taus = [10.0**e for e in range(-4, 3)]  # 7 taus, the last two all zero
+    rows = [{"init": "dense", "width": w, "tau": t, "estimate": 0.5 if t < 5 else 0.0,
+             "ci_low": 0.0, "ci_high": 0.6, "bound": 1.0, "trials": 40}
+            for w in (4, 8) for t in taus]
+    right = draw_sq_visible(rows).axes[1]
+    labels = [str(line.get_label()) for line in right.lines if "bound" in str(line.get_label())]
+    assert labels == ["bound, tau 0.0001", "bound, tau 0.001", "bound, tau 0.1", "bound, tau 1"]
