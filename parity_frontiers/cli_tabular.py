@@ -118,7 +118,11 @@ def register(sub) -> None:
 
     s = actions.add_parser("summary", help="summary table of a store's tabular results",
                            description="Mean test error per (dataset, model, fraction) with "
-                                       "its 95% interval.")
+                                       "its 95% interval (Student's t over trials joined "
+                                       "with the pooled Wilson interval). Results run with "
+                                       "other settings (forest trees, MLP options, seed, "
+                                       "test split) are never pooled: each setting is its "
+                                       "own row, labelled by what differs.")
     s.add_argument("--store", type=_path_arg, required=True, metavar="PATH")
     add_output_flags(s, latex=False)
     s.set_defaults(handler=_cmd_summary)

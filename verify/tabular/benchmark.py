@@ -12,7 +12,9 @@ a row.
 
 Errors: the test error of one result is a proportion over the test rows, with its Wilson 95%
 interval (:func:`simulate.estimates.proportion_estimate`); across trials the mean test error has
-Student's t 95% interval (:func:`simulate.estimates.mean_estimate`).
+the union of Student's t 95% interval (:func:`simulate.estimates.mean_estimate`) and the Wilson
+interval of the pooled test errors, which keeps a width when every trial scores the same
+(:func:`summarize`). Only results whose settings agree apart from the trial are pooled.
 
 Models are written as strings (:func:`parse_model`): ``rf`` (the tuned forest of
 :mod:`verify.tabular.forest`), ``mlp:W`` (dense init), ``mlp:W1xW2:s=S`` (depth 2, s-sparse

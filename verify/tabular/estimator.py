@@ -134,7 +134,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     early_stopping : bool, default True
         Hold out a stratified validation split and stop on its loss (module docstring).
     validation_fraction : float, default 0.1
-        Fraction of the rows held out for early stopping, in (0, 1).
+        Fraction of the rows held out for early stopping, in (0, 1); no split when that
+        is under one row per class or leaves a class fewer than 2 training rows.
     patience : int, default 200
         Optimiser steps without an improvement larger than ``tol`` before stopping.
     min_steps : int, default 0
@@ -161,6 +162,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         ``s`` after capping at the number of features (None for dense init).
     n_epochs_ : int
         Epochs run.
+    n_steps_ : int
+        Optimiser steps taken.
     validation_used_ : bool
         Whether early stopping used a validation split.
     loss_curve_, validation_loss_curve_ : list of float
