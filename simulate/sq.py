@@ -29,9 +29,12 @@ Three experiments:
 
 * :func:`simulate_sq_visible` -- the visible fraction of a real 2-layer ReLU net at
   initialisation, exactly (Walsh-Hadamard transform over all 2^n inputs, n <= 20) or from m
-  samples and random S (any n), against both bounds;
+  samples and random S (any n), against both bounds, with the tolerance scales that say how
+  loose the bound is (``tau_half``, where half the parities are visible, against
+  ``tau_bound`` = sqrt(2 r / C(n, k)), where the bound is 1/2; measured in
+  figures/reference/sq/);
 * :func:`simulate_sq_guess` -- the lucky-guess learner with q correlation queries, against its
-  exact success probability and the SQ bound 2 q / (tau^2 C(n, k));
+  exact success probability and the SQ bound 2 q / (tau^2 C(n, k)) (tau <= 1);
 * :func:`simulate_sq_noisy_gd` -- gradient descent with a tau-tolerant oracle (Prop. 3's noisy
   GD): the probability that the run leaves the target-free trajectory within T steps, against
   delta* = 2 r T / (tau^2 C(n, k)).
