@@ -176,7 +176,7 @@ def _hatch(j: int, i: int):
 
 
 def _overlay(ax, rows, init, s, n, k, widths, m_grid, status, key, style, interval=False):
-    ys, xs, lows, highs = [], [], [], []
+    ys, xs, ends = [], [], []
     for row in rows:
         if (row["init"], row["s"], row["n"], row["k"]) != (init, s, n, k):
             continue
@@ -190,19 +190,35 @@ def _overlay(ax, rows, init, s, n, k, widths, m_grid, status, key, style, interv
         ys.append(widths.index(row["width"]))
         xs.append(x)
         if interval:
-            low = _index_position(max(row["ci_low"], m_grid[0]), m_grid)
-            high = _index_position(min(row["ci_high"], m_grid[-1]), m_grid)
-            lows.append(x - low)
-            highs.append(high - x)
+            # An end beyond the grid is clipped to its edge and drawn as an open arrow, not
+            # as a cap: the interval goes on past what the axis shows.
+            ends.append([(_index_position(min(max(value, m_grid[0]), m_grid[-1]), m_grid),
+                          not m_grid[0] <= value <= m_grid[-1])
+                         for value in (row["ci_low"], row["ci_high"])])
     if not xs:
         return
     order = np.argsort(ys)
-    xs, ys = np.asarray(xs)[order], np.asarray(ys)[order]
-    if interval:
-        err = np.array([np.asarray(lows)[order], np.asarray(highs)[order]])
-        ax.errorbar(xs, ys, xerr=err, capsize=2, **style)
-    else:
-        ax.plot(xs, ys, **style)
+    ax.plot(np.asarray(xs)[order], np.asarray(ys)[order], **style)
+    color = style.get("color", "black")
+    for y, pair in zip(ys, ends, strict=False):
+        (low, low_clipped), (high, high_clipped) = pair
+        ax.hlines(y, low, high, color=color, lw=1.0)
+        for end, clipped, arrow in ((low, low_clipped, "<"), (high, high_clipped, ">")):
+            ax.plot([end], [y], marker=arrow if clipped else "|", color=color, ms=5 if clipped
+                    else 6, ls="none")
+
+
+def _line_with_online(ax, x, y, yerr, color, marker, label, online) -> None:
+    """Error bars over m joined by a line, except the online point (no m), drawn unjoined."""
+    yerr = np.asarray(yerr, float)
+    offline = ~np.asarray(online, bool)
+    if offline.any():
+        ax.errorbar(x[offline], y[offline], yerr=yerr[:, offline], color=color, marker=marker,
+                    ms=3.5, capsize=2, lw=1.1, label=label)
+    if (~offline).any():
+        ax.errorbar(x[~offline], y[~offline], yerr=yerr[:, ~offline], color=color,
+                    marker=marker, ms=3.5, capsize=2, ls="none",
+                    label=None if offline.any() else label)
 
 
 def _log_m_axis(ax, m_grid, online_x) -> None:
@@ -260,8 +276,8 @@ def success_curves(points: Sequence[dict], out_dir, *, stem: str = "success_vs_m
         x = np.array([x_of(c) for c in line], float)
         y = np.array([c["success_rate"] for c in line])
         err = np.array([y - [c["ci_low"] for c in line], [c["ci_high"] for c in line] - y])
-        ax.errorbar(x, y, yerr=err, color=color, marker=marker, ms=3.5, capsize=2, lw=1.1,
-                    label=label)
+        _line_with_online(ax, x, y, err, color, marker, label,
+                          np.array([c["samples"] is None for c in line]))
 
     def finish(ax):
         ax.set_ylim(-0.03, 1.03)
@@ -281,13 +297,20 @@ def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -
     def draw(ax, line, x_of, color, marker, label):
         reached = [c for c in line if c["median_steps_to_success"] is not None]
         if reached:
+            online = np.array([c["samples"] is None for c in reached])
             x = np.array([x_of(c) for c in reached], float)
             y = np.array([c["median_steps_to_success"] for c in reached], float)
             low = np.array([c["median_ci_low"] for c in reached], float)
+            open_top = np.array([c["median_ci_high"] is None for c in reached])
             high = np.array([c["median_ci_high"] if c["median_ci_high"] is not None
                              else c["max_steps"] for c in reached], float)
-            ax.errorbar(x, y, yerr=[y - low, high - y], color=color, marker=marker, ms=3.5,
-                        capsize=2, lw=1.1, label=label)
+            _line_with_online(ax, x, y, [y - low, np.where(open_top, 0.0, high - y)], color,
+                              marker, label, online)
+            for xi, yi, top in zip(x[open_top], y[open_top], high[open_top], strict=True):
+                # Upper limit unknown (beyond the last success or T): a dotted arrow, no cap.
+                ax.annotate("", xy=(xi, top), xytext=(xi, yi),
+                            arrowprops={"arrowstyle": "->", "color": color, "ls": ":",
+                                        "lw": 0.9})
         censored = [c for c in line if c["median_steps_to_success"] is None]
         if censored:
             ax.plot([x_of(c) for c in censored], [c["max_steps"] for c in censored],
@@ -300,5 +323,6 @@ def steps_curves(points: Sequence[dict], out_dir, *, stem: str = "steps_vs_m") -
 
     return _curves_figure(points, out_dir, stem, "steps to success against training samples",
                           draw, finish, {"loc": "upper right",
-                                         "title": "open triangle: median > T",
+                                         "title": "open triangle: median > T\n"
+                                                  "dotted arrow: upper limit unknown",
                                          "title_fontsize": 6})

@@ -19,10 +19,10 @@ from verify.analysis import CURVE_FIELDS, frontier_table, power_law_fit, success
 from verify.config import RunConfig, RunResult
 from verify.predict import onestep_predictions, sq_check, theorem_frontier
 
-from .findings import judge_findings
+from .findings import ALPHA, judge_findings
 
 __all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "write_report",
-           "load_results"]
+           "load_results", "check_out_dir"]
 
 #: What ``parity-frontiers plot KIND`` draws.
 PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
@@ -96,6 +96,26 @@ def _power_laws(frontier: Sequence[dict]) -> list[dict]:
     return out
 
 
+#: Fields that may vary within one analysis: the axes of the paper's grid. Anything else
+#: varying (learning rate, budget, depth ...) means the store mixes sweeps.
+GRID_AXES = ("n", "k", "init", "s", "width", "samples", "seed")
+
+
+def _check_one_sweep(results: Sequence[RunResult]) -> None:
+    """Refuse runs that differ in a training setting: their cells would be pooled silently."""
+    varying = []
+    first = results[0].config.as_dict()
+    for name in first:
+        if name in GRID_AXES:
+            continue
+        values = {r.config.as_dict()[name] for r in results}
+        if len(values) > 1:
+            varying.append(f"{name} ({', '.join(map(str, sorted(values, key=str)[:4]))})")
+    if varying:
+        raise ValueError("the runs mix sweeps with different training settings: "
+                         f"{'; '.join(varying)}; analyse one sweep at a time (--config FILE)")
+
+
 def analyze(results: Iterable[RunResult], *, expected: Sequence[RunConfig] | None = None,
             onestep_trials: int = 200, seed: int = 0, target: float = 0.5,
             progress: bool = False) -> dict:
@@ -120,6 +140,7 @@ def analyze(results: Iterable[RunResult], *, expected: Sequence[RunConfig] | Non
     results = list(results)
     if not results:
         raise ValueError("no runs to analyse")
+    _check_one_sweep(results)
     points = success_points(results)
     frontier = frontier_table(points, target)
     return {"runs": len(results), "target": target, "points": points, "frontier": frontier,
@@ -129,6 +150,25 @@ def analyze(results: Iterable[RunResult], *, expected: Sequence[RunConfig] | Non
             "theorem": theorem_frontier(frontier),
             "findings": judge_findings(points, frontier),
             "completeness": completeness(results, expected)}
+
+
+def check_out_dir(out_dir, create: bool = True) -> Path:
+    """Create the output folder (and parents); a clear ValueError when that is impossible, so
+    that a bad --out fails before any analysis is done, never with a traceback after. With
+    ``create=False`` only check: the folder exists, or its nearest existing parent is one."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if not create:
+        parent = next((p for p in out.absolute().parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise ValueError(f"cannot create the output folder {out}: {parent} is a file")
+        return out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create the output folder {out}: {exc.strerror}") from None
+    return out
 
 
 def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
@@ -141,6 +181,7 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
         raise ValueError(f"unknown plot kind(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(PLOT_KINDS)}")
     want = set(PLOT_KINDS[:-1]) if "all" in kinds else set(kinds)
+    check_out_dir(out_dir)
     points = analysis["points"]
     paths: list[Path] = []
     if "heatmap" in want:
@@ -208,27 +249,35 @@ def _frontier_text(row: dict) -> str:
 def _finding_numbers(finding: dict) -> str:
     ev = finding["evidence"]
     if finding["id"] == 1:
-        parts = [f"n={e['n']}: smallest clear m = {e['smallest_m']} at r={e['width']} "
-                 f"({e['init']}, {e['successes']}/{e['runs']}), m/n^k = "
-                 f"{e['m_over_n_to_k']:.2g}" if e["smallest_m"] is not None
-                 else f"n={e['n']}: no clear success" for e in ev]
+        parts = []
+        for e in ev:
+            text = (f"n={e['n']}: smallest clear m = {e['smallest_m']} at r={e['width']} "
+                    f"({e['init']}, {e['successes']}/{e['runs']}), m/n^k = "
+                    f"{e['m_over_n_to_k']:.2g}" if e["smallest_m"] is not None
+                    else f"n={e['n']}: no clear success")
+            if not e["grid_can_fail"]:
+                text += " (no m of the grid exceeds n^k/10: this could not fail here)"
+            parts.append(text)
         return "; ".join(parts)
     if finding["id"] == 2:
-        return (f"{ev['pairs']} neighbouring-width pairs, {ev['decreases']} raw decreases, "
-                f"{len(ev['significant'])} significant (p < {ev['threshold']:.2g}); median "
-                f"steps did not rise in {ev['steps_not_rising']}/{ev['steps_pairs']} pairs")
+        return (f"{ev['pairs']} neighbouring-width pairs ({ev['informative_pairs']} "
+                f"informative), {ev['decreases']} raw decreases, {len(ev['significant'])} "
+                f"significant (p < {ev['threshold']:.2g}); median steps of successful runs "
+                f"did not rise in {ev['steps_not_rising']}/{ev['steps_pairs']} pairs")
     if finding["id"] == 3:
         return "; ".join(
             f"n={e['n']}, r in {e['widths']}: success sparse {e['success_sparse'][0]}/"
             f"{e['success_sparse'][1]} vs dense {e['success_dense'][0]}/"
-            f"{e['success_dense'][1]} (p = {e['p_sparse_better']:.2g}); sparse faster in "
-            f"{e['sparse_faster']}/{e['cells_with_both_medians']} cells" for e in ev) or \
-            "no width with both inits"
+            f"{e['success_dense'][1]} (p sparse better = {e['p_sparse_better']:.2g}, dense "
+            f"better = {e['p_dense_better']:.2g}); sparse faster in {e['sparse_faster']}/"
+            f"{e['cells_with_both_medians']} cells, slower in {e['sparse_slower']}"
+            for e in ev) or "no width with both inits"
     curves = ev["curves"]
     ratios = [r["ratio"] for r in ev["edge_ratios"]]
-    text = (f"Spearman(m, median steps) < 0 on {ev['negative']}/{len(curves)} curves; "
-            f"median steps at the edge / at the largest m: "
-            f"{', '.join(f'{r:.2g}' for r in ratios) or '-'}; ")
+    significant = sum(c["spearman"] < 0 and c["p_value"] < ALPHA for c in curves)
+    text = (f"Spearman(m, median steps of successful runs) < 0 on {ev['negative']}/"
+            f"{len(curves)} curves ({significant} with p < {ALPHA:g}); those steps at the edge "
+            f"/ at the largest m: {', '.join(f'{r:.2g}' for r in ratios) or '-'}; ")
     sig = ev["significant_dips"]
     text += (f"double descent: {len(sig)} significant dip(s)" +
              (" at " + "; ".join(f"{d['curve']} r={d['width']} m={d['m'][1]}" for d in sig)
@@ -284,20 +333,38 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
         if one is not None:
             one_text = {"inside": _fmt(one["m_star"]), "below_grid": f"< {one['m_min']}",
                         "above_grid": f"> {one['m_max']}"}[one["status"]]
-            if one["status"] == "inside" and row["status"] == "fitted":
-                one_ratio = _fmt(one["m_star"] / row["m_star"])
+            if row["status"] == "fitted":
+                # Outside the grid the prediction is a bound, and so is its ratio.
+                bound = {"inside": ("", "m_star"), "below_grid": ("< ", "m_min"),
+                         "above_grid": ("> ", "m_max")}[one["status"]]
+                one_ratio = bound[0] + _fmt(one[bound[1]] / row["m_star"])
         thm = theorem.get(key, {})
         init = "dense" if row["init"] == "dense" else f"sparse s={row['s']}"
         lines.append(f"| {row['n']} | {row['k']} | {init} | {row['width']} | "
                      f"{_frontier_text(row)} | {one_text} | {one_ratio} | "
                      f"{_fmt(thm.get('predicted'))} | {_fmt(thm.get('ratio'))} |")
     curves = analysis["onestep"]["curves"]
+    measured_fitted = sum(r["status"] == "fitted" for r in analysis["frontier"])
     if curves and not any(c["status"] == "inside" for c in curves):
         lines += ["", "The one-step prediction never crosses the target inside the grid: its "
                   "success hardly depends on m here (a lucky neuron selects S from the "
                   "smallest m), so it is limited by luck, i.e. width (`< m_min` where enough "
-                  "neurons are lucky, `> m_max` where too few are), while the trained nets "
-                  "show a data frontier at every width."]
+                  "neurons are lucky, `> m_max` where too few are); its ratios are bounds."
+                  + (f" The trained nets show a data frontier inside the grid on "
+                     f"{measured_fitted} of {len(analysis['frontier'])} curves."
+                     if analysis["frontier"] else "")]
+    lines += ["", "The Thm 4/5 ratios average to 1 in log space by construction (c3 is fitted "
+              "to these m*); what they test is the *shape*: how m* should change with n (and "
+              "s) at fixed constants. The theorems also assume k and s even and s = Omega(k), "
+              "not checked here."]
+    scaling = analysis["theorem"].get("n_scaling", [])
+    if scaling:
+        lines += ["", "| init | width | n | measured m* ratio | theorem's ratio |",
+                  "|---|---|---|---|---|"]
+        for row in scaling:
+            init = "dense" if row["init"] == "dense" else f"sparse s={row['s']}"
+            lines.append(f"| {init} | {row['width']} | {row['n_low']} -> {row['n_high']} | "
+                         f"{row['measured_ratio']:.3g} | {row['predicted_ratio']:.3g} |")
     for const in analysis["theorem"]["constants"]:
         init = "dense" if const["init"] == "dense" else f"sparse s={const['s']}"
         lines.append("")
@@ -356,8 +423,7 @@ def write_report(analysis: dict, out_dir, *, title: str = "parity-frontiers repo
 
     Returns ``{"report": Path, "json": Path, "figures": [Path, ...]}``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_dir(out_dir)
     figures = make_figures(analysis, out, lottery_trials=lottery_trials, seed=seed)
     report = out / "report.md"
     _write_atomic(report, render_markdown(analysis, figures, title=title, command=command,

@@ -81,8 +81,9 @@ def _command_line() -> str:
 
 
 def _analysis(args):
-    from figures.report import analyze, load_results
+    from figures.report import analyze, check_out_dir, load_results
 
+    check_out_dir(args.out, create=False)  # before any work; created when writing
     results = load_results(args.store)
     expected = None
     if args.config:
@@ -144,15 +145,14 @@ def _cmd_report(args) -> str:
 
 
 def _cmd_reproduce(args) -> str:
-    from pathlib import Path
 
     from figures.reproduce import reproduce
 
     _set_threads(args)
-    out = Path(args.out or f"reproduce-{args.scale}")
+    from figures.report import check_out_dir
+
+    out = check_out_dir(args.out or f"reproduce-{args.scale}")
     store = args.store or str(out / "runs.db")
-    if args.store is None:
-        out.mkdir(parents=True, exist_ok=True)
     try:
         result = reproduce(args.scale, store, out, device=args.device,
                            progress=not args.no_progress, memory_cap_bytes=args.memory_cap,

@@ -120,6 +120,9 @@ def test_completeness_counts_missing_cells(tiny_store):
     (["report", "--store", "{tmp}/none.db", "--out", "{tmp}/o"], "no results store"),
     (["plot", "heatmap", "--store", "{tmp}/empty.db", "--out", "{tmp}/o"], "holds no runs"),
     (["reproduce", "--scale", "huge"], "invalid choice"),
+    (["report", "--store", "{tmp}/empty.db", "--out", "{tmp}/empty.db"], "is a file"),
+    (["plot", "sq", "--store", "{tmp}/empty.db", "--out", "{tmp}/empty.db/sub"],
+     "cannot create the output folder"),
     (["report", "--store", "{tmp}/empty.db", "--out", "{tmp}/o", "--onestep-trials", "0"],
      "onestep-trials"),
 ])
@@ -134,7 +137,7 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, argv, message):
         assert code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) <= 2
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists() or message.startswith(("is a file", "cannot"))
 
 
 class _no_raise:
@@ -173,7 +176,10 @@ def test_findings_verdict_branches():
             _cell(64, 1000, 16, median=300), _cell(64, 300, 16, median=600)]
     assert finding_small_m(good)["verdict"] == "reproduced"  # m = 100 << 30^3
     assert finding_small_m([_cell(8, 100, 0)])["verdict"] == "inconclusive"
-    assert finding_width_monotone(good)["verdict"] == "reproduced"
+    # No pair here could show a decrease (0/16 below, 16/16 above): nothing to judge.
+    assert finding_width_monotone(good)["verdict"] == "inconclusive"
+    rising = good + [_cell(8, 700, 4), _cell(64, 700, 12)]
+    assert finding_width_monotone(rising)["verdict"] == "reproduced"
     bad = [_cell(8, 100, 16), _cell(64, 100, 0)]
     assert finding_width_monotone(bad)["verdict"] == "not reproduced"
     sparse = [dict(c, init="sparse", s=2, successes=16, success_rate=1.0,
@@ -202,3 +208,32 @@ def test_shipped_scales_parse_to_the_documented_grids(scale, runs, n_values):
     assert {c.init for c in grid} == {"dense", "sparse"} and {c.s for c in grid} == {None, 2}
     with pytest.raises(ValueError, match="unknown scale"):
         reproduce_module.scale_path("huge")
+
+
+def test_width_monotone_counts_only_informative_pairs():
+    """A single 16/16 -> 8/16 drop among many 0/16 and 16/16 pairs must be caught."""
+    cells = []
+    for m in (100, 200, 300, 500, 700, 2000, 3000, 10000):
+        wins = 0 if m < 1000 else 16
+        cells += [_cell(w, m, wins) for w in (16, 64, 256, 1024)]
+    cells += [_cell(16, 1000, 16), _cell(64, 1000, 16), _cell(256, 1000, 16),
+              _cell(1024, 1000, 8)]
+    out = finding_width_monotone(cells)
+    assert out["evidence"]["informative_pairs"] == 1 and out["verdict"] == "not reproduced"
+
+
+def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
+    from verify.store import ResultsStore
+    from verify.sweep import build_grid, run_sweep
+
+    mixed = tmp_path / "mixed.db"
+    mixed.write_bytes(Path(tiny_store).read_bytes())
+    with ResultsStore(mixed) as store:
+        run_sweep(build_grid(n=8, k=2, width=4, samples=20, seeds=2, max_steps=400,
+                             eval_every=50, test_size=200, lr=0.05), store, progress=False)
+    assert main(["report", "--store", str(mixed), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "mix sweeps" in err and "lr (0.05, 0.1)" in err
+    # One sweep's runs, selected by its file, are fine.
+    assert main(["plot", "steps", "--store", str(mixed), "--out", str(tmp_path / "p"),
+                 "--config", str(TINY), "--onestep-trials", "8"]) == 0

@@ -68,7 +68,21 @@ def test_kaplan_meier_median_interval_brackets_median():
     runs = [_run(i, 100 * (i + 1)) for i in range(12)] + [_run(20 + i, None) for i in range(4)]
     km = kaplan_meier(runs)
     low, high = km.median_ci
-    assert low <= km.median <= high
+    assert low <= km.median and (high is None or km.median <= high)
+
+
+def test_kaplan_meier_upper_median_limit_is_open_after_the_last_event():
+    # Where S = 0 the band is undefined: the upper limit must not become the last event.
+    km = kaplan_meier([_run(0, 100)])
+    assert km.median == 100 and km.median_ci == (100.0, None)
+    every = kaplan_meier([_run(i, 100 * (i + 1)) for i in range(6)])
+    # Last event: 1 run at risk, S just before = 1/6, Clopper-Pearson upper 0.975 -> 0.1625.
+    assert every.ci_high[-1] == pytest.approx(0.975 / 6) and every.ci_low[-1] == 0.0
+    # Ties at coarse evaluation steps: 7 runs succeed at 1400, 9 at 1600 -> S = 9/16, then 0,
+    # with the upper curve (9/16)(1 - 0.025**(1/9)) < 1/2 at 1600: the upper limit is 1600.
+    tied = kaplan_meier([_run(i, 1400) for i in range(7)] + [_run(7 + i, 1600) for i in range(9)])
+    assert tied.median == 1600 and tied.median_ci[1] == 1600.0
+    assert tied.ci_high[-1] == pytest.approx(9 / 16 * (1 - 0.025 ** (1 / 9)))
 
 
 def test_kaplan_meier_no_success_and_errors():
@@ -88,6 +102,7 @@ def test_success_points_adds_median_interval():
     assert points[0]["successes"] == 6 and points[1]["successes"] == 0
     assert points[0]["median_ci_low"] <= points[0]["median_steps_to_success"]
     assert points[1]["median_ci_low"] is None and points[1]["median_ci_high"] is None
+    assert points[0]["median_success_steps"] == 350.0 and points[1]["median_success_steps"] is None
 
 
 # --- Firth logistic ------------------------------------------------------------------------------
@@ -152,6 +167,8 @@ def test_fit_frontier_statuses():
     above = fit_frontier(_cells(m, [0, 3, 8]))
     assert above.status == "above_grid" and above.ci_low == 10000
     assert fit_frontier(_cells(m, [16, 4, 0])).status == "not_increasing"
+    edge = fit_frontier(_cells([100, 200, 300], [2, 3, 9]))
+    assert edge.status == "extrapolated" and edge.m_star > 300
     # Online cells carry no m and are left out of the fit.
     fit = fit_frontier(_cells(m, [0, 8, 16]) + [{"samples": None, "runs": 16, "successes": 16}])
     assert fit.status == "fitted" and fit.cells == 3

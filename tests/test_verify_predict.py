@@ -95,6 +95,9 @@ def test_theorem_constants_recovered_from_data_built_with_them():
     assert all(r["ratio"] == pytest.approx(1.0) for r in fitted)
     assert [r["predicted"] for r in out["rows"] if r["width"] == 4] == [None]
     assert set(CURVE_FIELDS) <= set(out["rows"][0])
+    # Data on the theorem's scaling: measured and predicted n-ratios agree (both 1 for Thm 5).
+    assert [(r["measured_ratio"], r["predicted_ratio"]) for r in out["n_scaling"]] == \
+        [pytest.approx((1.0, 1.0))] * 2
 
 
 def test_theorem_4_scaling_for_dense():
@@ -105,6 +108,9 @@ def test_theorem_4_scaling_for_dense():
     rows = [_frontier_row(n, 3, 64, m_of(n), init="dense", s=None) for n in (20, 40)]
     out = theorem_frontier(rows)
     assert out["constants"][0]["theorem"] == ["Thm 4"]
+    scaling = out["n_scaling"][0]
+    assert scaling["measured_ratio"] == pytest.approx(m_of(40) / m_of(20))
+    assert scaling["predicted_ratio"] == pytest.approx(m_of(40) / m_of(20))
     assert out["constants"][0]["c3"] == pytest.approx(0.01, rel=1e-9)
 
 

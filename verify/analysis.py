@@ -137,11 +137,18 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
         # scipy warns where the estimate is 0 or 1 and the log-log band is undefined.
         warnings.simplefilter("ignore", RuntimeWarning)
         band = sf.confidence_interval(0.95, method="log-log")
-    # Where the estimate is 0 or 1 the log-log band is undefined (nan): the curve is exact there.
-    low = np.where(np.isnan(band.low.probabilities), survival, band.low.probabilities)
-    high = np.where(np.isnan(band.high.probabilities), survival, band.high.probabilities)
     keep = np.isin(times, events)  # the censoring time is not a step of the curve
-    times, survival, low, high = times[keep], survival[keep], low[keep], high[keep]
+    times, survival = times[keep], survival[keep]
+    low, high = band.low.probabilities[keep], band.high.probabilities[keep]
+    # Where the estimate drops to 0 (the last event of a cell where every run succeeded) the
+    # log-log band is undefined (nan), and the estimate is not exact: bound the survival of the
+    # d runs still at risk by Clopper-Pearson with 0 of d surviving, 1 - 0.025**(1/d), times
+    # the curve just before. One run alone then gives no upper limit (0.975 > 1/2).
+    for i in np.flatnonzero(np.isnan(high)):
+        at_risk = sum(e >= times[i] for e in events) + censored
+        before = survival[i - 1] if i > 0 else 1.0
+        high[i] = before * (1.0 - 0.025 ** (1.0 / at_risk))
+    low = np.where(np.isnan(low), 0.0, low)
     return KaplanMeier(
         times=tuple(int(t) for t in times), survival=tuple(float(p) for p in survival),
         ci_low=tuple(float(p) for p in low), ci_high=tuple(float(p) for p in high),
@@ -171,7 +178,10 @@ def success_points(results: Iterable[RunResult]) -> list[dict]:
     """One entry per grid cell: :func:`verify.sweep.summarize` plus the Kaplan-Meier interval.
 
     Adds ``median_ci_low`` / ``median_ci_high`` (None where not reached within max_steps) to
-    each point of ``summarize`` (success rate, Wilson interval, Kaplan-Meier median steps).
+    each point of ``summarize`` (success rate, Wilson interval, Kaplan-Meier median steps), and
+    ``median_success_steps``: the plain median of the successful runs' steps (None without
+    one). Unlike the Kaplan-Meier median it does not rise merely because fewer runs succeed
+    (with a fraction p succeeding, the KM median is the 1/(2p) quantile of their times).
     """
     results = list(results)
     by_cell: dict[tuple, list[RunResult]] = {}
@@ -180,8 +190,11 @@ def success_points(results: Iterable[RunResult]) -> list[dict]:
         by_cell.setdefault(tuple(config[f] for f in CELL_FIELDS), []).append(result)
     points = summarize(results)
     for point in points:
-        km = kaplan_meier(by_cell[tuple(point[f] for f in CELL_FIELDS)])
+        runs = by_cell[tuple(point[f] for f in CELL_FIELDS)]
+        km = kaplan_meier(runs)
         point["median_ci_low"], point["median_ci_high"] = km.median_ci
+        times = [r.steps_to_success for r in runs if r.success and r.steps_to_success is not None]
+        point["median_success_steps"] = float(np.median(times)) if times else None
     return points
 
 
@@ -192,6 +205,9 @@ class FrontierFit:
     """Where one success-vs-m curve crosses ``target``.
 
     ``status`` is ``"fitted"`` (m* inside the sampled range, with its 95% interval),
+    ``"extrapolated"`` (the sampled cells straddle the target but the fitted crossing falls
+    just outside their range; m* and its interval are given, but figures and the power law
+    leave it out),
     ``"below_grid"`` (every sampled m already reaches the target: m* < ``m_min``),
     ``"above_grid"`` (no sampled m reaches it: m* > ``m_max``) or ``"not_increasing"`` (the
     fitted slope in log m is not positive, so there is no crossing from below). ``intercept``
@@ -346,7 +362,8 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
     log_m = (special.logit(target) - beta[0]) / beta[1]
     grad = -np.array([1.0, log_m]) / beta[1]
     half = _Z95 * math.sqrt(max(float(grad @ cov @ grad), 0.0))
-    return result("fitted", float(10 ** log_m), float(10 ** (log_m - half)),
+    status = "fitted" if m_values[0] <= 10 ** log_m <= m_values[-1] else "extrapolated"
+    return result(status, float(10 ** log_m), float(10 ** (log_m - half)),
                   float(10 ** (log_m + half)), beta, cov)
 
 

@@ -263,7 +263,9 @@ def theorem_frontier(frontier_rows: Iterable[dict]) -> dict:
     dict
         ``constants``: per init the theorem, ``c2_upper``, ``c3`` and the number of m* used;
         ``rows``: per curve the predicted ``m_star`` (None below the width threshold) and
-        ``ratio`` = predicted / measured (fitted curves only).
+        ``ratio`` = predicted / measured (fitted curves only); ``n_scaling``: per (init, width)
+        with fitted m* at two or more n, the measured ratio m*(largest n) / m*(smallest n)
+        against the theorem's, which the fitted constants cannot absorb.
     """
     rows = list(frontier_rows)
     groups: dict[tuple, list[dict]] = {}
@@ -294,4 +296,24 @@ def theorem_frontier(frontier_rows: Iterable[dict]) -> dict:
             out_rows.append({**{f: r[f] for f in CURVE_FIELDS}, "theorem": theorem,
                              "measured_status": r["status"], "measured": r["m_star"],
                              "predicted": predicted, "ratio": ratio})
-    return {"constants": constants, "rows": out_rows}
+    return {"constants": constants, "rows": out_rows, "n_scaling": _n_scaling(rows)}
+
+
+def _n_scaling(rows: list[dict]) -> list[dict]:
+    """Measured m*(n_high) / m*(n_low) per (init, s, k, width) against the theorem's ratio
+    M(n_high) / M(n_low): the part of the prediction the fitted constants cannot absorb."""
+    groups: dict[tuple, dict[int, dict]] = {}
+    for r in rows:
+        if r["status"] == "fitted":
+            groups.setdefault((r["init"], r["s"], r["k"], r["width"]), {})[r["n"]] = r
+    out = []
+    for (init, s, k, width), by_n in groups.items():
+        if len(by_n) < 2:
+            continue
+        low, high = by_n[min(by_n)], by_n[max(by_n)]
+        log_low = _theorem_logs(low["n"], k, mechanism_support(low))[2]
+        log_high = _theorem_logs(high["n"], k, mechanism_support(high))[2]
+        out.append({"init": init, "s": s, "k": k, "width": width, "n_low": low["n"],
+                    "n_high": high["n"], "measured_ratio": high["m_star"] / low["m_star"],
+                    "predicted_ratio": 10 ** (log_high - log_low)})
+    return out
