@@ -237,3 +237,12 @@ def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
     # One sweep's runs, selected by its file, are fine.
     assert main(["plot", "steps", "--store", str(mixed), "--out", str(tmp_path / "p"),
                  "--config", str(TINY), "--onestep-trials", "8"]) == 0
+
+
+def test_cli_constants_match_the_library():
+    """The CLI keeps its own copies so that parsing does not import the figures layer."""
+    from figures.report import PLOT_KINDS
+    from parity_frontiers import cli_figures
+
+    assert cli_figures.PLOT_KINDS == PLOT_KINDS
+    assert cli_figures.SCALES == reproduce_module.SCALES

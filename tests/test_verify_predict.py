@@ -69,7 +69,11 @@ def test_onestep_predictions_equal_a_direct_simulation():
         assert cell["ci_low"] <= cell["predicted"] <= cell["ci_high"]
     assert [(s["k"], s["s"]) for s in out["skipped"]] == [(4, 2)]
     assert {c["width"] for c in out["curves"]} == {2, 40}
-    assert all(c["status"] in ("inside", "below_grid", "above_grid") for c in out["curves"])
+    for curve in out["curves"]:  # each curve's m* is the crossing of its own cells
+        own = sorted((c["samples"], c["predicted"]) for c in out["cells"]
+                     if c["width"] == curve["width"])
+        status, m_star = crossing([m for m, _ in own], [p for _, p in own])
+        assert (curve["status"], curve["m_star"]) == (status, m_star)
 
 
 def test_onestep_dense_uses_support_n():
