@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from verify.config import LOSSES
 from verify.sweep import DEVICES
 
-from .args import add_output_flags, positive_int_arg, real_arg, size_arg
-from .cli_verify import path_arg, threads_arg
+from .args import add_output_flags, positive_int_arg, size_arg
+from .cli_verify import add_sgd_options, path_arg, threads_arg
 from .output import dumps_json, format_number, format_table
 
 # argparse dest -> LotteryTicketConfig field (only the options given override the base config)
@@ -55,14 +54,7 @@ def register(sub) -> None:
                    help="step budget of the wide run (default 20000; paper 1e5)")
     g.add_argument("--retrain-steps", type=size_arg,
                    help="steps of each retrain run (default 10000; paper 20000)")
-    g.add_argument("--eval-every", type=size_arg, help="evaluation period (default 100)")
-    g.add_argument("--batch-size", type=size_arg, help="minibatch size (default 32)")
-    g.add_argument("--lr", type=real_arg, help="SGD learning rate (default 0.1)")
-    g.add_argument("--weight-decay", type=real_arg, help="weight decay (default 0.01)")
-    g.add_argument("--loss", choices=LOSSES, help="loss on +-1 labels (default hinge)")
-    g.add_argument("--test-size", type=size_arg, help="held-out test samples (default 10000)")
-    g.add_argument("--success-error", type=real_arg,
-                   help="success = test error <= this (default 0.1)")
+    add_sgd_options(g)
     e = p.add_argument_group("execution and output")
     e.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto (CUDA if available), cpu or cuda (default auto)")

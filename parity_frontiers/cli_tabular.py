@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from .args import add_output_flags, positive_int_arg, real_arg, size_arg
+from .cli_verify import path_arg
 from .output import dumps_json, format_table
 
 _INSTALL_HINT = "scikit-learn is not installed: pip install parity-frontiers[tabular]"
@@ -37,12 +38,6 @@ def fraction_arg(text: str) -> float:
     return value
 
 
-def _path_arg(text: str) -> str:
-    if not text:
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
-
-
 def register(sub) -> None:
     """Add the ``tabular`` subcommand to the top-level subparsers ``sub``."""
     p = sub.add_parser("tabular", help="tabular proxy: sparse-init MLPs vs random forests",
@@ -57,7 +52,7 @@ def register(sub) -> None:
                                        "synthetic sparse-rule tasks) and the 16 OpenML tasks "
                                        "of Grinsztajn et al. 2022 with their cache state. "
                                        "Aliases: offline, grinsztajn.")
-    d.add_argument("--cache-dir", type=_path_arg,
+    d.add_argument("--cache-dir", type=path_arg,
                    help="OpenML cache directory (default $PARITY_FRONTIERS_DATA or "
                         "~/.cache/parity-frontiers/openml)")
     add_output_flags(d, latex=False)
@@ -70,7 +65,7 @@ def register(sub) -> None:
                                        "fit and scored. One committed row per fit in the "
                                        "store's tabular_runs table; re-running skips stored "
                                        "rows.")
-    r.add_argument("--store", type=_path_arg, required=True, metavar="PATH",
+    r.add_argument("--store", type=path_arg, required=True, metavar="PATH",
                    help="results store (SQLite; created if absent)")
     r.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), metavar="NAME",
                    help="dataset names or aliases (default: " + " ".join(DEFAULT_DATASETS)
@@ -106,7 +101,7 @@ def register(sub) -> None:
     g.add_argument("--weight-decay", type=real_arg)
     r.add_argument("--forest-trees", type=positive_int_arg, default=100,
                    help="trees per random forest (default 100)")
-    r.add_argument("--cache-dir", type=_path_arg, help="OpenML cache directory")
+    r.add_argument("--cache-dir", type=path_arg, help="OpenML cache directory")
     r.add_argument("--no-download", action="store_true",
                    help="never download: an uncached OpenML dataset is an error")
     r.add_argument("--device", choices=("auto", "cpu", "cuda"),
@@ -123,14 +118,14 @@ def register(sub) -> None:
                                        "other settings (forest trees, MLP options, seed, "
                                        "test split) are never pooled: each setting is its "
                                        "own row, labelled by what differs.")
-    s.add_argument("--store", type=_path_arg, required=True, metavar="PATH")
+    s.add_argument("--store", type=path_arg, required=True, metavar="PATH")
     add_output_flags(s, latex=False)
     s.set_defaults(handler=_cmd_summary)
 
     f = actions.add_parser("plot", help="figure: test error vs training fraction per dataset",
                            description="Writes STEM.png and STEM.pdf into --out.")
-    f.add_argument("--store", type=_path_arg, required=True, metavar="PATH")
-    f.add_argument("--out", type=_path_arg, required=True, metavar="DIR")
+    f.add_argument("--store", type=path_arg, required=True, metavar="PATH")
+    f.add_argument("--out", type=path_arg, required=True, metavar="DIR")
     f.add_argument("--stem", default="tabular", help="file name stem (default tabular)")
     f.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets")
     add_output_flags(f, latex=False)

@@ -59,6 +59,11 @@ def _add_training_options(p) -> None:
     g = p.add_argument_group("training settings (defaults as in the paper, section 5)")
     g.add_argument("--depth", type=size_arg, help="hidden layers (default 1: a 2-layer MLP)")
     g.add_argument("--max-steps", type=size_arg, help="step budget T (default 20000)")
+    add_sgd_options(g)
+
+
+def add_sgd_options(g) -> None:
+    """The SGD and evaluation settings every training command shares (RunConfig's fields)."""
     g.add_argument("--eval-every", type=size_arg, help="evaluation period in steps (default 100)")
     g.add_argument("--batch-size", type=size_arg, help="minibatch size (default 32)")
     g.add_argument("--lr", type=real_arg, help="SGD learning rate (default 0.1)")
