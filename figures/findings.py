@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+from verify.analysis import group_rows
+
 __all__ = ["VERDICTS", "ALPHA", "finding_small_m", "finding_width_monotone",
            "finding_sparse_beats_dense", "finding_data_vs_time", "judge_findings"]
 
@@ -28,16 +30,13 @@ def _offline(points):
     return [p for p in points if p["samples"] is not None]
 
 
-def _curves(points, *fields):
-    groups: dict[tuple, list[dict]] = {}
-    for p in points:
-        groups.setdefault(tuple(p[f] for f in fields), []).append(p)
-    return groups
+def init_label(point: dict) -> str:
+    """'dense' or 'sparse s=2': the init of a row, for tables and evidence."""
+    return "dense" if point["init"] == "dense" else f"sparse s={point['s']}"
 
 
 def _label(p) -> str:
-    init = "dense" if p["init"] == "dense" else f"sparse s={p['s']}"
-    return f"n={p['n']} k={p['k']} {init}"
+    return f"n={p['n']} k={p['k']} {init_label(p)}"
 
 
 def _fisher_greater(a_wins, a_runs, b_wins, b_runs) -> float:
@@ -56,7 +55,7 @@ def finding_small_m(points: Sequence[dict]) -> dict:
     rule = ("reproduced if a cell has Wilson lower bound >= 1/2 at m <= n^k/10; not reproduced "
             "if clear successes exist only at larger m; inconclusive if none succeeds clearly")
     evidence = []
-    for (n, k), cells in sorted(_curves(_offline(points), "n", "k").items()):
+    for (n, k), cells in sorted(group_rows(_offline(points), ("n", "k")).items()):
         clear = [c for c in cells if c["ci_low"] >= 0.5]
         if not clear:
             evidence.append({"n": n, "k": k, "smallest_m": None})
@@ -94,7 +93,7 @@ def finding_width_monotone(points: Sequence[dict]) -> dict:
     paper's "steps fall") is reported alongside, not judged.
     """
     pairs, informative, decreases, steps_pairs, steps_fall = 0, 0, [], 0, 0
-    for _key, cells in _curves(points, "n", "k", "init", "s", "samples").items():
+    for _key, cells in group_rows(points, ("n", "k", "init", "s", "samples")).items():
         cells = sorted(cells, key=lambda c: c["width"])
         for a, b in zip(cells, cells[1:], strict=False):
             pairs += 1
@@ -147,7 +146,7 @@ def finding_sparse_beats_dense(points: Sequence[dict], frontier: Sequence[dict])
     otherwise. m* of each init at those widths is reported too.
     """
     evidence, verdicts = [], []
-    for (n, k), cells in sorted(_curves(points, "n", "k").items()):
+    for (n, k), cells in sorted(group_rows(points, ("n", "k")).items()):
         dense = [c for c in cells if c["init"] == "dense"]
         sparse = [c for c in cells if c["init"] == "sparse" and c["s"] == 2]
         common = sorted({c["width"] for c in dense} & {c["width"] for c in sparse})
@@ -220,7 +219,7 @@ def finding_data_vs_time(points: Sequence[dict]) -> dict:
     earlier (smaller m) and a later cell of its curve, significantly below the better of the
     two by a one-sided Fisher test at Bonferroni :data:`ALPHA` over all cells examined.
     """
-    curves = _curves(_offline(points), "n", "k", "init", "s", "width")
+    curves = group_rows(_offline(points), ("n", "k", "init", "s", "width"))
     rhos, ratios = [], []
     for key, cells in curves.items():
         reached = sorted((c for c in cells if _success_median(c) is not None),

@@ -13,9 +13,11 @@ fewer than :data:`MIN_SEEDS_FOR_INTERVAL` runs are marked on the figure, never d
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from verify.analysis import group_rows
 
 from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
 
@@ -39,13 +41,6 @@ def _check_rows(points, what: str = "cells") -> list[dict]:
     if not points:
         raise ValueError(f"nothing to plot: no {what} (is the store empty?)")
     return points
-
-
-def _by(points: Iterable[dict], *names: str) -> dict[tuple, list[dict]]:
-    groups: dict[tuple, list[dict]] = {}
-    for point in points:
-        groups.setdefault(tuple(point[name] for name in names), []).append(point)
-    return groups
 
 
 def _panels(points: list[dict]) -> list[tuple]:
@@ -103,7 +98,7 @@ def success_heatmap(points: Sequence[dict], out_dir, *, frontier: Sequence[dict]
     """
     points = _check_rows(points)
     paths = []
-    for (n, k), cells in _by(points, "n", "k").items():
+    for (n, k), cells in group_rows(points, ("n", "k")).items():
         panels = _panels(cells)
         m_grid, online_x = _m_axis(cells)
         columns = m_grid + ([None] if online_x is not None else [])
@@ -237,14 +232,14 @@ def _curves_figure(points, out_dir, stem, what, draw_line, finish_axis, legend) 
     marker, label)`` draws a width's cells (sorted by m); ``finish_axis(ax)`` sets the y axis."""
     points = _check_rows(points)
     paths = []
-    for (n, k), cells in _by(points, "n", "k").items():
+    for (n, k), cells in group_rows(points, ("n", "k")).items():
         panels = _panels(cells)
         m_grid, online_x = _m_axis(cells)
         fig, axes = subplots(1, len(panels), figsize=(4.4 * len(panels), 3.6), squeeze=False,
                              sharey=True)
         for ax, (init, s) in zip(axes[0], panels, strict=True):
             here = [c for c in cells if (c["init"], c["s"]) == (init, s)]
-            lines = sorted(_by(here, "width").items())
+            lines = sorted(group_rows(here, ("width",)).items())
             for idx, (width, line) in enumerate(lines):
                 # Widths are nudged apart on the log axis so equal values do not hide each other.
                 dodge = 10 ** (0.012 * (idx - (len(lines) - 1) / 2))

@@ -15,11 +15,17 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from verify.analysis import CURVE_FIELDS, frontier_table, power_law_fit, success_points
+from verify.analysis import (
+    CURVE_FIELDS,
+    frontier_table,
+    group_rows,
+    power_law_fit,
+    success_points,
+)
 from verify.config import RunConfig, RunResult
 from verify.predict import onestep_predictions, sq_check, theorem_frontier
 
-from .findings import ALPHA, judge_findings
+from .findings import ALPHA, init_label, judge_findings
 
 __all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "write_report",
            "load_results", "check_out_dir"]
@@ -79,12 +85,9 @@ def completeness(results: Sequence[RunResult],
 
 
 def _power_laws(frontier: Sequence[dict]) -> list[dict]:
-    groups: dict[tuple, list[dict]] = {}
-    for row in frontier:
-        if row["status"] == "fitted":
-            groups.setdefault((row["n"], row["k"], row["init"], row["s"]), []).append(row)
+    fitted = [row for row in frontier if row["status"] == "fitted"]
     out = []
-    for (n, k, init, s), rows in groups.items():
+    for (n, k, init, s), rows in group_rows(fitted, ("n", "k", "init", "s")).items():
         entry = {"n": n, "k": k, "init": init, "s": s, "widths": tuple(r["width"] for r in rows)}
         if len({r["width"] for r in rows}) >= 2:
             fit = power_law_fit([r["width"] for r in rows], [r["m_star"] for r in rows],
@@ -339,7 +342,7 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
                          "above_grid": ("> ", "m_max")}[one["status"]]
                 one_ratio = bound[0] + _fmt(one[bound[1]] / row["m_star"])
         thm = theorem.get(key, {})
-        init = "dense" if row["init"] == "dense" else f"sparse s={row['s']}"
+        init = init_label(row)
         lines.append(f"| {row['n']} | {row['k']} | {init} | {row['width']} | "
                      f"{_frontier_text(row)} | {one_text} | {one_ratio} | "
                      f"{_fmt(thm.get('predicted'))} | {_fmt(thm.get('ratio'))} |")
@@ -362,11 +365,11 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
         lines += ["", "| init | width | n | measured m* ratio | theorem's ratio |",
                   "|---|---|---|---|---|"]
         for row in scaling:
-            init = "dense" if row["init"] == "dense" else f"sparse s={row['s']}"
+            init = init_label(row)
             lines.append(f"| {init} | {row['width']} | {row['n_low']} -> {row['n_high']} | "
                          f"{row['measured_ratio']:.3g} | {row['predicted_ratio']:.3g} |")
     for const in analysis["theorem"]["constants"]:
-        init = "dense" if const["init"] == "dense" else f"sparse s={const['s']}"
+        init = init_label(const)
         lines.append("")
         lines.append(f"Fitted constants, {init} ({', '.join(const['theorem'])}): c3 = "
                      f"{_fmt(const['c3'])} from {const['fitted_from']} m*; c2 <= "
@@ -376,7 +379,7 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
               "(the paper could not measure this).", "",
               "| n | k | init | widths | exponent [95%] |", "|---|---|---|---|---|"]
     for law in analysis["power_laws"]:
-        init = "dense" if law["init"] == "dense" else f"sparse s={law['s']}"
+        init = init_label(law)
         text = ("needs 2+ widths" if law["exponent"] is None else
                 f"{law['exponent']:.3f} [{law['exponent_ci'][0]:.3f}, "
                 f"{law['exponent_ci'][1]:.3f}]")

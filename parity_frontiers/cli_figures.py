@@ -4,8 +4,9 @@
 ``report``      the theory-vs-experiment report of a results store (Markdown + JSON + figures)
 ``reproduce``   a scale's sweep (smoke, cpu, paper) and its report
 
-Thin wrappers over :mod:`figures.report` and :mod:`figures.reproduce`; matplotlib, torch and
-numba are imported only inside the handlers.
+Thin wrappers over :mod:`figures.report` and :mod:`figures.reproduce`, whose module level is
+light (no matplotlib, torch or numba: those are imported inside the functions that draw, train
+or simulate).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from __future__ import annotations
 import shlex
 import sys
 
+from figures.report import PLOT_KINDS
+from figures.reproduce import SCALES
+
 from .args import PROG, positive_int_arg, size_arg
 from .cli_verify import _add_run_options, _set_threads, path_arg
 from .output import dumps_json, format_table
-
-PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
-SCALES = ("smoke", "cpu", "paper")
 
 
 def _add_analysis_options(p) -> None:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from scipy import special, stats
 
-from .config import RunResult
-from .sweep import summarize
+from .config import RunConfig, RunResult
+from .sweep import median_steps_to_success, summarize
 
 __all__ = [
     "CELL_FIELDS",
@@ -40,11 +40,11 @@ __all__ = [
     "frontier_table",
     "power_law_fit",
     "curve_key",
+    "group_rows",
 ]
 
 #: Fields that name one curve of success against m: every config field but samples and seed.
-CURVE_FIELDS = ("n", "k", "init", "s", "width", "depth", "max_steps", "eval_every",
-                "batch_size", "lr", "weight_decay", "loss", "test_size", "success_error")
+CURVE_FIELDS = tuple(f.name for f in fields(RunConfig) if f.name not in ("samples", "seed"))
 #: Fields that name one grid cell (one success rate): a curve plus its sample size.
 CELL_FIELDS = CURVE_FIELDS + ("samples",)
 _Z95 = stats.norm.ppf(0.975)
@@ -53,6 +53,22 @@ _Z95 = stats.norm.ppf(0.975)
 def curve_key(point: dict) -> tuple:
     """The :data:`CURVE_FIELDS` of a config dict or summary point, as a hashable tuple."""
     return tuple(point[name] for name in CURVE_FIELDS)
+
+
+def group_rows(rows: Iterable, key) -> dict[tuple, list]:
+    """Rows grouped by ``key`` (a tuple of field names, or a function of a row), in first-seen
+    order of the groups and of the rows within each.
+
+    Examples
+    --------
+    >>> group_rows([{"n": 1, "w": 2}, {"n": 3, "w": 4}, {"n": 1, "w": 5}], ("n",))
+    {(1,): [{'n': 1, 'w': 2}, {'n': 1, 'w': 5}], (3,): [{'n': 3, 'w': 4}]}
+    """
+    key_of = key if callable(key) else (lambda row: tuple(row[name] for name in key))
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        groups.setdefault(key_of(row), []).append(row)
+    return groups
 
 
 # --- steps to success ---------------------------------------------------------------------------
@@ -152,7 +168,7 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
     return KaplanMeier(
         times=tuple(int(t) for t in times), survival=tuple(float(p) for p in survival),
         ci_low=tuple(float(p) for p in low), ci_high=tuple(float(p) for p in high),
-        median=_median(times, survival), median_ci=(_first_at_most_half(times, low),
+        median=median_steps_to_success(results), median_ci=(_first_at_most_half(times, low),
                                                     _first_at_most_half(times, high)),
         runs=len(results), successes=len(events), max_steps=max_steps)
 
@@ -160,18 +176,6 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
 def _first_at_most_half(times: np.ndarray, curve: np.ndarray) -> float | None:
     below = np.flatnonzero(curve <= 0.5 + 1e-12)
     return float(times[below[0]]) if below.size else None
-
-
-def _median(times: np.ndarray, survival: np.ndarray) -> float | None:
-    """First t with S(t) <= 1/2; the midpoint to the next event when S is exactly 1/2 there
-    (the ordinary median of an even number of uncensored values)."""
-    at = np.flatnonzero(survival <= 0.5 + 1e-12)
-    if not at.size:
-        return None
-    i = at[0]
-    if abs(survival[i] - 0.5) < 1e-12 and i + 1 < times.size:
-        return float(times[i] + times[i + 1]) / 2
-    return float(times[i])
 
 
 def success_points(results: Iterable[RunResult]) -> list[dict]:
@@ -184,10 +188,7 @@ def success_points(results: Iterable[RunResult]) -> list[dict]:
     (with a fraction p succeeding, the KM median is the 1/(2p) quantile of their times).
     """
     results = list(results)
-    by_cell: dict[tuple, list[RunResult]] = {}
-    for result in results:
-        config = result.config.as_dict()
-        by_cell.setdefault(tuple(config[f] for f in CELL_FIELDS), []).append(result)
+    by_cell = group_rows(results, lambda r: tuple(getattr(r.config, f) for f in CELL_FIELDS))
     points = summarize(results)
     for point in points:
         runs = by_cell[tuple(point[f] for f in CELL_FIELDS)]
@@ -377,11 +378,8 @@ def frontier_table(points: Iterable[dict], target: float = 0.5) -> list[dict]:
     Each row has the :data:`CURVE_FIELDS` and the :class:`FrontierFit` fields, in first-seen
     order of the curves.
     """
-    curves: dict[tuple, list[dict]] = {}
-    for point in points:
-        curves.setdefault(curve_key(point), []).append(point)
     rows = []
-    for key, cells in curves.items():
+    for key, cells in group_rows(points, curve_key).items():
         if all(c["samples"] is None for c in cells):
             continue
         fit = fit_frontier(cells, target)

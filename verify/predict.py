@@ -27,7 +27,7 @@ from theory.upper_bounds import (
     thm5_log10_width,
 )
 
-from .analysis import CURVE_FIELDS, curve_key
+from .analysis import CURVE_FIELDS, curve_key, group_rows
 
 __all__ = ["sq_check", "onestep_predictions", "crossing", "theorem_frontier",
            "mechanism_support"]
@@ -170,11 +170,8 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
     """
     from simulate.onestep import simulate_onestep
 
-    groups: dict[tuple, list[dict]] = {}
-    for point in _check_points(points):
-        if point["samples"] is None:
-            continue
-        groups.setdefault((point["n"], point["k"], point["init"], point["s"]), []).append(point)
+    offline = [p for p in _check_points(points) if p["samples"] is not None]
+    groups = group_rows(offline, ("n", "k", "init", "s"))
     cells, curves, skipped = [], [], []
     for (n, k, init, s), group in groups.items():
         support = mechanism_support(group[0])
@@ -209,10 +206,7 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
                           "ci_high": row["ci_high"],
                           "p_lucky_selects": row["p_lucky_selects"]["estimate"],
                           "trials": group_trials, "mechanism_s": support})
-    by_curve: dict[tuple, list[dict]] = {}
-    for cell in cells:
-        by_curve.setdefault(curve_key(cell), []).append(cell)
-    for key, group in by_curve.items():
+    for key, group in group_rows(cells, curve_key).items():
         status, m_star = crossing([c["samples"] for c in group],
                                   [c["predicted"] for c in group], target)
         curves.append({**dict(zip(CURVE_FIELDS, key, strict=True)), "status": status,
@@ -268,11 +262,8 @@ def theorem_frontier(frontier_rows: Iterable[dict]) -> dict:
         against the theorem's, which the fitted constants cannot absorb.
     """
     rows = list(frontier_rows)
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["init"], row["s"]), []).append(row)
     constants, out_rows = [], []
-    for (init, s), group in groups.items():
+    for (init, s), group in group_rows(rows, ("init", "s")).items():
         logs = {id(r): _theorem_logs(r["n"], r["k"], mechanism_support(r)) for r in group}
         fitted = [r for r in group if r["status"] == "fitted"]
         finite = [r for r in group if r["status"] in ("fitted", "below_grid")]
@@ -302,12 +293,10 @@ def theorem_frontier(frontier_rows: Iterable[dict]) -> dict:
 def _n_scaling(rows: list[dict]) -> list[dict]:
     """Measured m*(n_high) / m*(n_low) per (init, s, k, width) against the theorem's ratio
     M(n_high) / M(n_low): the part of the prediction the fitted constants cannot absorb."""
-    groups: dict[tuple, dict[int, dict]] = {}
-    for r in rows:
-        if r["status"] == "fitted":
-            groups.setdefault((r["init"], r["s"], r["k"], r["width"]), {})[r["n"]] = r
+    fitted = [r for r in rows if r["status"] == "fitted"]
     out = []
-    for (init, s, k, width), by_n in groups.items():
+    for (init, s, k, width), group in group_rows(fitted, ("init", "s", "k", "width")).items():
+        by_n = {r["n"]: r for r in group}
         if len(by_n) < 2:
             continue
         low, high = by_n[min(by_n)], by_n[max(by_n)]
