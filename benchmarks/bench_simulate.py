@@ -19,10 +19,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numba
 import numpy as np
+from _timing import best_of
 
 from simulate._bits import correlation_counts, sample_parity_bits
 from simulate._neurons import activation_bits
@@ -30,16 +30,6 @@ from simulate._rng import next_u64, trial_state
 from simulate.gradients import simulate_gradient
 from simulate.lottery import simulate_lottery
 from simulate.onestep import simulate_onestep
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
 
 # --- numpy baselines -----------------------------------------------------------------------
 

@@ -15,20 +15,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import time
 
 import numpy as np
+from _timing import best_of
 
 from simulate.sq import _all_inputs, draw_init_network, gradient_fourier_sup_norms
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def numpy_sup_norms(n, k, weights, biases, outputs):
