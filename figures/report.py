@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from verify.analysis import (
 )
 from verify.config import RunConfig, RunResult
 from verify.predict import onestep_predictions, sq_check, theorem_frontier
+from verify.store import write_replacing
 
 from .findings import ALPHA, init_label, judge_findings
 
@@ -409,14 +408,7 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_replacing(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_report(analysis: dict, out_dir, *, title: str = "parity-frontiers report",

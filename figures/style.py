@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
+
+from verify.store import write_replacing
 
 __all__ = [
     "PALETTE",
@@ -191,16 +192,8 @@ def save_figure(fig, out_dir, stem: str) -> list[Path]:
             for path in paths:
                 fmt = path.suffix[1:]
                 metadata = {"CreationDate": None} if fmt == "pdf" else None
-                handle, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=path.suffix,
-                                                    dir=out)
-                try:
-                    with os.fdopen(handle, "wb") as stream:
-                        fig.savefig(stream, format=fmt, dpi=PNG_DPI, metadata=metadata)
-                    os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; a figure is for sharing
-                    os.replace(tmp_name, path)
-                except BaseException:
-                    Path(tmp_name).unlink(missing_ok=True)
-                    raise
+                write_replacing(path, lambda tmp, fmt=fmt, metadata=metadata: fig.savefig(
+                    tmp, format=fmt, dpi=PNG_DPI, metadata=metadata))
         except OSError as exc:  # a file in the way, no permission, disk full...
             raise ValueError(f"cannot write figures to {out_dir}: "
                              f"{exc.strerror or exc}") from None

@@ -663,15 +663,18 @@ def export(path, out, format: str | None = None) -> int:
         if out.exists() and not out.is_file():  # /dev/stdout, a FIFO: cannot be replaced
             write(out)
         else:
-            _write_replacing(out, write)
+            write_replacing(out, write)
     except OSError as exc:
         raise ValueError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(rows)
 
 
-def _write_replacing(out: Path, write) -> None:
+def write_replacing(out, write) -> None:
     """``write(tmp)`` to a temporary file beside ``out`` (beside its target if ``out`` is a
-    symlink), then rename it over ``out``; on any error the temporary file is removed."""
+    symlink), then rename it over ``out``; on any error the temporary file is removed. The
+    file gets the mode of the one it replaces, or what a plain ``open`` would give. Exports,
+    reports and figures all write through this, so none is ever left half-written."""
+    out = Path(out)
     target = Path(os.path.realpath(out))
     if out.exists():
         mode = target.stat().st_mode & 0o7777
