@@ -204,26 +204,18 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
                   "samples": p["samples"] if p["samples"] is not None
                   else p["max_steps"] * p["batch_size"],
                   "steps": p["max_steps"], "success_rate": p["success_rate"]} for p in points]
-        paths += _theory_call(theory_plots.sq_frontier_figure, problems=sq_problems,
-                              widths=widths, steps=steps, samples_range=(1.0, 1e12),
-                              cells=cells, out_dir=out_dir)
+        paths += theory_plots.sq_frontier_figure(problems=sq_problems, widths=widths,
+                                                 steps=steps, samples_range=(1.0, 1e12),
+                                                 cells=cells, out_dir=out_dir)
     if "lottery" in want:
         n, k = problems[0]
         s_values = sorted({p["s"] for p in points if p["s"] is not None} | {1, k, k + 1})
         s_values = [s for s in s_values if s <= n]
         widths = sorted({p["width"] for p in points})
-        paths += _theory_call(theory_plots.lottery_figure, n=n, k=k, s_values=s_values,
-                              widths=widths, trials=lottery_trials, seed=seed,
-                              out_dir=out_dir)
+        paths += theory_plots.lottery_figure(n=n, k=k, s_values=s_values, widths=widths,
+                                             trials=lottery_trials, seed=seed,
+                                             out_dir=out_dir)["paths"]
     return paths
-
-
-def _theory_call(function, **kwargs) -> list[Path]:
-    """Call a figures.theory_plots function and return the paths it wrote."""
-    out = function(**kwargs)
-    if isinstance(out, dict):
-        out = out.get("paths", [])
-    return [Path(p) for p in out]
 
 
 # --- Markdown -------------------------------------------------------------------------------------
