@@ -86,6 +86,7 @@ from .config import INITS, MAX_SEED, RunConfig, RunResult
 from .store import ResultsStore
 
 __all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "run_sweep", "train_runs",
+           "plan_ensembles",
            "summarize", "median_steps_to_success", "check_device", "SweepSummary", "GRID_KEYS",
            "TRAIN_KEYS", "DEVICES", "MAX_GRID_RUNS"]
 
@@ -399,6 +400,37 @@ def _progress_bar(total: int, initial: int, enabled: bool, desc: str):
                 disable=None if enabled else True, smoothing=0, dynamic_ncols=True)
 
 
+def plan_ensembles(configs: Sequence[RunConfig], device: str = "auto",
+                   memory_cap_bytes: int | None = None,
+                   max_ensemble: int | None = None) -> list[list[RunConfig]]:
+    """Cut configs into the ensembles :func:`train_runs` trains, in order.
+
+    Configs are grouped by :meth:`RunConfig.shape_key` (first-seen order, duplicates dropped)
+    and each group is cut into consecutive chunks of at most
+    :func:`verify.trainer.max_ensemble_size` runs for ``device`` and ``memory_cap_bytes``, and
+    at most ``max_ensemble``. Executors that ship chunks elsewhere (:mod:`verify.executors`)
+    use the same plan.
+
+    Raises ValueError when one run alone does not fit in the memory cap.
+    """
+    configs = _unique(configs)
+    if max_ensemble is not None:
+        max_ensemble = check_int("max_ensemble", max_ensemble, strict=True)
+    if not configs:
+        return []
+    trainer = _trainer_module()
+    plan = []
+    for group in _groups(configs):
+        size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes, device=device))
+        if size < 1:
+            raise ValueError(f"one run of {_describe(group[0].as_dict())} does not fit in the "
+                             "memory cap")
+        if max_ensemble is not None:
+            size = min(size, max_ensemble)
+        plan.extend(group[i:i + size] for i in range(0, len(group), size))
+    return plan
+
+
 def train_runs(configs: Sequence[RunConfig], device: str = "auto",
                on_result: Callable[[RunResult], None] | None = None, progress: bool = True,
                memory_cap_bytes: int | None = None, max_ensemble: int | None = None,
@@ -425,20 +457,10 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
     """
     check_device(device)
     configs = _unique(configs)
-    if max_ensemble is not None:
-        max_ensemble = check_int("max_ensemble", max_ensemble, strict=True)
     if not configs:
         return []
     trainer = _trainer_module()
-    plan = []
-    for group in _groups(configs):
-        size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes, device=device))
-        if size < 1:
-            raise ValueError(f"one run of {_describe(group[0].as_dict())} does not fit in the "
-                             "memory cap")
-        if max_ensemble is not None:
-            size = min(size, max_ensemble)
-        plan.extend(group[i:i + size] for i in range(0, len(group), size))
+    plan = plan_ensembles(configs, device, memory_cap_bytes, max_ensemble)
 
     done: dict[str, RunResult] = {}
     bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
@@ -502,7 +524,7 @@ class SweepSummary:
 
 def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "auto",
               progress: bool = True, memory_cap_bytes: int | None = None,
-              max_ensemble: int | None = None) -> SweepSummary:
+              max_ensemble: int | None = None, executor=None) -> SweepSummary:
     """Train every config not yet in ``store``, storing each run as it finishes.
 
     Parameters
@@ -516,6 +538,10 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
     device, progress, memory_cap_bytes, max_ensemble
         As in :func:`train_runs`. The progress bar counts all runs of the sweep, the skipped
         ones included, so a resumed sweep starts part-way.
+    executor : verify.executors.Executor, optional
+        Where the runs are trained (default: a :class:`~verify.executors.LocalExecutor` with
+        ``device``, ``memory_cap_bytes`` and ``max_ensemble``; a given executor carries its
+        own). Results come back to this process, which alone writes ``store``.
 
     Returns
     -------
@@ -524,7 +550,10 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
     Interrupting (Ctrl-C, a kill) keeps every run stored so far; calling again resumes.
     """
     start = time.perf_counter()
-    check_device(device)
+    if executor is None:
+        from .executors import LocalExecutor
+
+        executor = LocalExecutor(device, memory_cap_bytes, max_ensemble)
     configs = _unique(configs)
     stored = store.completed_keys()
     todo = [c for c in configs if c.key() not in stored]
@@ -534,8 +563,7 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
         # not at the first store.add after a run has been trained.
         store.check()
         with _progress_bar(len(configs), skipped, progress, "sweep") as bar:
-            train_runs(todo, device=device, on_result=store.add, progress=progress,
-                       memory_cap_bytes=memory_cap_bytes, max_ensemble=max_ensemble, _bar=bar)
+            executor.train(todo, on_result=store.add, progress=progress, _bar=bar)
     results = store.results(keys=[c.key() for c in configs])
     return SweepSummary(total=len(configs), skipped=skipped, trained=len(todo),
                         successes=sum(r.success for r in results),
