@@ -18,6 +18,7 @@ from verify.store import EXPORT_FORMATS, ResultsStore, export, export_format
 from verify.sweep import DEVICES, build_grid, grid_from_toml, run_sweep, summarize, train_runs
 
 from .args import PROG, add_output_flags, emit, memory_gib_arg, positive_int_arg, real_arg, size_arg
+from .executor_args import add_executor_options, executor_from_args
 from .output import dumps_json, format_number, format_table
 
 # argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
@@ -150,6 +151,7 @@ def register(sub) -> None:
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
     _add_training_options(p)
     _add_run_options(p)
+    add_executor_options(p)
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_sweep)
 
@@ -241,11 +243,13 @@ def _cmd_sweep(args) -> str:
         if missing:
             raise ValueError(f"give {', '.join(missing)} (or --config FILE.toml)")
         configs = build_grid(**_given(args, _GRID_OPTIONS + _TRAIN_OPTIONS))
-    with ResultsStore(args.store) as store:
+    # The executor first: options that do not go together, or an unreachable scheduler, fail
+    # before the store is created. Inside, a started cluster is shut down on every exit.
+    with executor_from_args(args) as executor, ResultsStore(args.store) as store:
+        executor_text = executor.describe()
         try:
-            summary = run_sweep(configs, store, device=args.device,
-                                progress=not args.no_progress, memory_cap_bytes=args.memory_cap,
-                                max_ensemble=args.max_ensemble)
+            summary = run_sweep(configs, store, progress=not args.no_progress,
+                                executor=executor)
         except KeyboardInterrupt:
             try:
                 safe = f"{store.count()} run(s) are"
@@ -254,7 +258,7 @@ def _cmd_sweep(args) -> str:
             print(f"{PROG} sweep: {safe} safe in {args.store}; run the same command again to "
                   "resume", file=sys.stderr)
             raise
-    out = {"store": str(args.store), **summary.as_dict()}
+    out = {"store": str(args.store), "executor": executor_text, **summary.as_dict()}
     if args.json:
         return dumps_json(out)
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
@@ -263,7 +267,7 @@ def _cmd_sweep(args) -> str:
              _median_text(p)] for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
-             f"{summary.successes} successes")
+             f"{summary.successes} successes; executor {executor_text}")
     table = format_table(["n", "k", "width", "samples", "init", "s", "runs", "successes",
                           "success rate [Wilson 95%]", "median steps to success (KM)"], rows,
                          title=title)
