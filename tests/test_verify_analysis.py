@@ -184,6 +184,32 @@ def test_fit_frontier_errors():
         fit_frontier(_cells([10, 10], [0, 1]))
 
 
+def test_fieller_interval_is_the_set_of_ratios_the_wald_test_accepts():
+    """Fieller's ends against a brute-force scan of x: (c - b0 - b1 x)^2 <= z^2 Var(b0 + b1 x)."""
+    m = [100, 200, 300, 500, 700, 1000, 2000]
+    for wins in ([0, 1, 3, 6, 9, 12, 16], [0, 0, 2, 9, 15, 16, 16], [1, 2, 5, 6, 9, 10, 14]):
+        fit = fit_frontier(_cells(m, wins), interval="fieller")
+        delta = fit_frontier(_cells(m, wins))
+        assert fit.m_star == delta.m_star and fit.status == "fitted"
+        b0, b1 = fit.intercept, fit.slope
+        cov = np.array(fit.covariance)
+        x = np.linspace(0, 6, 600_001)
+        var = cov[0, 0] + 2 * x * cov[0, 1] + x * x * cov[1, 1]
+        inside = x[(special.logit(0.5) - b0 - b1 * x) ** 2 <= stats.norm.ppf(0.975) ** 2 * var]
+        assert math.log10(fit.ci_low) == pytest.approx(inside.min(), abs=2e-5)
+        assert math.log10(fit.ci_high) == pytest.approx(inside.max(), abs=2e-5)
+        # Fieller is the wider of the two on the side of the steeper uncertainty
+        assert fit.ci_high - fit.ci_low >= 0.9 * (delta.ci_high - delta.ci_low)
+
+
+def test_fieller_interval_is_unbounded_when_the_slope_is_not_significant():
+    fit = fit_frontier(_cells([100, 1000], [1, 2], runs=3), interval="fieller")
+    assert fit.status in ("fitted", "extrapolated")
+    assert fit.ci_low is None and fit.ci_high is None
+    with pytest.raises(ValueError, match="interval"):
+        fit_frontier(_cells([100, 1000], [1, 2]), interval="wald")
+
+
 def test_frontier_table_one_row_per_curve():
     runs = []
     for width, wins in ((8, (0, 2, 16)), (32, (2, 14, 16))):

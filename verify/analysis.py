@@ -29,6 +29,7 @@ from .config import RunConfig, RunResult
 from .sweep import median_steps_to_success, summarize
 
 __all__ = [
+    "INTERVALS",
     "CELL_FIELDS",
     "CURVE_FIELDS",
     "KaplanMeier",
@@ -295,7 +296,11 @@ def _dlogistic(eta):
     return p * (1 - p)
 
 
-def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
+INTERVALS = ("delta", "fieller")
+
+
+def fit_frontier(points: Sequence[dict], target: float = 0.5,
+                 interval: str = "delta") -> FrontierFit:
     r"""Locate m*, the sample size where the success probability of one curve crosses target.
 
     Fits :math:`\operatorname{logit} P(\text{success} \mid m) = \beta_0 + \beta_1 \log_{10} m`
@@ -307,6 +312,18 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
     .. math:: \operatorname{Var} \log_{10} m^* \approx g^\top \Sigma g, \quad
               g = -\frac{1}{\beta_1} (1, \log_{10} m^*).
 
+    ``interval="fieller"`` gives Fieller's interval for the ratio instead (Finney, *Probit
+    Analysis*, 1971, sec. 4.5): the :math:`x` with
+
+    .. math:: (c - \beta_0 - \beta_1 x)^2 \le z^2 \, (\Sigma_{00} + 2 x \Sigma_{01}
+              + x^2 \Sigma_{11}), \quad c = \operatorname{logit}(\text{target}),
+
+    which widens (up to unbounded, ends None) as the slope becomes uncertain. The delta method
+    ignores that, and undercovers when few runs sit near a steep crossing: 0.85 against 0.95
+    nominal for the adaptive search of :mod:`verify.frontier_search`, which therefore uses
+    Fieller (0.91-0.98 there; tests/test_frontier_search.py). On a full grid of 16 seeds the
+    two agree closely.
+
     A curve whose every cell is at or above the target (or at or below) has no crossing inside
     the sampled range; the status says so instead of extrapolating.
 
@@ -317,6 +334,8 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
         :func:`success_points`).
     target : float, default 0.5
         Success probability that defines the frontier, in (0, 1).
+    interval : {"delta", "fieller"}
+        How the 95% interval of m* is made.
 
     Returns
     -------
@@ -332,6 +351,8 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
     """
     if not 0 < target < 1:
         raise ValueError(f"target must be in (0, 1), got {target!r}")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {INTERVALS}, got {interval!r}")
     cells = [p for p in points if p["samples"] is not None]
     if not cells:
         raise ValueError("fit_frontier needs at least one cell with a finite sample size "
@@ -361,18 +382,43 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5) -> FrontierFit:
     if beta[1] <= 0:
         return result("not_increasing", beta=beta, cov=cov)
     log_m = (special.logit(target) - beta[0]) / beta[1]
+    status = "fitted" if m_values[0] <= 10 ** log_m <= m_values[-1] else "extrapolated"
+    if interval == "fieller":
+        low, high = _fieller(special.logit(target), beta, cov)
+        return result(status, float(10 ** log_m), None if low is None else _pow10(low),
+                      None if high is None else _pow10(high), beta, cov)
     grad = -np.array([1.0, log_m]) / beta[1]
     half = _Z95 * math.sqrt(max(float(grad @ cov @ grad), 0.0))
-    status = "fitted" if m_values[0] <= 10 ** log_m <= m_values[-1] else "extrapolated"
     return result(status, float(10 ** log_m), float(10 ** (log_m - half)),
                   float(10 ** (log_m + half)), beta, cov)
+
+
+def _pow10(x: float) -> float | None:
+    # an interval end beyond float range is unbounded in practice
+    return float(10 ** x) if x < 300 else None
+
+
+def _fieller(c: float, beta: np.ndarray, cov: np.ndarray) -> tuple:
+    """Ends of Fieller's 95% set for x = (c - b0) / b1; None for an unbounded end."""
+    b0, b1 = beta
+    z2 = _Z95 ** 2
+    # (c - b0 - b1 x)^2 - z^2 (v00 + 2 v01 x + v11 x^2) <= 0, a quadratic a x^2 + b x + d <= 0
+    a = b1 * b1 - z2 * cov[1, 1]
+    b = -2 * (c - b0) * b1 - 2 * z2 * cov[0, 1]
+    d = (c - b0) ** 2 - z2 * cov[0, 0]
+    disc = b * b - 4 * a * d
+    if a <= 0 or disc < 0:  # the slope is not significantly positive: no bounded set
+        return None, None
+    root = math.sqrt(disc)
+    return float((-b - root) / (2 * a)), float((-b + root) / (2 * a))
 
 
 def _tuple2(cov: np.ndarray) -> tuple:
     return tuple(tuple(float(v) for v in row) for row in cov)
 
 
-def frontier_table(points: Iterable[dict], target: float = 0.5) -> list[dict]:
+def frontier_table(points: Iterable[dict], target: float = 0.5,
+                   interval: str = "delta") -> list[dict]:
     """:func:`fit_frontier` for every curve among ``points``: one row per curve.
 
     Each row has the :data:`CURVE_FIELDS` and the :class:`FrontierFit` fields, in first-seen
@@ -382,7 +428,7 @@ def frontier_table(points: Iterable[dict], target: float = 0.5) -> list[dict]:
     for key, cells in group_rows(points, curve_key).items():
         if all(c["samples"] is None for c in cells):
             continue
-        fit = fit_frontier(cells, target)
+        fit = fit_frontier(cells, target, interval)
         rows.append({**dict(zip(CURVE_FIELDS, key, strict=True)), **fit.as_dict()})
     return rows
 

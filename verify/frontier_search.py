@@ -23,7 +23,9 @@ in log m (derived here; the statistics are those of :func:`verify.analysis.fit_f
    with :math:`I` the Fisher information of the runs so far, :math:`p_x` the fitted success
    probability at :math:`x = \log_{10} m` and :math:`b` the batch size.
 3. **Stopping.** The search of a curve ends ``converged`` when the fit is inside the sampled
-   range and the half-width of the 95% interval of :math:`\log_{10} m^*` is at most ``tol``
+   range and the half-width of the 95% Fieller interval of :math:`\log_{10} m^*`
+   (``fit_frontier(..., interval="fieller")``; the delta-method interval undercovers under a
+   sequential design) is at most ``tol``
    (``tol = 0.05`` is m* within a factor :math:`10^{0.05} \approx 1.12`), or ``budget`` when
    it has used ``max_runs`` runs, or ``exhausted`` when every lattice point is at
    ``max_runs_per_cell``.
@@ -276,7 +278,7 @@ class _CurveState:
     # --- decisions ----------------------------------------------------------------------------
     def refit(self) -> None:
         cells = self.cells()
-        self.fit = fit_frontier(cells, self.settings.target) if cells else None
+        self.fit = fit_frontier(cells, self.settings.target, "fieller") if cells else None
 
     def half_width(self) -> float | None:
         fit = self.fit
