@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -198,8 +199,9 @@ class DaskExecutor(Executor):
         Upper bound on the runs of one task.
     threads_per_worker : int, optional
         Torch threads of each worker's training (default 1).
-    timeout : float
-        Seconds to wait for the scheduler (``dask``) or the LocalCluster to answer.
+    timeout : float, optional
+        Seconds to wait for the scheduler (``dask``) or the LocalCluster to answer (default
+        :data:`DEFAULT_CONNECT_TIMEOUT`).
 
     Raises ValueError on invalid options, an unreachable scheduler, or workers that cannot
     import :mod:`verify` or run another parity-frontiers version than this process.
@@ -208,7 +210,8 @@ class DaskExecutor(Executor):
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  device: str = "auto", memory_cap_bytes: int | None = None,
                  max_ensemble: int | None = None, threads_per_worker: int | None = None,
-                 timeout: float = DEFAULT_CONNECT_TIMEOUT):
+                 timeout: float | None = None):
+        timeout = DEFAULT_CONNECT_TIMEOUT if timeout is None else timeout
         self.device = _check_device_name(device)
         self.memory_cap_bytes = (None if memory_cap_bytes is None else
                                  check_int("memory_cap_bytes", memory_cap_bytes, strict=True))
@@ -245,9 +248,14 @@ class DaskExecutor(Executor):
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
+            # No dashboard, and the scheduler's HTTP endpoints (health, metrics) on a free
+            # loopback port rather than 8787 on every interface. Worker errors reach the
+            # driver as exceptions (train's ValueError), so their logs stay quiet.
             self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
                                         processes=True, host="127.0.0.1",
-                                        dashboard_address=None, silence_logs=40)
+                                        dashboard_address=None,
+                                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                                        silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster, timeout=timeout, set_as_default=False)
             return
         try:
