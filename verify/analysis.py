@@ -394,8 +394,8 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5,
 
 
 def _pow10(x: float) -> float | None:
-    # an interval end beyond float range is unbounded in practice
-    return float(10 ** x) if x < 300 else None
+    # an interval end beyond float range (10**x overflows or underflows to 0) is unbounded
+    return float(10 ** x) if -300 < x < 300 else None
 
 
 def _fieller(c: float, beta: np.ndarray, cov: np.ndarray) -> tuple:
