@@ -17,7 +17,15 @@ from theory.sq_bound import RESOURCES
 from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
 from theory.upper_bounds import upper_bound_frontier
 
-from . import __version__, cli_figures, cli_lottery_ticket, cli_simulate, cli_tabular, cli_verify
+from . import (
+    __version__,
+    cli_figures,
+    cli_frontier,
+    cli_lottery_ticket,
+    cli_simulate,
+    cli_tabular,
+    cli_verify,
+)
 from .args import (
     PROG,
     Parser,
@@ -110,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_simulate.register(sub)
     cli_verify.register(sub)
+    cli_frontier.register(sub)
     cli_figures.register(sub)
     cli_lottery_ticket.register(sub)
     cli_tabular.register(sub)

@@ -199,7 +199,8 @@ class CurveFrontier:
     ``status`` one of :data:`SEARCH_STATUSES`; ``m_star``, ``ci_low``, ``ci_high`` the final
     Firth fit with its 95% interval (None when no crossing was fitted) and ``fit_status``
     its :class:`verify.analysis.FrontierFit` status; ``half_width_log10`` the half-width of
-    the interval of log10 m*; ``runs`` every run the fit used, of which ``trained`` were
+    the interval of log10 m*; ``intercept`` and ``slope`` the fitted logistic coefficients in
+    log10 m; ``runs`` every run the fit used, of which ``trained`` were
     trained by this search and ``reused`` came from the store; ``rounds`` the rounds this
     curve took part in; ``cells`` the (samples, runs, successes) of every sampled m.
     """
@@ -213,6 +214,8 @@ class CurveFrontier:
     ci_high: float | None
     half_width_log10: float | None
     target: float
+    intercept: float | None
+    slope: float | None
     runs: int
     trained: int
     reused: int
@@ -410,6 +413,8 @@ class _CurveState:
             ci_low=None if fit is None else fit.ci_low,
             ci_high=None if fit is None else fit.ci_high,
             half_width_log10=self.half_width(), target=self.settings.target,
+            intercept=None if fit is None else fit.intercept,
+            slope=None if fit is None else fit.slope,
             runs=self.total(), trained=self.trained, reused=self.reused, rounds=self.rounds,
             cells=tuple(self.cells()))
 

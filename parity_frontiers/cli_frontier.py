@@ -1,0 +1,149 @@
+"""The ``frontier`` subcommand: adaptive search for m*(r) (:mod:`verify.frontier_search`).
+
+``parity-frontiers frontier --n 30 --k 3 --widths 16 64 256 --init dense sparse --s 2
+--store runs.db`` locates, per curve, the training-set size where the success probability
+crosses ``--target``, training only the runs the sequential design asks for. Every run goes to
+the results store as it finishes (only this process writes it), runs already stored are reused,
+and the same command resumes an interrupted search. ``--executor dask ...`` trains the rounds
+on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from verify.config import INITS
+from verify.frontier_search import SEARCH_STATUSES, SearchSettings
+
+from .args import PROG, add_output_flags, positive_int_arg, real_arg, size_arg
+from .cli_verify import (
+    _TRAIN_OPTIONS,
+    _add_run_options,
+    _add_training_options,
+    _set_threads,
+    path_arg,
+)
+from .executor_args import add_executor_options, executor_from_args
+from .output import dumps_json, format_number, format_table
+
+_SETTINGS = ("target", "tol", "m_min", "m_max", "points_per_decade", "batch", "probe_batch",
+             "max_runs", "max_runs_per_cell", "seed_start")
+
+
+def register(sub) -> None:
+    """Add the ``frontier`` subcommand to the top-level subparsers ``sub``."""
+    defaults = SearchSettings()
+    p = sub.add_parser(
+        "frontier", help="adaptive search for the frontier m*(r): far fewer runs than a grid",
+        description="For every curve (n, k, width, init, s), finds m*, the training-set size "
+                    "where P(success) crosses --target, by a sequential design in log m: "
+                    "bisection, then Firth logistic fits that place each new batch where it "
+                    "most narrows the interval of m*, until the 95%% Fieller interval of "
+                    "log10 m* has half-width <= --tol. Runs already in --store are reused; "
+                    "each new run is stored as it finishes, so the same command resumes.")
+    g = p.add_argument_group("curves (each takes one or more values)")
+    g.add_argument("--n", type=size_arg, nargs="+", required=True, help="input dimensions")
+    g.add_argument("--k", type=size_arg, nargs="+", required=True, help="parity degrees")
+    g.add_argument("--widths", "--width", dest="width", type=size_arg, nargs="+",
+                   required=True, help="hidden widths r (one frontier point each)")
+    g.add_argument("--init", choices=INITS, nargs="+", default=["dense"],
+                   help="inits (default dense)")
+    g.add_argument("--s", type=size_arg, nargs="+", help="sparse-init support sizes")
+    s = p.add_argument_group("search")
+    s.add_argument("--target", type=real_arg, default=defaults.target,
+                   help="success probability that defines m* (default 0.5)")
+    s.add_argument("--tol", type=real_arg, default=defaults.tol,
+                   help="stop at this half-width of the 95%% interval of log10 m* (default "
+                        f"{defaults.tol:g}: m* within a factor {10 ** defaults.tol:.2f})")
+    s.add_argument("--m-min", type=size_arg, default=defaults.m_min,
+                   help=f"smallest m searched (default {defaults.m_min})")
+    s.add_argument("--m-max", type=size_arg, default=defaults.m_max,
+                   help=f"largest m searched (default {defaults.m_max:.0e})")
+    s.add_argument("--points-per-decade", type=positive_int_arg,
+                   default=defaults.points_per_decade,
+                   help=f"sizes per decade of m (default {defaults.points_per_decade})")
+    s.add_argument("--batch", type=positive_int_arg, default=defaults.batch,
+                   help=f"seeds per model-phase batch (default {defaults.batch})")
+    s.add_argument("--probe-batch", type=positive_int_arg,
+                   help="seeds per bracketing probe (default max(2, batch / 2))")
+    s.add_argument("--max-runs", type=positive_int_arg, default=defaults.max_runs,
+                   help=f"budget of runs per curve, stored ones included (default "
+                        f"{defaults.max_runs})")
+    s.add_argument("--max-runs-per-cell", type=positive_int_arg,
+                   help="at most this many runs at one m (default no limit)")
+    s.add_argument("--seed-start", type=size_arg, default=0,
+                   help="smallest seed a new run takes (default 0)")
+    p.add_argument("--store", metavar="PATH", type=path_arg, required=True,
+                   help="results store (SQLite): reused, and written as runs finish")
+    p.add_argument("--plot", metavar="DIR", type=path_arg,
+                   help="also draw DIR/frontier_search.png and .pdf (runs placed, fits, m*(r))")
+    _add_training_options(p)
+    _add_run_options(p)
+    add_executor_options(p)
+    add_output_flags(p, latex=False)
+    p.set_defaults(handler=_cmd_frontier)
+
+
+def _cmd_frontier(args) -> str:
+    from verify.frontier_search import curve_templates, search_frontiers
+    from verify.store import ResultsStore
+
+    settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
+    train = {name: getattr(args, name) for name in _TRAIN_OPTIONS
+             if getattr(args, name) is not None}
+    templates = curve_templates(args.n, args.k, args.width, args.init, args.s, **train)
+    if args.plot is not None:
+        from figures.report import check_out_dir
+
+        check_out_dir(args.plot)
+    _set_threads(args)
+    with executor_from_args(args) as executor, ResultsStore(args.store) as store:
+        executor_text = executor.describe()
+        try:
+            found = search_frontiers(templates, executor, store=store, settings=settings,
+                                     progress=not args.no_progress)
+        except KeyboardInterrupt:
+            print(f"{PROG} frontier: every finished run is safe in {args.store}; run the same "
+                  "command again to resume", file=sys.stderr)
+            raise
+    paths = []
+    if args.plot is not None:
+        from figures.search_plots import search_figure
+
+        paths = [str(p) for p in search_figure(found, args.plot)]
+    trained = sum(f.trained for f in found)
+    reused = sum(f.reused for f in found)
+    out = {"store": str(args.store), "executor": executor_text, "settings": settings.as_dict(),
+           "trained": trained, "reused": reused, "figures": paths,
+           "curves": [f.as_dict() for f in found]}
+    if args.json:
+        return dumps_json(out)
+    rows = []
+    for f in found:
+        c = f.curve
+        interval = "-" if f.m_star is None else (
+            f"{format_number(round(f.m_star))} [{_end(f.ci_low)}, {_end(f.ci_high)}]")
+        rows.append([c["n"], c["k"], c["width"], c["init"], "-" if c["s"] is None else c["s"],
+                     f.status, interval,
+                     "-" if f.half_width_log10 is None else f"{f.half_width_log10:.3f}",
+                     f.runs, f.trained, f.reused, len(f.cells)])
+    title = (f"Adaptive frontier search into {args.store}: {len(found)} curve(s), {trained} "
+             f"runs trained, {reused} reused; executor {executor_text}")
+    table = format_table(["n", "k", "width", "init", "s", "status",
+                          f"m* at P = {settings.target:g} [95%]", "half-width log10", "runs",
+                          "trained", "reused", "sizes"], rows, title=title)
+    lattice = len(settings.lattice())
+    notes = [
+        f"m*: Firth logistic fit in log10 m, Fieller 95% interval ('open' = unbounded); "
+        f"converged = half-width <= {settings.tol:g}.",
+        "statuses: " + ", ".join(SEARCH_STATUSES) + " (verify/frontier_search.py).",
+        f"a full grid of the same {lattice} sizes with 16 seeds would take {16 * lattice} runs "
+        "per curve.",
+    ]
+    if paths:
+        notes.append(f"figure: {paths[0]}")
+    return table + "\n\n" + "\n".join(notes)
+
+
+def _end(value) -> str:
+    return "open" if value is None else format_number(round(value))
