@@ -194,6 +194,28 @@ def test_version_mismatch_is_refused(executor):
         executor.driver_version = saved
 
 
+@pytest.mark.parametrize("answer, message", [
+    (ModuleNotFoundError("No module named 'verify'"),
+     "worker tcp://w:1 cannot run verify (ModuleNotFoundError: No module named 'verify'); "
+     "install parity-frontiers there"),
+    ({"version": "same", "pid": 1, "error": "CUDA requested but not available"},
+     "worker tcp://w:1: CUDA requested but not available"),
+])
+def test_unfit_worker_is_refused(executor, monkeypatch, answer, message):
+    # What client.run(..., on_error="return") hands back for such a worker.
+    monkeypatch.setattr(executor, "driver_version", "same")
+    monkeypatch.setattr(executor.client, "run", lambda *a, **k: {"tcp://w:1": answer})
+    with pytest.raises(ValueError) as info:
+        executor._check_workers()
+    assert str(info.value) == message
+
+
+def test_killed_worker_failure_text():
+    exc = distributed.KilledWorker("parity-frontiers-ensemble-x", None, 3)
+    text = dist_module._failure_text(exc)
+    assert "allowed-failures = 3 (KilledWorker)" in text and "\n" not in text
+
+
 def test_memory_cap_too_small_is_refused_before_submitting(executor):
     executor.memory_cap_bytes, saved = 1024, executor.memory_cap_bytes
     try:

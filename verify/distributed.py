@@ -174,8 +174,10 @@ def _failure_text(exc: BaseException) -> str:
     from distributed import KilledWorker
 
     if isinstance(exc, KilledWorker):
-        return ("every worker that ran it died (KilledWorker: more than the scheduler's "
-                "allowed-failures); look for out-of-memory kills in the worker logs")
+        allowed = getattr(exc, "allowed_failures", None)
+        limit = "" if allowed is None else f" = {allowed}"
+        return ("the workers running it died more often than the scheduler's allowed-failures"
+                f"{limit} (KilledWorker); look for out-of-memory kills in the worker logs")
     text = str(exc).strip() or type(exc).__name__
     return text if isinstance(exc, ValueError) else f"{type(exc).__name__}: {text}"
 
