@@ -21,14 +21,14 @@ nvidia-smi -L
 python3 -c "import torch, numba, scipy; print('torch', torch.__version__, torch.cuda.get_device_name(), '| numba', numba.__version__, '| scipy', scipy.__version__)"
 
 step "GPU tests (pytest -m gpu) and the trainer tests with CUDA present"
-timeout 120 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" \
+timeout 100 python3 -m pytest -q -p no:cacheprovider -m "gpu or not slow" \
     tests/test_verify_trainer.py tests/test_tabular_estimator.py 2>&1 | tail -15 | tee "$OUT/tests.txt"
 
 step "throughput of paper-grid cells and the paper grid's device-hours"
-timeout 150 python3 benchmarks/bench_grid_cost.py --device cuda --steps 300 2>&1 | tee "$OUT/grid_cost.txt"
+timeout 130 python3 benchmarks/bench_grid_cost.py --device cuda --steps 300 2>&1 | tee "$OUT/grid_cost.txt"
 
 step "live adaptive frontier search, (50, 3) as in figures/scales/cpu.toml, dask-local x 8 on one GPU"
-timeout 280 python3 -m parity_frontiers frontier --n 50 --k 3 --widths 16 64 256 1024 \
+timeout 240 python3 -m parity_frontiers frontier --n 50 --k 3 --widths 16 64 256 1024 \
     --init dense sparse --s 2 --m-min 100 --m-max 10000 --max-steps 20000 --eval-every 200 \
     --test-size 4000 --tol 0.07 --store "$OUT/frontier_n50.db" --device cuda \
     --executor dask-local --workers 8 --no-progress --plot "$OUT" 2>&1 | tee "$OUT/frontier_n50.txt"
