@@ -5,7 +5,8 @@
 ``results export``   a results store to CSV or Parquet
 
 Each is a thin wrapper over :mod:`verify.sweep` / :mod:`verify.store`; torch is imported only
-when something is trained.
+when something is trained. ``sweep`` trains where ``--executor`` says (in this process, or on a
+Dask cluster: :mod:`parity_frontiers.executor_args`); this process alone writes the store.
 """
 
 from __future__ import annotations

@@ -253,11 +253,17 @@ class DaskExecutor(Executor):
             # No dashboard, and the scheduler's HTTP endpoints (health, metrics) on a free
             # loopback port rather than 8787 on every interface. Worker errors reach the
             # driver as exceptions (train's ValueError), so their logs stay quiet.
-            self.cluster = LocalCluster(n_workers=self.n_workers, threads_per_worker=1,
-                                        processes=True, host="127.0.0.1",
-                                        dashboard_address=None,
-                                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                        silence_logs=logging.CRITICAL)
+            try:
+                self.cluster = LocalCluster(
+                    n_workers=self.n_workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    silence_logs=logging.CRITICAL)
+            except RuntimeError as exc:  # e.g. "Nanny failed to start"
+                raise ValueError(
+                    f"could not start a local Dask cluster of {self.n_workers} worker(s) ({exc}); "
+                    "in a script, create the executor under `if __name__ == \"__main__\":` "
+                    "(worker processes re-import the main module)") from None
             self.client = Client(self.cluster, timeout=timeout, set_as_default=False)
             return
         try:
@@ -304,7 +310,8 @@ class DaskExecutor(Executor):
         infos = self._worker_infos()
         cap = self.memory_cap_bytes
         if cap is None:
-            cap = min(info["memory_cap"] for info in infos.values())
+            # None (the CPU default) if the workers all left since nthreads() answered
+            cap = min((info["memory_cap"] for info in infos.values()), default=None)
         worker_types = {info["device"] for info in infos.values()}
         plan_device = "cpu"
         if worker_types == {"cuda"}:
