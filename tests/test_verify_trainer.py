@@ -370,7 +370,9 @@ def test_bad_device_is_refused():
 
 def test_memory_cap_is_enforced_before_allocating(monkeypatch):
     cfg = RunConfig(n=300, k=3, width=10_000, samples=1_000_000)
-    estimate = estimate_ensemble_bytes(cfg, 64)
+    # device="cpu" as in the training call below: the evaluation chunk (part of the
+    # estimate) depends on the device, so "auto" would estimate for a GPU where one exists.
+    estimate = estimate_ensemble_bytes(cfg, 64, device="cpu")
     assert estimate > 64 * 1_000_000 * 38  # at least the packed training sets
 
     def no_allocation(*args, **kwargs):
@@ -388,7 +390,10 @@ def test_max_ensemble_size_is_the_largest_under_the_cap():
     assert size >= 1
     assert estimate_ensemble_bytes(cfg, size) <= cap < estimate_ensemble_bytes(cfg, size + 1)
     assert max_ensemble_size(cfg, 1000) == 0
-    assert max_ensemble_size(cfg) == max_ensemble_size(cfg, vtrainer.DEFAULT_CPU_MEMORY_CAP_BYTES)
+    # The default cap is the device's: 4 GiB on the CPU, a fraction of the GPU's memory on
+    # CUDA (the default device "auto" is CUDA where there is one; seen on an H200).
+    assert max_ensemble_size(cfg, device="cpu") == max_ensemble_size(
+        cfg, vtrainer.DEFAULT_CPU_MEMORY_CAP_BYTES, device="cpu")
     with pytest.raises(ValueError, match="ensemble_size"):
         estimate_ensemble_bytes(cfg, 0)
 
@@ -412,6 +417,16 @@ def test_helpers_reject_bad_packing():
 
 # ---------------------------------------------------------------------------------------------
 # (8) CUDA agrees with the CPU.
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_default_cap_on_cuda_is_the_gpu_fraction():
+    cfg = RunConfig(n=100, k=3, width=1000, samples=10_000)
+    cap = vtrainer.default_memory_cap("cuda")
+    assert cap == int(vtrainer.DEFAULT_CUDA_MEMORY_FRACTION
+                      * torch.cuda.get_device_properties(0).total_memory)
+    assert max_ensemble_size(cfg, device="cuda") == max_ensemble_size(cfg, cap, device="cuda")
 
 
 @pytest.mark.gpu
