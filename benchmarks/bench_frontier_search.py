@@ -17,7 +17,14 @@ Part B -- the paper's grid (figures/scales/paper.toml: 11 finite sizes 100..1e6 
     over --replicates independent draws. The search samples a 12-per-decade lattice on
     100..1e6. Also reported: how often each interval covers the true m*.
 
+Part C (with --live STORE) -- a real search: the store of a `parity-frontiers frontier` run
+    trained on the same settings (e.g. figures/reference/frontier_search/frontier_n50.db, made
+    on an H200), refitted per curve and set against the grid's curve of the same (n, k, width,
+    init, s): runs of each and whether the intervals overlap. The search's runs are independent
+    of the grid's (other sizes, other outcomes), so agreement is a real check.
+
 Run:  .venv/bin/python benchmarks/bench_frontier_search.py [--replicates 20] [--store PATH]
+                                                           [--live SEARCH_STORE]
 """
 
 from __future__ import annotations
@@ -130,6 +137,22 @@ def part_b(store: ResultsStore, replicates: int) -> list[dict]:
     return rows
 
 
+def part_c(store: ResultsStore, live: ResultsStore) -> list[dict]:
+    grid = {curve_key(cell): (runs, fit) for cell, runs, fit in curves_of(store)}
+    rows = []
+    for cell, runs, found in curves_of(live):
+        if curve_key(cell) not in grid:
+            continue
+        grid_runs, full = grid[curve_key(cell)]
+        bounded = None not in (found.ci_low, found.ci_high, full.ci_low, full.ci_high)
+        rows.append({"curve": label(cell), "grid_runs": len(grid_runs), "runs": len(runs),
+                     "grid": (full.m_star, full.ci_low, full.ci_high),
+                     "search": (found.m_star, found.ci_low, found.ci_high),
+                     "agree": bounded and overlap(found.ci_low, found.ci_high, full.ci_low,
+                                                  full.ci_high)})
+    return rows
+
+
 def fmt(x, digits=0):
     if x is None:
         return "-"
@@ -140,6 +163,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store", default=str(ROOT / "figures/reference/cpu/runs.db"))
     parser.add_argument("--replicates", type=int, default=20)
+    parser.add_argument("--live", metavar="SEARCH_STORE",
+                        help="also compare a real search's store with the grid (part C)")
     args = parser.parse_args()
     start = time.perf_counter()
     with ResultsStore(args.store, readonly=True) as store:
@@ -177,6 +202,24 @@ def main() -> None:
         total_search = sum(r["search_runs"] for r in rows)
         print(f"total over {len(rows)} curves: grid {total_grid} runs, search (medians) "
               f"{total_search:.0f} runs, ratio {total_grid / total_search:.1f}")
+        if args.live:
+            with ResultsStore(args.live, readonly=True) as live:
+                rows = part_c(store, live)
+            print(f"\nPart C: the real search in {args.live} vs the grid")
+            print(f"{'curve':<24}{'grid runs':>10}{'grid m* [95%]':>26}{'search':>8}"
+                  f"{'search m* [95%]':>26}{'ratio':>7}  agree")
+            for r in rows:
+                grid = "{} [{}, {}]".format(*(fmt(v) for v in r["grid"]))
+                found = "{} [{}, {}]".format(*(fmt(v) for v in r["search"]))
+                print(f"{r['curve']:<24}{r['grid_runs']:>10}{grid:>26}{r['runs']:>8}"
+                      f"{found:>26}{r['grid_runs'] / r['runs']:>7.1f}  {r['agree']}")
+            total_grid = sum(r["grid_runs"] for r in rows)
+            total_search = sum(r["runs"] for r in rows)
+            print(f"total over {len(rows)} curves: grid {total_grid} runs, search "
+                  f"{total_search} runs, ratio {total_grid / total_search:.2f}; intervals "
+                  f"agree on {sum(r['agree'] for r in rows)}/{len(rows)}; against the paper's "
+                  f"{len(PAPER_SIZES)} x {PAPER_SEEDS} = {len(PAPER_SIZES) * PAPER_SEEDS} runs "
+                  f"per curve: ratio {len(rows) * len(PAPER_SIZES) * PAPER_SEEDS / total_search:.1f}")
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 
