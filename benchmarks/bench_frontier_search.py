@@ -215,11 +215,12 @@ def main() -> None:
                       f"{found:>26}{r['grid_runs'] / r['runs']:>7.1f}  {r['agree']}")
             total_grid = sum(r["grid_runs"] for r in rows)
             total_search = sum(r["runs"] for r in rows)
+            paper_per_curve = len(PAPER_SIZES) * PAPER_SEEDS
             print(f"total over {len(rows)} curves: grid {total_grid} runs, search "
                   f"{total_search} runs, ratio {total_grid / total_search:.2f}; intervals "
                   f"agree on {sum(r['agree'] for r in rows)}/{len(rows)}; against the paper's "
-                  f"{len(PAPER_SIZES)} x {PAPER_SEEDS} = {len(PAPER_SIZES) * PAPER_SEEDS} runs "
-                  f"per curve: ratio {len(rows) * len(PAPER_SIZES) * PAPER_SEEDS / total_search:.1f}")
+                  f"{len(PAPER_SIZES)} x {PAPER_SEEDS} = {paper_per_curve} runs per curve: "
+                  f"ratio {len(rows) * paper_per_curve / total_search:.1f}")
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -18,7 +18,9 @@ from verify.store import ResultsStore
 SMALL = ["--n", "8", "--k", "2", "--widths", "16", "32", "--m-min", "10", "--m-max", "1000",
          "--points-per-decade", "6", "--max-steps", "1500", "--eval-every", "100",
          "--test-size", "512", "--max-runs", "24", "--tol", "0.15", "--device", "cpu",
-         "--no-progress"]
+         "--threads", "1", "--no-progress"]
+# --threads 1: a search trains many tiny ensembles, where torch's OpenMP barriers cost most of
+# the time as soon as another process holds a core (190 s instead of 10 s, seen here).
 
 
 def test_frontier_command_trains_stores_and_resumes(tmp_path, capsys):

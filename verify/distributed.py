@@ -63,7 +63,7 @@ from collections.abc import Sequence
 from theory._checks import check_int
 
 from .config import RunConfig, RunResult
-from .executors import Executor
+from .executors import Executor, ResultHandoff
 
 __all__ = ["DaskExecutor", "DEFAULT_CONNECT_TIMEOUT", "DISTRIBUTION"]
 
@@ -349,8 +349,9 @@ class DaskExecutor(Executor):
                                         key=ensemble_task_key(chunk), pure=True)
             futures[future] = chunk
 
-        done: dict[str, RunResult] = {}
         bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
+        handoff = ResultHandoff(on_result, bar)
+        done = handoff.results
         try:
             for future in as_completed(futures, loop=self.client.loop):
                 chunk = futures[future]
@@ -359,13 +360,7 @@ class DaskExecutor(Executor):
                     raise ValueError(f"{_ensemble_text(chunk)} failed on the Dask cluster: "
                                      f"{_failure_text(exc)}") from None
                 for result in future.result():
-                    key = result.config.key()
-                    if key in done:
-                        continue
-                    if on_result is not None:
-                        on_result(result)
-                    done[key] = result
-                    bar.update(1)
+                    handoff(result)
         finally:
             left = [f for f in futures if not f.done()]
             if left:

@@ -30,7 +30,7 @@ from theory._checks import check_int
 
 from .config import RunConfig, RunResult
 
-__all__ = ["Executor", "LocalExecutor", "make_executor", "EXECUTORS"]
+__all__ = ["Executor", "LocalExecutor", "ResultHandoff", "make_executor", "EXECUTORS"]
 
 #: Executor names accepted by :func:`make_executor` (and the CLI's ``--executor``).
 EXECUTORS = ("local", "dask", "dask-local")
@@ -68,6 +68,31 @@ class Executor:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class ResultHandoff:
+    """The executor side of the contract: each result to ``on_result`` once per run key.
+
+    Calling it with a result hands the result on (and advances ``bar`` by one) the first time
+    its key is seen, and ignores repeats (a retried task, an ensemble reported twice).
+    ``results`` maps each key to its result.
+    """
+
+    def __init__(self, on_result: Callable[[RunResult], None] | None = None, bar=None):
+        self.on_result = on_result
+        self.bar = bar
+        self.results: dict[str, RunResult] = {}
+
+    def __call__(self, result: RunResult) -> bool:
+        key = result.config.key()
+        if key in self.results:
+            return False
+        if self.on_result is not None:
+            self.on_result(result)
+        self.results[key] = result
+        if self.bar is not None:
+            self.bar.update(1)
+        return True
 
 
 class LocalExecutor(Executor):

@@ -23,25 +23,16 @@ import numpy as np
 from scipy import special
 
 from .config import RunConfig, RunResult
-from .executors import Executor
+from .executors import Executor, ResultHandoff
 
 __all__ = ["LogisticOracle", "ReplayExecutor"]
 
 
 def _report(results: list[RunResult], on_result, bar) -> list[RunResult]:
-    seen = set()
-    unique = []
+    handoff = ResultHandoff(on_result, bar)
     for result in results:
-        key = result.config.key()
-        if key in seen:
-            continue
-        seen.add(key)
-        unique.append(result)
-        if on_result is not None:
-            on_result(result)
-        if bar is not None:
-            bar.update(1)
-    return unique
+        handoff(result)
+    return list(handoff.results.values())
 
 
 class LogisticOracle(Executor):

@@ -462,17 +462,11 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
     trainer = _trainer_module()
     plan = plan_ensembles(configs, device, memory_cap_bytes, max_ensemble)
 
-    done: dict[str, RunResult] = {}
-    bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
+    from .executors import ResultHandoff
 
-    def finished(result: RunResult) -> None:
-        key = result.config.key()
-        if key in done:
-            return
-        if on_result is not None:
-            on_result(result)
-        done[key] = result
-        bar.update(1)
+    bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
+    finished = ResultHandoff(on_result, bar)
+    done = finished.results
 
     state = {"steps": 0, "shown": 0.0, "of": "", "T": 0}
 
