@@ -38,7 +38,7 @@ def register(sub) -> None:
         description="For every curve (n, k, width, init, s), finds m*, the training-set size "
                     "where P(success) crosses --target, by a sequential design in log m: "
                     "bisection, then Firth logistic fits that place each new batch where it "
-                    "most narrows the interval of m*, until the 95%% Fieller interval of "
+                    "most narrows the interval of m*, until the 95% Fieller interval of "
                     "log10 m* has half-width <= --tol. Runs already in --store are reused; "
                     "each new run is stored as it finishes, so the same command resumes.")
     g = p.add_argument_group("curves (each takes one or more values)")

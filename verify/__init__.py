@@ -12,7 +12,12 @@
   its power law in the width;
 * :mod:`verify.predict` -- SQ check, one-step and Theorem 4/5 predictions on a sweep's grid;
 * :mod:`verify.lottery_ticket` -- prune, rewind and retrain (the paper's Figure 5), winners'
-  supports vs theory's overlap law.
+  supports vs theory's overlap law;
+* :mod:`verify.frontier_search` -- :func:`search_frontiers`, the adaptive search for m*(r)
+  (far fewer runs than a grid), resumable from the store;
+* :mod:`verify.executors` -- where runs are trained: :func:`make_executor` (local, or Dask
+  through :mod:`verify.distributed`); :mod:`verify.oracles` answers without training (a known
+  logistic curve, or replayed runs) for planning and testing designs.
 
 This package may import :mod:`simulate` and :mod:`theory`, nothing above them.
 """
@@ -26,6 +31,8 @@ _EXPORTS = {
     "ResultsStore": "store", "export": "store", "load_dataframe": "store",
     "build_grid": "sweep", "grid_from_toml": "sweep", "run_sweep": "sweep",
     "train_ensemble": "trainer",
+    "search_frontiers": "frontier_search", "SearchSettings": "frontier_search",
+    "curve_templates": "frontier_search", "make_executor": "executors",
 }
 __all__ = sorted(_EXPORTS)
 
