@@ -14,8 +14,8 @@ Part A -- replay of the committed cpu-scale reproduction (figures/reference/cpu/
 Part B -- the paper's grid (figures/scales/paper.toml: 11 finite sizes 100..1e6 x 50 seeds = 550
     runs per curve) on the same 16 curves, simulated: each curve's truth is the Firth fit of
     its cpu-scale data, and both designs draw outcomes from it (verify.oracles.LogisticOracle),
-    over --replicates independent draws. The search samples a 12-per-decade lattice on
-    100..1e6. Also reported: how often each interval covers the true m*.
+    over --replicates independent draws. The search samples its default lattice (24 sizes per
+    decade) on 100..1e6. Also reported: how often each interval covers the true m*.
 
 Part C (with --live STORE) -- a real search: the store of a `parity-frontiers frontier` run
     trained on the same settings (e.g. figures/reference/frontier_search/frontier_n50.db, made

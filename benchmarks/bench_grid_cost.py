@@ -16,7 +16,9 @@ measured ones, times its runs x steps, summed, for
   * "typical": runs stop at success, using the mean fraction of T the runs of
     figures/reference/cpu/runs.db actually trained (measured there, T = 2e4).
 And the same for the adaptive frontier search: --search-runs runs per curve (from
-benchmarks/bench_frontier_search.py) over the grid's 216 curves.
+benchmarks/bench_frontier_search.py) over the grid's 216 curves, its "typical" taking the mean
+fraction of T that the runs of a real search trained (figures/reference/frontier_search/
+frontier_n50.db: they sit near P = 1/2, where half of them fail and train all of T).
 
 Run:  python benchmarks/bench_grid_cost.py [--device cuda] [--steps 300] [--quick]
 """
@@ -113,6 +115,7 @@ def main() -> None:
             math.exp(by_n[0])
 
     fraction = typical_fraction(ROOT / "figures/reference/cpu/runs.db")
+    search_fraction = typical_fraction(ROOT / "figures/reference/frontier_search/frontier_n50.db")
     runs_per_cell = PAPER["seeds"]
     cell_seconds = sum(runs_per_cell * PAPER["max_steps"] / rate_at(n, w)
                        for n in PAPER["n"] for w in PAPER["width"])
@@ -129,8 +132,8 @@ def main() -> None:
           f"{grid_hours * fraction:,.0f} device-hours")
     print(f"adaptive search, {args.search_runs:g} runs per curve x {curves} curves "
           f"= {args.search_runs * curves:,.0f} runs:")
-    print(f"  upper bound: {search_hours:,.0f} device-hours; typical: "
-          f"{search_hours * fraction:,.0f} device-hours")
+    print(f"  upper bound: {search_hours:,.0f} device-hours; typical (its runs train "
+          f"{search_fraction:.2f} of T): {search_hours * search_fraction:,.0f} device-hours")
     print("(the widest widths dominate: "
           + ", ".join(f"width {w}: {100 * sum(1 / rate_at(n, w) for n in PAPER['n']) / sum(1 / rate_at(n, v) for n in PAPER['n'] for v in PAPER['width']):.0f}%"  # noqa: E501
                       for w in PAPER["width"][-3:]) + " of the grid's time)")

@@ -54,7 +54,8 @@ def register(sub) -> None:
                    help="success probability that defines m* (default 0.5)")
     s.add_argument("--tol", type=real_arg, default=defaults.tol,
                    help="stop at this half-width of the 95%% interval of log10 m* (default "
-                        f"{defaults.tol:g}: m* within a factor {10 ** defaults.tol:.2f})")
+                        f"{defaults.tol:g}: the interval spans at most a factor "
+                        f"{10 ** (2 * defaults.tol):.2f} in m)")
     s.add_argument("--m-min", type=size_arg, default=defaults.m_min,
                    help=f"smallest m searched (default {defaults.m_min})")
     s.add_argument("--m-max", type=size_arg, default=defaults.m_max,
@@ -85,8 +86,7 @@ def register(sub) -> None:
 
 
 def _cmd_frontier(args) -> str:
-    from verify.frontier_search import curve_templates, search_frontiers
-    from verify.store import ResultsStore
+    from verify.frontier_search import curve_templates
 
     settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
     train = {name: getattr(args, name) for name in _TRAIN_OPTIONS
@@ -95,17 +95,40 @@ def _cmd_frontier(args) -> str:
     if args.plot is not None:
         from figures.report import check_out_dir
 
-        check_out_dir(args.plot)
-    _set_threads(args)
-    with executor_from_args(args) as executor, ResultsStore(args.store) as store:
-        executor_text = executor.describe()
         try:
-            found = search_frontiers(templates, executor, store=store, settings=settings,
-                                     progress=not args.no_progress)
+            check_out_dir(args.plot)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("--out", "--plot")) from None
+    _set_threads(args)
+    with executor_from_args(args) as executor:
+        if executor.name == "local":
+            # One run at the largest size must fit in memory: refuse before the store exists.
+            from dataclasses import replace
+
+            from verify.sweep import plan_ensembles
+
+            largest = int(settings.lattice()[-1])
+            plan_ensembles([replace(t, samples=largest) for t in templates], args.device,
+                           args.memory_cap, 1)
+        found = _search(args, templates, executor, settings)
+    return _render(args, found, settings, executor.describe())
+
+
+def _search(args, templates, executor, settings):
+    from verify.frontier_search import search_frontiers
+    from verify.store import ResultsStore
+
+    with ResultsStore(args.store) as store:
+        try:
+            return search_frontiers(templates, executor, store=store, settings=settings,
+                                    progress=not args.no_progress)
         except KeyboardInterrupt:
             print(f"{PROG} frontier: every finished run is safe in {args.store}; run the same "
                   "command again to resume", file=sys.stderr)
             raise
+
+
+def _render(args, found, settings, executor_text) -> str:
     paths = []
     if args.plot is not None:
         from figures.search_plots import search_figure

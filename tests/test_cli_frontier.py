@@ -50,6 +50,10 @@ def test_frontier_command_trains_stores_and_resumes(tmp_path, capsys):
     (["--init", "sparse"], "sparse init needs s"),
     (["--scheduler", "tcp://127.0.0.1:1"], "scheduler address goes with --executor dask"),
     (["--executor", "dask"], "needs --scheduler"),
+    (["--m-max", "1e30"], "m_max must be at most"),
+    (["--seed-start", "99999999999999999999"], "seed_start"),
+    # one run at the largest size cannot fit a 0.001 GiB cap: refused before the store exists
+    (["--m-max", "1e8", "--memory-cap", "0.001"], "does not fit in the memory cap"),
 ])
 def test_frontier_command_errors_are_one_line_and_store_nothing(tmp_path, capsys, argv,
                                                                  message):
@@ -65,7 +69,7 @@ def test_frontier_command_refuses_a_file_as_plot_folder(tmp_path, capsys):
     blocker.write_text("x")
     err = run_error(capsys, "frontier", "--n", "8", "--k", "2", "--widths", "16", "--store",
                     str(tmp_path / "runs.db"), "--plot", str(blocker))
-    assert "is a file" in err
+    assert "--plot" in err and "is a file" in err
 
 
 def test_search_figure_draws_every_ending(tmp_path):

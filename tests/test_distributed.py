@@ -302,3 +302,57 @@ def test_cli_sweep_on_dask_local_end_to_end(capsys, tmp_path):
     assert "4 trained now" in table and "executor local (cpu)" in table
     assert_same_outcomes(stored(dask_db), stored(local_db))
     assert out["successes"] == sum(row[0] for row in stored(local_db).values())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_lost_scheduler_is_one_value_error_and_keeps_stored_runs(tmp_path):
+    """A real scheduler process killed while its worker trains: one ValueError saying so."""
+    import subprocess
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                                  "--host", "127.0.0.1", "--port", str(port),
+                                  "--dashboard-address", "127.0.0.1:0"], **quiet)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait for the scheduler to listen
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "scheduler did not start"
+                time.sleep(0.2)
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                                   "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                                  **quiet)
+        executor = make_executor("dask", scheduler=address, device="cpu", max_ensemble=1)
+        executor.client.wait_for_workers(1, timeout=60)
+        configs = build_grid(**LONG, seeds=4)
+        stored_keys = []
+
+        def store_then_kill(result):
+            stored_keys.append(result.config.key())
+            if len(stored_keys) == 1:
+                scheduler.kill()
+
+        with pytest.raises(ValueError, match="lost the Dask scheduler .* run the same command "
+                                             "again to resume"):
+            executor.train(configs, on_result=store_then_kill, progress=False)
+        assert len(stored_keys) >= 1
+        try:
+            executor.close()
+        except Exception:  # noqa: BLE001 - closing a client whose scheduler is gone
+            pass
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.kill()
+                process.wait()

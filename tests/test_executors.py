@@ -59,3 +59,11 @@ def test_local_executor_trains_like_train_runs():
 def test_make_executor_refuses_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_executor(**kwargs)
+
+
+def test_run_sweep_refuses_training_options_beside_an_executor(tmp_path):
+    grid = build_grid(n=6, k=2, width=4, samples=10, seeds=1)
+    with ResultsStore(tmp_path / "runs.db") as store:
+        with pytest.raises(ValueError, match="give device, memory_cap_bytes and max_ensemble"):
+            run_sweep(grid, store, device="cpu", executor=LogisticOracle(lambda c: (0, 0)))
+        assert len(store) == 0

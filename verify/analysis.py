@@ -321,8 +321,8 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5,
     which widens (up to unbounded, ends None) as the slope becomes uncertain. The delta method
     ignores that, and undercovers when few runs sit near a steep crossing: 0.85 against 0.95
     nominal for the adaptive search of :mod:`verify.frontier_search`, which therefore uses
-    Fieller (0.91-0.98 there; tests/test_frontier_search.py). On a full grid of 16 seeds the
-    two agree closely.
+    Fieller (0.93-0.97 there at its defaults; tests/test_frontier_search.py). On a full grid
+    of 16 seeds the two agree closely.
 
     A curve whose every cell is at or above the target (or at or below) has no crossing inside
     the sampled range; the status says so instead of extrapolating.

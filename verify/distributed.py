@@ -53,6 +53,8 @@ On connecting, and again before each :meth:`~DaskExecutor.train`, every worker m
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import importlib.metadata
 import logging
@@ -352,19 +354,30 @@ class DaskExecutor(Executor):
         bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
         handoff = ResultHandoff(on_result, bar)
         done = handoff.results
+        where = self.scheduler or "the local cluster"
+        lost = (f"lost the Dask scheduler ({where}) while training; every run stored so far "
+                "is kept: run the same command again to resume")
         try:
             for future in as_completed(futures, loop=self.client.loop):
                 chunk = futures[future]
                 if future.status != "finished":
-                    exc = future.exception()
+                    exc = future.exception() if future.status == "error" else None
+                    if exc is None:  # cancelled or lost: the scheduler went away
+                        raise ValueError(f"{lost} ({_ensemble_text(chunk)})") from None
                     raise ValueError(f"{_ensemble_text(chunk)} failed on the Dask cluster: "
                                      f"{_failure_text(exc)}") from None
                 for result in future.result():
                     handoff(result)
+        except (OSError, asyncio.CancelledError, concurrent.futures.CancelledError):
+            # the connection to the scheduler broke while waiting for a result
+            raise ValueError(lost) from None
         finally:
             left = [f for f in futures if not f.done()]
             if left:
-                self.client.cancel(left)
+                try:
+                    self.client.cancel(left)
+                except (OSError, asyncio.CancelledError, concurrent.futures.CancelledError):
+                    pass  # no scheduler left to cancel them on
             if _bar is None:
                 bar.close()
         missing = [c for c in configs if c.key() not in done]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 import numpy as np
 from scipy import special
@@ -44,7 +45,13 @@ class LogisticOracle(Executor):
         ``curve_model(config) -> (intercept, slope)`` in log10 m for the run's curve; online
         runs (m = None) are refused.
     seed : int
-        Seeds the outcomes together with each run's own seed and m.
+        Seeds the outcomes together with each run's curve, its own seed and (unless
+        ``nested``) m.
+    nested : bool
+        Model real training, where one seed at two sizes is nearly the same run (same S, init,
+        minibatches, and nested training sets): one uniform per (curve, seed), and the run
+        succeeds when it is below P(m). Outcomes of one seed are then monotone in m and fully
+        dependent; the marginal P(m) is unchanged. Default False: independent draws per m.
 
     Attributes
     ----------
@@ -61,9 +68,11 @@ class LogisticOracle(Executor):
 
     name = "logistic-oracle"
 
-    def __init__(self, curve_model: Callable[[RunConfig], tuple[float, float]], seed: int = 0):
+    def __init__(self, curve_model: Callable[[RunConfig], tuple[float, float]], seed: int = 0,
+                 nested: bool = False):
         self.curve_model = curve_model
         self.seed = int(seed)
+        self.nested = bool(nested)
         self.calls = 0
 
     def probability(self, config: RunConfig) -> float:
@@ -76,7 +85,10 @@ class LogisticOracle(Executor):
     def train(self, configs, on_result=None, progress=True, _bar=None):
         results = []
         for config in configs:
-            uniform = np.random.default_rng([self.seed, config.seed, config.samples]).random()
+            # the curve's digest keeps different curves' draws independent
+            curve = int(replace(config, samples=None, seed=0).shape_key()[:15], 16)
+            key = [self.seed, curve, config.seed] + ([] if self.nested else [config.samples])
+            uniform = np.random.default_rng(key).random()
             success = bool(uniform < self.probability(config))
             results.append(RunResult(config, success, config.max_steps // 2 if success else None,
                                      0.0 if success else 0.5, 0.0,

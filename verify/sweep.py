@@ -548,6 +548,9 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
         from .executors import LocalExecutor
 
         executor = LocalExecutor(device, memory_cap_bytes, max_ensemble)
+    elif device != "auto" or memory_cap_bytes is not None or max_ensemble is not None:
+        raise ValueError("give device, memory_cap_bytes and max_ensemble to the executor, not "
+                         "to run_sweep (the executor carries its own)")
     configs = _unique(configs)
     stored = store.completed_keys()
     todo = [c for c in configs if c.key() not in stored]
