@@ -7,17 +7,16 @@ m* fitted per curve by Firth logistic regression with Fieller's 95% interval
 half-width of the interval of log10 m* on that curve. Reported: runs of each, the ratio
 grid runs / adaptive runs, and whether the two 95% intervals overlap.
 
-Part A -- replay of the committed cpu-scale reproduction (figures/reference/cpu/runs.db: 16
-    curves, 9 finite sizes x 16 seeds = 144 runs each). The search may use only runs the grid
-    holds (its sizes, at most its 16 seeds per size; verify.oracles.ReplayExecutor), so both
-    frontiers come from the same training outcomes: no training happens.
-Part B -- the paper's grid (figures/scales/paper.toml: 11 finite sizes 100..1e6 x 50 seeds = 550
+(No replay of a stored grid: the search gives every run of a curve its own seed, while a grid
+uses the same seeds at every size, so a grid's runs cannot answer the search's requests.)
+
+Part 1 -- the paper's grid (figures/scales/paper.toml: 11 finite sizes 100..1e6 x 50 seeds = 550
     runs per curve) on the same 16 curves, simulated: each curve's truth is the Firth fit of
     its cpu-scale data, and both designs draw outcomes from it (verify.oracles.LogisticOracle),
     over --replicates independent draws. The search samples its default lattice (24 sizes per
     decade) on 100..1e6. Also reported: how often each interval covers the true m*.
 
-Part C (with --live STORE) -- a real search: the store of a `parity-frontiers frontier` run
+Part 2 (with --live STORE) -- a real search: the store of a `parity-frontiers frontier` run
     trained on the same settings (e.g. figures/reference/frontier_search/frontier_n50.db, made
     on an H200), refitted per curve and set against the grid's curve of the same (n, k, width,
     init, s): runs of each and whether the intervals overlap. The search's runs are independent
@@ -38,7 +37,7 @@ import numpy as np
 
 from verify.analysis import curve_key, fit_frontier, group_rows, success_points
 from verify.frontier_search import SearchSettings, search_frontiers
-from verify.oracles import LogisticOracle, ReplayExecutor
+from verify.oracles import LogisticOracle
 from verify.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,28 +68,6 @@ def curves_of(store: ResultsStore):
     for key, cells in by_curve.items():
         fit = fit_frontier(cells, interval="fieller")
         yield cells[0], runs_by_curve[key], fit
-
-
-def part_a(store: ResultsStore) -> list[dict]:
-    rows = []
-    for cell, runs, full in curves_of(store):
-        sizes = sorted({r.config.samples for r in runs})
-        seeds = max(len([r for r in runs if r.config.samples == m]) for m in sizes)
-        width = half_width(full)
-        row = {"curve": label(cell), "grid_runs": len(runs), "grid_m": full.m_star,
-               "grid_ci": (full.ci_low, full.ci_high), "grid_hw": width}
-        if full.status != "fitted" or width is None:
-            rows.append({**row, "status": f"grid {full.status}"})
-            continue
-        settings = SearchSettings(m_values=tuple(sizes), max_runs_per_cell=seeds, tol=width,
-                                  max_runs=len(runs))
-        replay = ReplayExecutor(runs)
-        [found] = search_frontiers([runs[0].config], replay, settings=settings, progress=False)
-        rows.append({**row, "status": found.status, "runs": found.runs, "m": found.m_star,
-                     "ci": (found.ci_low, found.ci_high), "hw": found.half_width_log10,
-                     "agree": found.ci_low is not None and found.ci_high is not None
-                     and overlap(found.ci_low, found.ci_high, full.ci_low, full.ci_high)})
-    return rows
 
 
 def part_b(store: ResultsStore, replicates: int) -> list[dict]:
@@ -164,31 +141,11 @@ def main() -> None:
     parser.add_argument("--store", default=str(ROOT / "figures/reference/cpu/runs.db"))
     parser.add_argument("--replicates", type=int, default=20)
     parser.add_argument("--live", metavar="SEARCH_STORE",
-                        help="also compare a real search's store with the grid (part C)")
+                        help="also compare a real search's store with the grid (part 2)")
     args = parser.parse_args()
     start = time.perf_counter()
     with ResultsStore(args.store, readonly=True) as store:
-        print(f"Part A: replay of {args.store} (baseline: full grid, Fieller 95%)")
-        rows = part_a(store)
-        print(f"{'curve':<24}{'grid runs':>10}{'grid m* [95%]':>26}{'search':>8}"
-              f"{'search m* [95%]':>26}{'ratio':>7}  status, agree")
-        for r in rows:
-            grid = f"{fmt(r['grid_m'])} [{fmt(r['grid_ci'][0])}, {fmt(r['grid_ci'][1])}]"
-            if "runs" not in r:
-                print(f"{r['curve']:<24}{r['grid_runs']:>10}{grid:>26}  {r['status']}")
-                continue
-            found = f"{fmt(r['m'])} [{fmt(r['ci'][0])}, {fmt(r['ci'][1])}]"
-            print(f"{r['curve']:<24}{r['grid_runs']:>10}{grid:>26}{r['runs']:>8}{found:>26}"
-                  f"{r['grid_runs'] / r['runs']:>7.1f}  {r['status']}, {r['agree']}")
-        searched = [r for r in rows if "runs" in r]
-        total_grid = sum(r["grid_runs"] for r in searched)
-        total_search = sum(r["runs"] for r in searched)
-        print(f"total over {len(searched)} curves: grid {total_grid} runs, search "
-              f"{total_search} runs, ratio {total_grid / total_search:.2f}; intervals agree on "
-              f"{sum(r['agree'] for r in searched)}/{len(searched)}; converged "
-              f"{sum(r['status'] == 'converged' for r in searched)}/{len(searched)}")
-
-        print(f"\nPart B: the paper's grid ({len(PAPER_SIZES)} sizes x {PAPER_SEEDS} seeds) vs "
+        print(f"Part 1: the paper's grid ({len(PAPER_SIZES)} sizes x {PAPER_SEEDS} seeds) vs "
               f"the search at its precision, {args.replicates} simulated draws per curve")
         rows = part_b(store, args.replicates)
         print(f"{'curve':<24}{'slope':>7}{'true m*':>9}{'grid runs':>10}{'search (median)':>17}"
@@ -205,7 +162,7 @@ def main() -> None:
         if args.live:
             with ResultsStore(args.live, readonly=True) as live:
                 rows = part_c(store, live)
-            print(f"\nPart C: the real search in {args.live} vs the grid")
+            print(f"\nPart 2: the real search in {args.live} vs the grid")
             print(f"{'curve':<24}{'grid runs':>10}{'grid m* [95%]':>26}{'search':>8}"
                   f"{'search m* [95%]':>26}{'ratio':>7}  agree")
             for r in rows:

@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small widths and n only")
     parser.add_argument("--search-runs", type=float, default=64.0,
                         help="runs per curve of the adaptive search (default 64, the median "
-                             "of benchmarks/bench_frontier_search.py part B)")
+                             "of benchmarks/bench_frontier_search.py part 1)")
     args = parser.parse_args()
     import torch
 

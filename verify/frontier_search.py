@@ -102,8 +102,8 @@ class SearchSettings:
         logits per decade, so a coarser lattice has no point where p is informative).
     batch : int
         Seeds added per model-phase proposal (default 4). Smaller batches stop closer to the
-        tolerance (fewer runs: 9.5x fewer than the paper's grid at batch 2, 9.0x at 4, 8.2x at 8
-        in benchmarks/bench_frontier_search.py) but train smaller ensembles per round.
+        tolerance (when tuning on benchmarks/bench_frontier_search.py, batch 2 took about 5%
+        fewer runs than 4, and 4 about 10% fewer than 8) but train smaller ensembles per round.
     probe_batch : int, optional
         Seeds per bracketing probe (default ``max(2, batch // 2)``).
     max_runs : int
