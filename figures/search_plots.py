@@ -133,12 +133,22 @@ def _draw_frontier(ax, curves) -> None:
 
 
 def _plain_ticks(axis) -> None:
-    """Sizes and widths as plain numbers (30, not 3 x 10^1) on a log axis."""
+    """Sizes and widths as plain numbers (30, not 3 x 10^1) on a log axis; on an axis of more
+    than a decade, in-between ticks are labelled only at 2, 3 and 5 times a power of ten, so
+    that they never run together."""
     from matplotlib.ticker import FuncFormatter
 
-    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
-    axis.set_major_formatter(plain)
-    axis.set_minor_formatter(plain)
+    def label(value, _pos, minor):
+        if value <= 0:
+            return ""
+        low, high = sorted(axis.get_view_interval())
+        if not minor or (low > 0 and high / low < 10):  # less than a decade: label them all
+            return f"{value:g}"
+        leading = round(value / 10 ** np.floor(np.log10(value) + 1e-9))
+        return f"{value:g}" if leading in (2, 3, 5) else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, p: label(v, p, False)))
+    axis.set_minor_formatter(FuncFormatter(lambda v, p: label(v, p, True)))
 
 
 def logistic_curve(intercept: float, slope: float, m: np.ndarray) -> np.ndarray:
