@@ -356,3 +356,21 @@ def test_lost_scheduler_is_one_value_error_and_keeps_stored_runs(tmp_path):
             if process is not None:
                 process.kill()
                 process.wait()
+
+
+def test_frontier_search_on_dask_equals_the_local_search(executor, tmp_path):
+    """The adaptive search through the Dask executor makes the same decisions as locally."""
+    from verify.executors import LocalExecutor
+    from verify.frontier_search import SearchSettings, curve_templates, search_frontiers
+
+    templates = curve_templates(8, 2, [16, 32], max_steps=600, eval_every=100, test_size=256)
+    settings = SearchSettings(m_min=10, m_max=1000, points_per_decade=6, max_runs=16, tol=0.2)
+    found = {}
+    for name, ex in (("local", LocalExecutor("cpu")), ("dask", executor)):
+        with ResultsStore(tmp_path / f"{name}.db") as store:
+            found[name] = search_frontiers(templates, ex, store=store, settings=settings,
+                                           progress=False)
+        stored(tmp_path / f"{name}.db")  # every key once
+    assert [f.cells for f in found["dask"]] == [f.cells for f in found["local"]]
+    assert [f.status for f in found["dask"]] == [f.status for f in found["local"]]
+    assert all(f.trained == f.runs > 0 for f in found["dask"])
