@@ -30,7 +30,7 @@ timeout 130 python3 benchmarks/bench_grid_cost.py --device cuda --steps 300 2>&1
 step "live adaptive frontier search, (50, 3) as in figures/scales/cpu.toml, dask-local x 8 on one GPU"
 timeout 240 python3 -m parity_frontiers frontier --n 50 --k 3 --widths 16 64 256 1024 \
     --init dense sparse --s 2 --m-min 100 --m-max 10000 --max-steps 20000 --eval-every 200 \
-    --test-size 4000 --tol 0.07 --store "$OUT/frontier_n50.db" --device cuda \
+    --test-size 4000 --tol 0.07 --seed-start 16 --store "$OUT/frontier_n50.db" --device cuda \
     --executor dask-local --workers 8 --no-progress --plot "$OUT" 2>&1 | tee "$OUT/frontier_n50.txt"
 echo "exit status $?"
 step "done"

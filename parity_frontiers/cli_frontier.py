@@ -101,15 +101,11 @@ def _cmd_frontier(args) -> str:
             raise ValueError(str(exc).replace("--out", "--plot")) from None
     _set_threads(args)
     with executor_from_args(args) as executor:
-        if executor.name == "local":
-            # One run at the largest size must fit in memory: refuse before the store exists.
-            from dataclasses import replace
+        # One run at the largest size must fit in memory: refuse before the store exists.
+        from dataclasses import replace
 
-            from verify.sweep import plan_ensembles
-
-            largest = int(settings.lattice()[-1])
-            plan_ensembles([replace(t, samples=largest) for t in templates], args.device,
-                           args.memory_cap, 1)
+        largest = int(settings.lattice()[-1])
+        executor.check_fits([replace(t, samples=largest) for t in templates])
         found = _search(args, templates, executor, settings)
     return _render(args, found, settings, executor.describe())
 

@@ -246,19 +246,21 @@ def _cmd_sweep(args) -> str:
         configs = build_grid(**_given(args, _GRID_OPTIONS + _TRAIN_OPTIONS))
     # The executor first: options that do not go together, or an unreachable scheduler, fail
     # before the store is created. Inside, a started cluster is shut down on every exit.
-    with executor_from_args(args) as executor, ResultsStore(args.store) as store:
+    with executor_from_args(args) as executor:
+        executor.check_fits(configs)  # before the store exists: bad input writes nothing
         executor_text = executor.describe()
-        try:
-            summary = run_sweep(configs, store, progress=not args.no_progress,
-                                executor=executor)
-        except KeyboardInterrupt:
+        with ResultsStore(args.store) as store:
             try:
-                safe = f"{store.count()} run(s) are"
-            except ValueError:  # the store cannot be read: say so without a second traceback
-                safe = "the runs finished so far are"
-            print(f"{PROG} sweep: {safe} safe in {args.store}; run the same command again to "
-                  "resume", file=sys.stderr)
-            raise
+                summary = run_sweep(configs, store, progress=not args.no_progress,
+                                    executor=executor)
+            except KeyboardInterrupt:
+                try:
+                    safe = f"{store.count()} run(s) are"
+                except ValueError:  # the store cannot be read: no second traceback
+                    safe = "the runs finished so far are"
+                print(f"{PROG} sweep: {safe} safe in {args.store}; run the same command again "
+                      "to resume", file=sys.stderr)
+                raise
     out = {"store": str(args.store), "executor": executor_text, **summary.as_dict()}
     if args.json:
         return dumps_json(out)

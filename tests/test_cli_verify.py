@@ -348,7 +348,16 @@ def test_memory_cap_in_gib(fake, capsys, tmp_path, command, monkeypatch):
     if command == "sweep":
         argv += ["--store", str(tmp_path / "runs.db")]
     run_json(capsys, *argv)
-    assert caps == [2**29]  # 0.5 GiB in bytes, as simulate --memory-cap takes it
+    # 0.5 GiB in bytes, as simulate --memory-cap takes it (sweep also checks one run fits
+    # before it opens the store)
+    assert caps == [2**29] * (1 if command == "train" else 2)
+
+
+def test_sweep_that_cannot_fit_writes_no_store(capsys, tmp_path):
+    err = run_error(capsys, "sweep", "--n", "30", "--k", "3", "--width", "16", "--samples",
+                    "1000", "--store", str(tmp_path / "runs.db"), "--memory-cap", "0.00001")
+    assert "does not fit in the memory cap" in err
+    assert not (tmp_path / "runs.db").exists()
 
 
 @pytest.mark.parametrize("value, match", [

@@ -287,6 +287,20 @@ def test_cli_bad_executor_combinations_exit_2_without_a_store(capsys, tmp_path, 
     assert not store.exists()  # nothing created for a command that fails on its options
 
 
+@pytest.mark.parametrize("command", [
+    ["sweep", "--n", "30", "--k", "3", "--width", "16", "--samples", "1000"],
+    ["frontier", "--n", "30", "--k", "3", "--widths", "16"],
+])
+def test_cli_run_that_cannot_fit_writes_no_store_on_dask(capsys, tmp_path, command):
+    store = tmp_path / "s.db"
+    assert main([*command, "--store", str(store), "--executor", "dask-local", "--workers", "1",
+                 "--device", "cpu", "--memory-cap", "0.00001"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"parity-frontiers {command[0]}: error: ") and err.count("\n") == 1
+    assert "does not fit in the memory cap" in err
+    assert not store.exists()
+
+
 def test_cli_sweep_on_dask_local_end_to_end(capsys, tmp_path):
     grid = ["--n", "6", "8", "--k", "2", "--width", "8", "--seeds", "2", "--max-steps", "300",
             "--eval-every", "50", "--test-size", "500", "--device", "cpu", "--no-progress"]
@@ -374,3 +388,13 @@ def test_frontier_search_on_dask_equals_the_local_search(executor, tmp_path):
     assert [f.cells for f in found["dask"]] == [f.cells for f in found["local"]]
     assert [f.status for f in found["dask"]] == [f.status for f in found["local"]]
     assert all(f.trained == f.runs > 0 for f in found["dask"])
+
+
+def test_an_error_of_on_result_is_not_taken_for_a_lost_scheduler(executor):
+    configs = build_grid(**TINY, seeds=1)
+
+    def full_disk(result):
+        raise OSError("no space left on device")
+
+    with pytest.raises(OSError, match="no space left"):
+        executor.train(configs, on_result=full_disk, progress=False)

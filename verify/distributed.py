@@ -302,7 +302,8 @@ class DaskExecutor(Executor):
 
     # --- training ------------------------------------------------------------------------
 
-    def _plan(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
+    def plan(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
+        """The ensembles :meth:`train` submits (memory planning: the module docstring)."""
         from .sweep import plan_ensembles
 
         if self.device == "cpu":
@@ -343,7 +344,7 @@ class DaskExecutor(Executor):
         configs = _unique(configs)
         if not configs:
             return []
-        plan = self._plan(configs)
+        plan = self.plan(configs)
         futures = {}
         for chunk in plan:
             future = self.client.submit(self._task, chunk, self.device, self.memory_cap_bytes,
@@ -357,8 +358,17 @@ class DaskExecutor(Executor):
         where = self.scheduler or "the local cluster"
         lost = (f"lost the Dask scheduler ({where}) while training; every run stored so far "
                 "is kept: run the same command again to resume")
+        # Only the waiting is guarded: an error of on_result (the store) must surface as itself.
+        broken = (OSError, asyncio.CancelledError, concurrent.futures.CancelledError)
         try:
-            for future in as_completed(futures, loop=self.client.loop):
+            completed = as_completed(futures, loop=self.client.loop)
+            while True:
+                try:
+                    future = next(completed)
+                except StopIteration:
+                    break
+                except broken:  # the connection to the scheduler broke while waiting
+                    raise ValueError(lost) from None
                 chunk = futures[future]
                 if future.status != "finished":
                     exc = future.exception() if future.status == "error" else None
@@ -366,11 +376,12 @@ class DaskExecutor(Executor):
                         raise ValueError(f"{lost} ({_ensemble_text(chunk)})") from None
                     raise ValueError(f"{_ensemble_text(chunk)} failed on the Dask cluster: "
                                      f"{_failure_text(exc)}") from None
-                for result in future.result():
+                try:
+                    results = future.result()
+                except broken:
+                    raise ValueError(lost) from None
+                for result in results:
                     handoff(result)
-        except (OSError, asyncio.CancelledError, concurrent.futures.CancelledError):
-            # the connection to the scheduler broke while waiting for a result
-            raise ValueError(lost) from None
         finally:
             left = [f for f in futures if not f.done()]
             if left:

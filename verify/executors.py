@@ -56,6 +56,19 @@ class Executor:
         """
         raise NotImplementedError
 
+    def plan(self, configs: Sequence[RunConfig]) -> list[list[RunConfig]]:
+        """The ensembles :meth:`train` would form; ValueError if one run alone does not fit.
+
+        Callers use it to refuse a sweep before creating anything (e.g. a results store).
+        The base class forms none (an executor that does not train).
+        """
+        return [[config] for config in configs]
+
+    def check_fits(self, configs: Sequence[RunConfig]) -> None:
+        """Raise ValueError (the planner's) unless one run of each shape fits in memory."""
+        one_per_shape = {c.shape_key(): c for c in configs}
+        self.plan(list(one_per_shape.values()))
+
     def describe(self) -> str:
         """One line saying where runs are trained (for logs and the CLI)."""
         return self.name
@@ -124,6 +137,11 @@ class LocalExecutor(Executor):
         return train_runs(configs, device=self.device, on_result=on_result, progress=progress,
                           memory_cap_bytes=self.memory_cap_bytes,
                           max_ensemble=self.max_ensemble, _bar=_bar)
+
+    def plan(self, configs):
+        from .sweep import plan_ensembles
+
+        return plan_ensembles(configs, self.device, self.memory_cap_bytes, self.max_ensemble)
 
     def describe(self) -> str:
         return f"local ({self.device})"

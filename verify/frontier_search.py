@@ -142,7 +142,8 @@ class SearchSettings:
                            check_int("seed_start", self.seed_start, 0, strict=True))
         if self.seed_start + self.max_runs > MAX_SEED:
             raise ValueError(f"seed_start + max_runs must be at most 2**63 (the store's "
-                             f"integer range), got seed_start={self.seed_start}")
+                             f"integer range), got seed_start={self.seed_start} and "
+                             f"max_runs={self.max_runs}")
         if self.m_max > MAX_SAMPLES:
             raise ValueError(f"m_max must be at most {MAX_SAMPLES:.0e} training samples, got "
                              f"{self.m_max}")

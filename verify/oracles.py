@@ -3,13 +3,15 @@ r"""Executors that answer without training: for planning and testing search desi
 :class:`LogisticOracle`
     Each run succeeds with a known probability
     :math:`P(m) = \operatorname{expit}(\beta_0 + \beta_1 \log_{10} m)` per curve, drawn from
-    a seeded generator keyed by the run's seed and m, so a run has the same outcome however
-    often it is asked for. With the truth known, a frontier search's interval can be checked
-    for coverage and its run count measured before any GPU time is spent.
+    a seeded generator keyed by the run's curve, its seed and (unless ``nested``) m, so a run
+    has the same outcome however often it is asked for. With the truth known, a frontier
+    search's interval can be checked for coverage and its run count measured before any GPU
+    time is spent.
 :class:`ReplayExecutor`
-    Answers from stored runs (e.g. a full grid in a results store): a search replayed on a
-    grid's own runs spends only runs the grid holds, so both frontiers come from the same
-    outcomes. Asking for a run it does not hold is an error.
+    Answers from stored runs, by key; asking for a run it does not hold is an error. A search
+    resumed from a finished store asks for nothing (tested). It cannot replay a search on a
+    grid: the search gives each run of a curve its own seed, while a grid reuses seeds 0..N-1
+    at every size.
 
 Both follow :class:`verify.executors.Executor`: ``on_result`` once per run key, in order.
 """
