@@ -119,6 +119,34 @@ def _package_version() -> str:
         return "unknown"
 
 
+@contextmanager
+def immediate_transaction(con: sqlite3.Connection):
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on an autocommit connection; any error in the block
+    rolls it back (unless SQLite already did) and propagates."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        if con.in_transaction:  # SQLite may have rolled back by itself already
+            try:
+                con.execute("ROLLBACK")
+            except sqlite3.Error:  # pragma: no cover - the original error matters
+                pass
+        raise
+
+
+def insert_or_ignore(con: sqlite3.Connection, table: str, columns, values: dict) -> bool:
+    """Insert one row (``values[c]`` for each of ``columns``) in its own committed
+    transaction, unless its primary key is already there; True if it was new."""
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    with immediate_transaction(con):
+        cursor = con.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})",
+                             [values[name] for name in columns])
+    return cursor.rowcount == 1
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -441,22 +469,8 @@ class ResultsStore:
                   "version": _package_version(),
                   "config_json": json.dumps(config.as_dict(), sort_keys=True),
                   "extra_json": json.dumps(result.extra or {}, sort_keys=True, default=str)}
-        names = ", ".join(COLUMNS)
-        marks = ", ".join("?" for _ in COLUMNS)
         with self._sqlite("storing a run", writing=True) as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = con.execute(f"INSERT OR IGNORE INTO runs ({names}) VALUES ({marks})",
-                                     [values[name] for name in COLUMNS])
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:  # SQLite may have rolled back by itself already
-                    try:
-                        con.execute("ROLLBACK")
-                    except sqlite3.Error:  # pragma: no cover - the original error matters
-                        pass
-                raise
-        return cursor.rowcount == 1
+            return insert_or_ignore(con, "runs", COLUMNS, values)
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -31,10 +31,18 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+
+from verify.store import (
+    ResultsStore,
+    _connect_ro,
+    _now,
+    _package_version,
+    immediate_transaction,
+    insert_or_ignore,
+)
 
 from .datasets import load_dataset, resolve_names, split_counts, stratified_split, train_counts
 
@@ -149,18 +157,6 @@ def parse_model(text: str, mlp_settings: dict | None = None, forest_trees: int =
 
 # --- the store ------------------------------------------------------------------------------
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("parity-frontiers")
-    except Exception:  # noqa: BLE001 - an uninstalled checkout
-        return "unknown"
-
-
 class TabularStore:
     """The ``tabular_runs`` table of a results store (see the module docstring).
 
@@ -181,8 +177,6 @@ class TabularStore:
     """
 
     def __init__(self, path, readonly: bool = False):
-        from verify.store import ResultsStore
-
         self.path = Path(os.fspath(path))
         self.readonly = bool(readonly)
         self._con = None
@@ -191,8 +185,6 @@ class TabularStore:
             if self.readonly:
                 # ResultsStore's read-only opener: falls back to immutable=1 on read-only
                 # storage, where SQLite cannot create the WAL index.
-                from verify.store import _connect_ro
-
                 self._con = _connect_ro(self.path, timeout=60, isolation_level=None)
             else:
                 self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -210,14 +202,9 @@ class TabularStore:
             if self.readonly:
                 return False
             columns = ", ".join(f"{name} {sql}" for name, sql in _COLUMNS.items())
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate_transaction(con):
                 con.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})")
                 con.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_dataset ON {TABLE} (dataset)")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
             return True
         if set(found) != set(COLUMNS):
             raise ValueError(f"{self.path} has a {TABLE} table of another schema (columns "
@@ -241,26 +228,15 @@ class TabularStore:
         its own committed transaction; False if its key was already stored."""
         if self.readonly:
             raise ValueError(f"results store {self.path} is open read-only")
-        values = {**row, "finished_at": _now(), "version": _version()}
+        values = {**row, "finished_at": _now(), "version": _package_version()}
         missing = set(COLUMNS) - set(values)
         if missing:
             raise ValueError(f"tabular result lacks {sorted(missing)}")
-        names, marks = ", ".join(COLUMNS), ", ".join("?" for _ in COLUMNS)
-        con = self._con
         try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = con.execute(f"INSERT OR IGNORE INTO {TABLE} ({names}) VALUES ({marks})",
-                                     [values[name] for name in COLUMNS])
-                con.execute("COMMIT")
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
+            return insert_or_ignore(self._con, TABLE, COLUMNS, values)
         except sqlite3.Error as exc:
             raise ValueError(f"results store {self.path}: {exc} (while storing a tabular "
                              "result)") from None
-        return cursor.rowcount == 1
 
     def keys(self) -> set[str]:
         """Keys of every stored result."""
