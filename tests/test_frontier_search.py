@@ -257,17 +257,6 @@ def test_templates_must_be_configs():
     assert search_frontiers([], Step(1), progress=False) == []
 
 
-@pytest.fixture
-def one_torch_thread():
-    # Many tiny ensembles: with 2 threads and another busy process this test took 53 s, not 2.
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_real_training_curve_on_the_cpu(tmp_path, one_torch_thread):
     # (8, 2)-parity, width 32: a real frontier in m well inside 10..1000 at T = 1500.
     templates = curve_templates(8, 2, 32, max_steps=1500, eval_every=100, test_size=512)

@@ -44,13 +44,7 @@ SMALL = dict(n=12, k=3, width=32, keep=4, sgd_seeds=3, max_steps=2000, retrain_s
              eval_every=50, test_size=1000)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Small ensembles on a shared 2-core machine: one thread avoids OpenMP barrier stalls.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

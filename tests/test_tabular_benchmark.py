@@ -38,12 +38,7 @@ from verify.tabular.forest import FOREST_GRID, fit_forest  # noqa: E402
 TINY_MLP = {"max_epochs": 5, "min_steps": 0, "learning_rate": 1e-2, "batch_size": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_lazy_exports_resolve():

@@ -20,15 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from verify.tabular.datasets import make_sparse_parity  # noqa: E402
 from verify.tabular.estimator import SparseInitMLPClassifier  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # The checks fit ~100 tiny models: one thread avoids oversubscribing a shared CPU, where
-    # two threads made them 7x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _small(**kwargs) -> SparseInitMLPClassifier:

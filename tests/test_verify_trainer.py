@@ -28,14 +28,7 @@ CORE_FIELDS = ("success", "steps_to_success", "test_error", "train_error", "end_
                "steps_run")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These ensembles are small: on a shared 2-core machine, OpenMP barriers waiting for a
-    # descheduled second thread made them up to 30x slower than with one thread.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def core(result):

@@ -1,0 +1,18 @@
+"""Fixtures shared by the test modules."""
+
+import pytest
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one CPU thread for the test, restored after.
+
+    Tests that train many small ensembles use it: on a shared 2-core machine, OpenMP barriers
+    waiting for a descheduled second thread made them 7x to 50x slower (seen here).
+    """
+    import torch  # here, not at module level: collecting the CLI tests must not load torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
