@@ -130,11 +130,22 @@ class RunConfig:
 
     def key(self) -> str:
         """SHA-256 hex digest of the canonical JSON of every field (the store's primary key)."""
-        return _digest(self.as_dict())
+        return self._cached("_key", lambda: _digest(self.as_dict()))
 
     def shape_key(self) -> str:
         """Digest of every field but the seed: runs sharing it can form one ensemble."""
-        return _digest({k: v for k, v in self.as_dict().items() if k != "seed"})
+        return self._cached("_shape_key", lambda: _digest(
+            {k: v for k, v in self.as_dict().items() if k != "seed"}))
+
+    def _cached(self, name: str, compute):
+        # A config is immutable, and sweeps, stores and executors ask for its digests many
+        # times (about 20 us each): compute each once per object. Not a field, so equality,
+        # repr and as_dict are unchanged.
+        value = self.__dict__.get(name)
+        if value is None:
+            value = compute()
+            object.__setattr__(self, name, value)
+        return value
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
