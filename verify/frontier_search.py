@@ -60,9 +60,8 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from scipy import special
@@ -70,7 +69,7 @@ from scipy import special
 from simulate.estimates import proportion_estimate
 from theory._checks import check_int
 
-from .analysis import fit_frontier
+from .analysis import CURVE_FIELDS, curve_key, fit_frontier
 from .config import MAX_SEED, RunConfig, RunResult
 
 __all__ = ["SearchSettings", "CurveFrontier", "search_frontiers", "curve_templates",
@@ -257,13 +256,9 @@ class CurveFrontier:
         return asdict(self)
 
 
-def _curve_where(template: RunConfig) -> dict:
-    return {f.name: getattr(template, f.name) for f in fields(RunConfig)
-            if f.name not in ("samples", "seed")}
-
-
-def _curve_id(config: RunConfig) -> tuple:
-    return tuple(sorted(_curve_where(config).items(), key=lambda item: item[0]))
+def _curve_where(config: RunConfig) -> dict:
+    """The curve's fields (:data:`verify.analysis.CURVE_FIELDS`) as store filters."""
+    return {name: getattr(config, name) for name in CURVE_FIELDS}
 
 
 class _CurveState:
@@ -440,8 +435,7 @@ class _CurveState:
         fit = self.fit
         return CurveFrontier(
             curve={name: getattr(self.template, name) for name in CURVE_ID_FIELDS},
-            config={k: v for k, v in self.template.as_dict().items()
-                    if k not in ("samples", "seed")},
+            config=_curve_where(self.template),
             status=self.status, fit_status=None if fit is None else fit.status,
             m_star=None if fit is None else fit.m_star,
             ci_low=None if fit is None else fit.ci_low,
@@ -508,7 +502,7 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
     for template in templates:
         if not isinstance(template, RunConfig):
             raise ValueError(f"expected RunConfig templates, got {type(template).__name__}")
-        states.setdefault(_curve_id(template), _CurveState(template, settings, lattice))
+        states.setdefault(curve_key(template.as_dict()), _CurveState(template, settings, lattice))
     if not states:
         return []
     if executor is None:
@@ -523,7 +517,7 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
                     state.add(result, reused=True)
 
     def record(result: RunResult) -> None:
-        state = states.get(_curve_id(result.config))
+        state = states.get(curve_key(result.config.as_dict()))
         if state is None:  # pragma: no cover - an executor returning a run not asked for
             return
         if store is not None:
@@ -553,8 +547,7 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
             executor.train(proposals, on_result=record, progress=progress, _bar=bar)
             if on_round is not None:
                 on_round(round_number, [s.result() for s in states.values()])
-    for state in states.values():
-        state.refit()
+    # every curve ended inside propose(), just after refitting all of its runs
     return [state.result() for state in states.values()]
 
 
@@ -566,7 +559,6 @@ class _search_bar:
 
         self.bar = tqdm(total=None, unit="run", desc="frontier", file=sys.stderr,
                         disable=None if enabled else True, dynamic_ncols=True)
-        self.start = time.monotonic()
 
     def __enter__(self):
         return self.bar
