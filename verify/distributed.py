@@ -354,7 +354,6 @@ class DaskExecutor(Executor):
 
         bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
         handoff = ResultHandoff(on_result, bar)
-        done = handoff.results
         where = self.scheduler or "the local cluster"
         lost = (f"lost the Dask scheduler ({where}) while training; every run stored so far "
                 "is kept: run the same command again to resume")
@@ -391,10 +390,7 @@ class DaskExecutor(Executor):
                     pass  # no scheduler left to cancel them on
             if _bar is None:
                 bar.close()
-        missing = [c for c in configs if c.key() not in done]
-        if missing:  # pragma: no cover - a worker returned a wrong ensemble
-            raise RuntimeError(f"the cluster returned no result for {len(missing)} run(s)")
-        return [done[c.key()] for c in configs]
+        return handoff.in_order(configs, "the cluster")
 
     def describe(self) -> str:
         if self.client is None:

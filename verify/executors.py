@@ -107,6 +107,14 @@ class ResultHandoff:
             self.bar.update(1)
         return True
 
+    def in_order(self, configs: Sequence[RunConfig], source: str) -> list[RunResult]:
+        """The results of ``configs``, in their order; RuntimeError naming ``source`` (what
+        should have trained them) if any is missing."""
+        missing = [c for c in configs if c.key() not in self.results]
+        if missing:
+            raise RuntimeError(f"{source} returned no result for {len(missing)} run(s)")
+        return [self.results[c.key()] for c in configs]
+
 
 class LocalExecutor(Executor):
     """The ensemble trainer in this process (:func:`verify.sweep.train_runs`).

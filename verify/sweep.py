@@ -466,7 +466,6 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
 
     bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
     finished = ResultHandoff(on_result, bar)
-    done = finished.results
 
     state = {"steps": 0, "shown": 0.0, "of": "", "T": 0}
 
@@ -493,10 +492,7 @@ def train_runs(configs: Sequence[RunConfig], device: str = "auto",
     finally:
         if _bar is None:
             bar.close()
-    missing = [c for c in configs if c.key() not in done]
-    if missing:  # pragma: no cover - a trainer bug
-        raise RuntimeError(f"trainer returned no result for {len(missing)} run(s)")
-    return [done[c.key()] for c in configs]
+    return finished.in_order(configs, "trainer")
 
 
 @dataclass
