@@ -6,6 +6,7 @@ import contextlib
 import time
 
 import numba
+import numpy as np
 from tqdm import tqdm
 
 from theory._checks import check_int, check_rational, check_subset_size
@@ -59,6 +60,15 @@ def check_kernel_size(name: str, value, minimum: int = 1) -> int:
     if value > MAX_KERNEL_SIZE:
         raise ValueError(f"{name} must be <= 2**53 for the Monte Carlo kernels, got {value:.4g}")
     return value
+
+
+def check_sizes(name: str, values) -> list[int]:
+    """One size or a non-empty list of them, each checked by :func:`check_kernel_size`;
+    returned sorted, repeats dropped."""
+    values = np.atleast_1d(np.asarray(values, dtype=object))
+    if values.ndim != 1 or values.size < 1:
+        raise ValueError(f"{name} must be one size or a non-empty list of sizes")
+    return sorted({check_kernel_size(name, v) for v in values.tolist()})
 
 
 def check_problem(n, k, s) -> tuple[int, int, int]:

@@ -303,9 +303,10 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
         _gradient_kernel(n, k, s, overlap, WEIGHT_LAWS[weights], bias_value, m,
                          enumerate_population, seed, start, stop, class_num, class_counts,
                          population_num, empirical_gap, population_gap)
-        for c in range(4):
-            class_sums[c].update(class_num[:, c])
-            population_sums[c].update(population_num[:, c])
+        if enumerate_population:  # the per-class sums are read only in that case
+            for c in range(4):
+                class_sums[c].update(class_num[:, c])
+                population_sums[c].update(population_num[:, c])
         gaps.update(empirical_gap)
         if population_gaps is not None:
             population_gaps.update(population_gap)

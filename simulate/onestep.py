@@ -35,10 +35,10 @@ from ._bits import popcount64, sample_parity_bits, words_for
 from ._config import (
     MAX_CHUNK_TRIALS,
     check_bias,
-    check_kernel_size,
     check_memory,
     check_problem,
     check_seed,
+    check_sizes,
     check_threads,
     check_trial_work,
     check_trials,
@@ -157,14 +157,6 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
                         b += 1
 
 
-def _as_sorted_sizes(name, values):
-    values = np.atleast_1d(np.asarray(values, dtype=object))
-    if values.ndim != 1 or values.size < 1:
-        raise ValueError(f"{name} must be one size or a non-empty list of sizes")
-    out = sorted({check_kernel_size(name, v) for v in values})
-    return np.asarray(out, dtype=np.int64)
-
-
 def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=1000, seed=0,
                      threads=None, progress=False, memory_cap_bytes=None) -> dict:
     r"""Estimate P(some neuron of r selects S after one m-sample gradient step) over a grid.
@@ -210,8 +202,8 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
         raise ValueError(f"one-step selection needs s >= k - 1 (got s={s}, k={k}): a neuron "
                          "inside S missing two or more of its coordinates has zero population "
                          "gradient off its support")
-    widths = _as_sorted_sizes("width", widths)
-    samples = _as_sorted_sizes("samples", samples)
+    widths = np.asarray(check_sizes("width", widths), dtype=np.int64)
+    samples = np.asarray(check_sizes("samples", samples), dtype=np.int64)
     weights = check_weight_law(weights)
     bias_exact, bias_value = check_bias(bias)
     trials = check_trials(trials)

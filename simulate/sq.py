@@ -63,6 +63,7 @@ from ._config import (
     check_kernel_size,
     check_memory,
     check_seed,
+    check_sizes,
     check_threads,
     check_trials,
     numba_threads,
@@ -153,13 +154,6 @@ def _check_inits(inits):
         if init not in seen:
             seen.append(init)
     return seen
-
-
-def _sizes(name, values):
-    values = np.atleast_1d(np.asarray(values, dtype=object))
-    if values.ndim != 1 or values.size < 1:
-        raise ValueError(f"{name} must be one size or a non-empty list of sizes")
-    return sorted({check_kernel_size(name, v) for v in values.tolist()})
 
 
 def _taus(values):
@@ -501,7 +495,7 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
     inits = _check_inits(init)
     if "sparse" in inits:
         s = _check_init("sparse", s, n)[1]
-    widths = _sizes("width", widths)
+    widths = check_sizes("width", widths)
     tau_list = _taus(taus)
     tau_arr = np.asarray(tau_list)
     trials = check_trials(trials)
@@ -588,6 +582,7 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
         tau_bound = math.exp(0.5 * (math.log(2.0 * params) - log_binomial))
         for index, tau in enumerate(tau_list):
             bound = parseval_visible_bound(n, k, params, tau)
+            log_bound = _log_parseval_bound(params, tau, log_binomial)
             row = {"init": init_name, "s": s if init_name == "sparse" else None, "width": width,
                    "params": params, "tau": tau, "method": method}
             if method == "exact":
@@ -612,10 +607,8 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
             row.update(values)
             row.update(extra)
             row.update({"bound": bound,
-                        "log10_bound": _log_parseval_bound(params, tau, log_binomial)
-                        / math.log(10),
-                        "ratio": _ratio(values["estimate"],
-                                        _log_parseval_bound(params, tau, log_binomial)),
+                        "log10_bound": log_bound / math.log(10),
+                        "ratio": _ratio(values["estimate"], log_bound),
                         "normalised": acc["normalised"] / trials,
                         "sup_norm": sup,
                         "sup_norm_sampled": method == "sample",
@@ -750,7 +743,7 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     True
     """
     n, k = _check_nk(n, k, MAX_GUESS_N, "for the guess game (64-bit set masks)")
-    query_list = _sizes("queries", queries)
+    query_list = check_sizes("queries", queries)
     tau = _check_guess_tau(tau)
     if oracle not in ("random", "adversarial"):
         raise ValueError(f"oracle must be random or adversarial, got {oracle!r}")
