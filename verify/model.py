@@ -55,6 +55,7 @@ from .config import RunConfig
 from .data import STREAM_INIT, stream_rng
 
 __all__ = [
+    "init_layer",
     "param_shapes",
     "param_count",
     "init_params",
@@ -111,6 +112,25 @@ def _sparse_supports(rng: np.random.Generator, rows: int, n: int, s: int) -> np.
     return np.concatenate(parts)
 
 
+def init_layer(rng: np.random.Generator, fan_out: int, fan_in: int,
+               s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""One ReLU layer's float32 (W ``[fan_out, fan_in]``, b ``[fan_out]``) by this module's law.
+
+    ``s=None``: PyTorch's ``nn.Linear`` default, every weight and the bias
+    :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`. Otherwise s-sparse: each
+    row non-zero on a uniform s-subset of the inputs, those weights and the bias
+    :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`, as a fresh ``nn.Linear(s, 1)``. The draws come from
+    ``rng`` in a fixed order (supports, weights, bias), so one generator gives one layer.
+    """
+    if s is None:
+        bound = 1 / math.sqrt(fan_in)
+        return _uniform(rng, (fan_out, fan_in), bound), _uniform(rng, (fan_out,), bound)
+    support = _sparse_supports(rng, fan_out, fan_in, s)
+    w = np.zeros((fan_out, fan_in), dtype=np.float32)
+    np.put_along_axis(w, support, _uniform(rng, (fan_out, s), 1 / math.sqrt(s)), axis=1)
+    return w, _uniform(rng, (fan_out,), 1 / math.sqrt(s))
+
+
 def init_params(config: RunConfig) -> list[np.ndarray]:
     """Initial float32 parameters of one run (host arrays), drawn from its seed.
 
@@ -119,16 +139,7 @@ def init_params(config: RunConfig) -> list[np.ndarray]:
     """
     rng = stream_rng(config.seed, STREAM_INIT)
     r, n = config.width, config.n
-    if config.init == "sparse":
-        s = config.s
-        support = _sparse_supports(rng, r, n, s)
-        w1 = np.zeros((r, n), dtype=np.float32)
-        np.put_along_axis(w1, support, _uniform(rng, (r, s), 1 / math.sqrt(s)), axis=1)
-        b1 = _uniform(rng, (r,), 1 / math.sqrt(s))
-    else:
-        w1 = _uniform(rng, (r, n), 1 / math.sqrt(n))
-        b1 = _uniform(rng, (r,), 1 / math.sqrt(n))
-    params = [w1, b1]
+    params = list(init_layer(rng, r, n, config.s if config.init == "sparse" else None))
     bound = 1 / math.sqrt(r)
     for _ in range(config.depth - 1):
         params += [_uniform(rng, (r, r), bound), _uniform(rng, (r,), bound)]

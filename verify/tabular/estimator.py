@@ -58,6 +58,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from verify.config import INITS
+
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data
 except ImportError:  # pragma: no cover - older scikit-learn
@@ -66,7 +68,6 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 __all__ = ["SparseInitMLPClassifier", "INITS", "OPTIMIZERS", "DEVICES"]
 
-INITS = ("dense", "sparse")
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -381,22 +382,12 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _init_weights(self, widths, rng):
         """(W [fan_out, fan_in], b [fan_out]) float32 per layer, by the module's init law."""
-        from verify.model import _sparse_supports
-
-        def uniform(shape, bound):
-            return ((2 * rng.random(shape, dtype=np.float32) - 1) * np.float32(bound))
+        from verify.model import init_layer
 
         layers = []
         for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            if index == 0 and self.init == "sparse":
-                s = self.effective_s_
-                support = _sparse_supports(rng, fan_out, fan_in, s)
-                w = np.zeros((fan_out, fan_in), dtype=np.float32)
-                np.put_along_axis(w, support, uniform((fan_out, s), 1 / math.sqrt(s)), axis=1)
-                b = uniform((fan_out,), 1 / math.sqrt(s))
-            else:
-                w = uniform((fan_out, fan_in), 1 / math.sqrt(fan_in))
-                b = uniform((fan_out,), 1 / math.sqrt(fan_in))
+            sparse = index == 0 and self.init == "sparse"
+            w, b = init_layer(rng, fan_out, fan_in, self.effective_s_ if sparse else None)
             layers.append((w, b))
         return layers
 
