@@ -55,14 +55,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from simulate.estimates import proportion_estimate
 from theory._checks import check_int
 from theory.lottery import overlap_pmf, p_lucky
 
 from .config import RunConfig
 from .data import hidden_set
 from .model import init_params, init_supports
-from .sweep import check_device, median_steps_to_success
+from .sweep import check_device, summarize
 from .trainer import max_ensemble_size, train_ensemble
 
 __all__ = [
@@ -599,13 +598,11 @@ def _assemble(config, wide, initial, arms, members, batch_seeds, results,
                 run["init_seed"] = member["init_seed"]
             runs.append(run)
         group = [result for *_, result in picked]
-        wins = sum(r.success for r in group)
-        estimate = proportion_estimate(wins, len(group))
+        (point,) = summarize(group)  # every run of an arm has the retraining config
         arms_out[arm] = {
-            "label": ARM_LABELS[arm], "runs": runs, "successes": wins,
-            "success_rate": estimate.estimate, "ci_low": estimate.ci_low,
-            "ci_high": estimate.ci_high,
-            "median_steps_to_success": median_steps_to_success(group),
+            "label": ARM_LABELS[arm], "runs": runs,
+            **{name: point[name] for name in ("successes", "success_rate", "ci_low", "ci_high",
+                                              "median_steps_to_success")},
             "mean_overlap": float(np.mean([r["overlaps"] for r in runs])),
             "curve_steps": group[0].extra["curve_steps"],
             "curve_test_error": [r.extra["curve_test_error"] for r in group],
