@@ -56,7 +56,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import importlib.metadata
 import logging
 import os
 import sys
@@ -66,6 +65,7 @@ from theory._checks import check_int
 
 from .config import RunConfig, RunResult
 from .executors import Executor, ResultHandoff
+from .store import _package_version  # "unknown" in a bare checkout
 
 __all__ = ["DaskExecutor", "DEFAULT_CONNECT_TIMEOUT", "DISTRIBUTION"]
 
@@ -77,14 +77,6 @@ DISTRIBUTION = "parity-frontiers"
 
 # Torch threads set on this worker process (by the first task): set once, not per task.
 _worker_threads: int | None = None
-
-
-def _package_version() -> str | None:
-    """Installed parity-frontiers version, None when it is not installed (a bare checkout)."""
-    try:
-        return importlib.metadata.version(DISTRIBUTION)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def _worker_info(device: str) -> dict:
@@ -104,7 +96,7 @@ def _worker_info(device: str) -> dict:
 
 def _train_ensemble_task(configs: Sequence[RunConfig], device: str,
                          memory_cap_bytes: int | None, threads: int,
-                         driver_version: str | None) -> list[RunResult]:
+                         driver_version: str) -> list[RunResult]:
     """One Dask task: train one ensemble on this worker and return its results in order.
 
     Sets torch's thread count on the worker's first task, re-cuts the ensemble for this
