@@ -33,6 +33,7 @@ import resource
 import time
 
 import torch
+from _timing import best_of
 from torch import nn
 
 from verify import trainer as vtrainer
@@ -50,12 +51,7 @@ def matmul_peak_gflops(size: int = 2048, repeats: int = 7) -> float:
     """Best float32 ``torch.mm`` rate of two size x size matrices, GFLOP/s."""
     a, b = torch.randn(size, size), torch.randn(size, size)
     torch.mm(a, b)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
+    return 2 * size**3 / best_of(lambda: torch.mm(a, b), repeats) / 1e9
 
 
 def executed_gflop(cfg: RunConfig) -> float:

@@ -57,19 +57,17 @@ def finding_small_m(points: Sequence[dict]) -> dict:
     evidence = []
     for (n, k), cells in sorted(group_rows(_offline(points), ("n", "k")).items()):
         clear = [c for c in cells if c["ci_low"] >= 0.5]
+        grid_can_fail = max(c["samples"] for c in cells) > n ** k / 10
         if not clear:
-            evidence.append({"n": n, "k": k, "smallest_m": None})
+            evidence.append({"n": n, "k": k, "smallest_m": None, "grid_can_fail": grid_can_fail})
             continue
         best = min(clear, key=lambda c: (c["samples"], c["width"]))
         evidence.append({"n": n, "k": k, "smallest_m": best["samples"], "width": best["width"],
                          "init": best["init"], "s": best["s"],
                          "successes": best["successes"], "runs": best["runs"],
                          "m_over_n_to_k": best["samples"] / n ** k,
-                         "m_over_binomial": best["samples"] / math.comb(n, k)})
-    for e in evidence:
-        largest = max(c["samples"] for c in _offline(points) if (c["n"], c["k"]) ==
-                      (e["n"], e["k"]))
-        e["grid_can_fail"] = largest > e["n"] ** e["k"] / 10
+                         "m_over_binomial": best["samples"] / math.comb(n, k),
+                         "grid_can_fail": grid_can_fail})
     found = [e for e in evidence if e["smallest_m"] is not None]
     if not found:
         verdict = "inconclusive"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from verify.analysis import (
-    CURVE_FIELDS,
+    CELL_FIELDS,
+    curve_key,
     frontier_table,
     group_rows,
     power_law_fit,
@@ -57,13 +59,10 @@ def completeness(results: Sequence[RunResult],
     cells with fewer runs than the fullest cell are reported as ``partial_cells``.
     """
     def cell_of(config: RunConfig) -> tuple:
-        d = config.as_dict()
-        return tuple(d[f] for f in CURVE_FIELDS + ("samples",))
+        return tuple(getattr(config, f) for f in CELL_FIELDS)
 
-    have: dict[tuple, int] = {}
-    for r in results:
-        have[cell_of(r.config)] = have.get(cell_of(r.config), 0) + 1
-    names = CURVE_FIELDS + ("samples",)
+    have = Counter(cell_of(r.config) for r in results)
+    names = CELL_FIELDS
     if expected is None:
         most = max(have.values(), default=0)
         partial = [dict(zip(names, c, strict=True)) | {"runs": v, "expected": most}
@@ -71,11 +70,8 @@ def completeness(results: Sequence[RunResult],
         return {"expected_runs": None, "missing_runs": None, "missing_cells": [],
                 "partial_cells": partial}
     stored_keys = {r.config.key() for r in results}
-    want: dict[tuple, int] = {}
-    missing = 0
-    for config in expected:
-        want[cell_of(config)] = want.get(cell_of(config), 0) + 1
-        missing += config.key() not in stored_keys
+    want = Counter(cell_of(config) for config in expected)
+    missing = sum(config.key() not in stored_keys for config in expected)
     missing_cells = [dict(zip(names, c, strict=True)) for c in want if c not in have]
     partial = [dict(zip(names, c, strict=True)) | {"runs": have[c], "expected": v}
                for c, v in want.items() if c in have and have[c] < v]
@@ -110,7 +106,7 @@ def _check_one_sweep(results: Sequence[RunResult]) -> None:
     for name in first:
         if name in GRID_AXES:
             continue
-        values = {r.config.as_dict()[name] for r in results}
+        values = {getattr(r.config, name) for r in results}
         if len(values) > 1:
             varying.append(f"{name} ({', '.join(map(str, sorted(values, key=str)[:4]))})")
     if varying:
@@ -154,13 +150,14 @@ def analyze(results: Iterable[RunResult], *, expected: Sequence[RunConfig] | Non
             "completeness": completeness(results, expected)}
 
 
-def check_out_dir(out_dir, create: bool = True) -> Path:
+def check_out_dir(out_dir, create: bool = True, option: str = "--out") -> Path:
     """Create the output folder (and parents); a clear ValueError when that is impossible, so
     that a bad --out fails before any analysis is done, never with a traceback after. With
-    ``create=False`` only check: the folder exists, or its nearest existing parent is one."""
+    ``create=False`` only check: the folder exists, or its nearest existing parent is one.
+    ``option`` names the command-line option in the message."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+        raise ValueError(f"{option} {out} is a file, not a folder")
     if not create:
         parent = next((p for p in out.absolute().parents if p.exists()), None)
         if parent is not None and not parent.is_dir():
@@ -318,10 +315,10 @@ def render_markdown(analysis: dict, figures: Sequence[Path], *, title: str,
               "measured.", "",
               "| n | k | init | width | measured m* [95%] | one-step m* | ratio | "
               "Thm 4/5 m* | ratio |", "|---|---|---|---|---|---|---|---|---|"]
-    onestep = {tuple(c[f] for f in CURVE_FIELDS): c for c in analysis["onestep"]["curves"]}
-    theorem = {tuple(r[f] for f in CURVE_FIELDS): r for r in analysis["theorem"]["rows"]}
+    onestep = {curve_key(c): c for c in analysis["onestep"]["curves"]}
+    theorem = {curve_key(r): r for r in analysis["theorem"]["rows"]}
     for row in analysis["frontier"]:
-        key = tuple(row[f] for f in CURVE_FIELDS)
+        key = curve_key(row)
         one = onestep.get(key)
         one_text, one_ratio = "-", "-"
         if one is not None:

@@ -20,6 +20,7 @@ from scipy import special
 from simulate.estimates import proportion_estimate
 from verify.analysis import group_rows
 
+from .frontier_plots import MIN_SEEDS_FOR_INTERVAL
 from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
 
 __all__ = ["search_figure"]
@@ -57,7 +58,7 @@ def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") ->
             m = np.array([c["samples"] for c in cells], float)
             runs = np.array([c["runs"] for c in cells], float)
             wins = np.array([c["successes"] for c in cells], float)
-            few = few or bool(np.any(runs < 5))
+            few = few or bool(np.any(runs < MIN_SEEDS_FOR_INTERVAL))
             est = [proportion_estimate(int(w), int(r)) for w, r in zip(wins, runs, strict=True)]
             rate = wins / runs
             err = np.array([rate - [e.ci_low for e in est], [e.ci_high for e in est] - rate])
@@ -73,7 +74,8 @@ def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") ->
         left.set_title(_title(key) + ": runs placed by the search", fontsize=10)
         left.legend(fontsize=7, loc="lower right")
         if few:
-            add_caveat(left, "cells with < 5 runs: wide intervals (marker area = runs)")
+            add_caveat(left, f"cells with < {MIN_SEEDS_FOR_INTERVAL} runs: wide intervals "
+                             "(marker area = runs)")
         _draw_frontier(right, curves)
         right.set_title(_title(key) + f": frontier m*(r), P(success) = {curves[0].target:g}",
                         fontsize=10)

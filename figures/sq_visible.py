@@ -199,7 +199,4 @@ def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None
     """
     out_dir = check_plot_dir(out_dir)
     fig = draw_sq_visible(result, title)
-    try:
-        return save_figure(fig, out_dir, name)
-    except OSError as exc:
-        raise ValueError(f"cannot write the figure into {out_dir}: {exc.strerror}") from None
+    return save_figure(fig, out_dir, name)  # an OSError there is already one ValueError

@@ -328,9 +328,8 @@ def _cmd_demo(args) -> str:
          for r in out["upper"]],
         title="Upper-bound frontier (Thm. 4 for s >= k, Thm. 5 for s < k; constants = 1)"))
     if sweep is not None:
-        parts.append(format_table(
-            ["#", "finding (PAPER.md section 5)", "verdict"],
-            [[f["id"], f["claim"], f["verdict"]] for f in sweep["findings"]],
+        parts.append(cli_figures.findings_table(
+            sweep["findings"],
             title="The paper's findings on the demo sweep (a smoke-size grid: 6 seeds per "
                   "cell; `parity-frontiers reproduce --scale cpu` for real numbers)"))
         parts.append(f"frontier figure: {sweep['figure']}\nreport with every figure: "

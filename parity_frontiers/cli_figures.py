@@ -124,9 +124,10 @@ def _cmd_plot(args) -> str:
     return "wrote:\n" + "\n".join(f"  {p}" for p in paths) + _missing_text(analysis)
 
 
-def _findings_table(findings: dict | list) -> str:
+def findings_table(findings: dict | list, title: str | None = None) -> str:
+    """The paper's findings and their verdicts as a table (report and demo)."""
     rows = [[f["id"], f["claim"], f["verdict"]] for f in findings]
-    return format_table(["#", "finding (PAPER.md section 5)", "verdict"], rows)
+    return format_table(["#", "finding (PAPER.md section 5)", "verdict"], rows, title=title)
 
 
 def _cmd_report(args) -> str:
@@ -140,7 +141,7 @@ def _cmd_report(args) -> str:
                            "figures": [str(p) for p in written["figures"]],
                            "findings": analysis["findings"],
                            "completeness": analysis["completeness"]})
-    return (_findings_table(analysis["findings"]) + f"\n\nreport: {written['report']}\n"
+    return (findings_table(analysis["findings"]) + f"\n\nreport: {written['report']}\n"
             f"data:   {written['json']}\nfigures: {len(written['figures'])} files in "
             f"{args.out}" + _missing_text(analysis))
 
@@ -170,4 +171,4 @@ def _cmd_reproduce(args) -> str:
     sweep = result["sweep"]
     return (f"sweep: {sweep['total']} runs ({sweep['skipped']} already stored, "
             f"{sweep['trained']} trained, {sweep['wall_seconds']:.0f} s) into {store}\n"
-            f"report: {result['report']}\n\n" + _findings_table(result["findings"]))
+            f"report: {result['report']}\n\n" + findings_table(result["findings"]))

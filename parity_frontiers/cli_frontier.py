@@ -20,6 +20,7 @@ from .cli_verify import (
     _TRAIN_OPTIONS,
     _add_run_options,
     _add_training_options,
+    _given,
     _set_threads,
     path_arg,
 )
@@ -89,16 +90,12 @@ def _cmd_frontier(args) -> str:
     from verify.frontier_search import curve_templates
 
     settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
-    train = {name: getattr(args, name) for name in _TRAIN_OPTIONS
-             if getattr(args, name) is not None}
+    train = _given(args, _TRAIN_OPTIONS)
     templates = curve_templates(args.n, args.k, args.width, args.init, args.s, **train)
     if args.plot is not None:
         from figures.report import check_out_dir
 
-        try:
-            check_out_dir(args.plot)
-        except ValueError as exc:
-            raise ValueError(str(exc).replace("--out", "--plot")) from None
+        check_out_dir(args.plot, option="--plot")
     _set_threads(args)
     with executor_from_args(args) as executor:
         # One run at the largest size must fit in memory: refuse before the store exists.

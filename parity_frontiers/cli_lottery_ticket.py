@@ -11,8 +11,15 @@ from pathlib import Path
 from verify.sweep import DEVICES
 
 from .args import add_output_flags, positive_int_arg, size_arg
-from .cli_verify import add_sgd_options, path_arg, threads_arg
-from .output import dumps_json, format_number, format_table
+from .cli_verify import (
+    _ci_text,
+    _median_text,
+    _set_threads,
+    add_sgd_options,
+    path_arg,
+    threads_arg,
+)
+from .output import dumps_json, format_table
 
 # argparse dest -> LotteryTicketConfig field (only the options given override the base config)
 _SETTINGS = {"n": "n", "k": "k", "width": "width", "s": "s", "keep": "keep", "seed": "seed",
@@ -84,10 +91,7 @@ def _check_out(out) -> None:
 def _cmd_lottery_ticket(args) -> str:
     config = _config(args)  # every bad value is refused here, before anything is trained
     _check_out(args.out)
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args)
     from verify.lottery_ticket import run_lottery_ticket
 
     result = run_lottery_ticket(config, device=args.device, progress=not args.no_progress)
@@ -99,10 +103,6 @@ def _cmd_lottery_ticket(args) -> str:
     if args.json:
         return dumps_json(out)
     return _text(out)
-
-
-def _median_text(median, budget) -> str:
-    return f"> {budget}" if median is None else format_number(median)
 
 
 def _p_text(value: float) -> str:
@@ -127,8 +127,7 @@ def _text(out: dict) -> str:
     for arm, entry in out["arms"].items():
         runs = entry["runs"]
         rows.append([arm, entry["label"], len(runs), entry["successes"],
-                     f"{entry['success_rate']:.3f} [{entry['ci_low']:.3f}, "
-                     f"{entry['ci_high']:.3f}]",
+                     _ci_text(entry["success_rate"], entry["ci_low"], entry["ci_high"]),
                      _median_text(entry["median_steps_to_success"], cfg["retrain_steps"]),
                      " ".join("-" if r["steps_to_success"] is None else str(r["steps_to_success"])
                               for r in runs),

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 
+from verify.sweep import DEVICES
+
 from .args import add_output_flags, positive_int_arg, real_arg, size_arg
-from .cli_verify import path_arg
+from .cli_verify import _set_threads, path_arg
 from .output import dumps_json, format_table
 
 _INSTALL_HINT = "scikit-learn is not installed: pip install parity-frontiers[tabular]"
@@ -104,7 +106,7 @@ def register(sub) -> None:
     r.add_argument("--cache-dir", type=path_arg, help="OpenML cache directory")
     r.add_argument("--no-download", action="store_true",
                    help="never download: an uncached OpenML dataset is an error")
-    r.add_argument("--device", choices=("auto", "cpu", "cuda"),
+    r.add_argument("--device", choices=DEVICES,
                    help="where the MLPs train (default auto: CUDA if available)")
     r.add_argument("--threads", type=positive_int_arg, help="CPU threads for torch")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -165,10 +167,7 @@ def _cmd_run(args) -> str:
     _require_sklearn()
     from verify.tabular.benchmark import run_benchmark
 
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    _set_threads(args)
     given = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "max_epochs": args.max_epochs,
              "patience": args.patience, "min_steps": args.min_steps,

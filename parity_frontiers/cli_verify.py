@@ -267,7 +267,8 @@ def _cmd_sweep(args) -> str:
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
              "-" if p["s"] is None else p["s"], p["runs"], p["successes"],
              _ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
-             _median_text(p)] for p in summary.points]
+             _median_text(p["median_steps_to_success"], p["max_steps"])]
+            for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
              f"{summary.successes} successes; executor {executor_text}")
@@ -279,9 +280,9 @@ def _cmd_sweep(args) -> str:
                     "than half succeeded within T steps)")
 
 
-def _median_text(point: dict) -> str:
-    median = point["median_steps_to_success"]
-    return f"> {point['max_steps']}" if median is None else format_number(median)
+def _median_text(median, budget) -> str:
+    """A Kaplan-Meier median, or '> T' when it is not reached within the budget T."""
+    return f"> {budget}" if median is None else format_number(median)
 
 
 def _cmd_export(args) -> str:
