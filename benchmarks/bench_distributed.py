@@ -33,8 +33,11 @@ import time
 
 def warm_up(executor) -> None:
     """Train one tiny run in each process that will train (first-call costs, not timed)."""
-    from verify.config import RunConfig
-    from verify.distributed import _package_version, _train_ensemble_task
+    from parity_frontiers.verify.config import RunConfig
+    from parity_frontiers.verify.experiments.distributed import (
+        _train_ensemble_task,
+        package_version,
+    )
 
     tiny = [RunConfig(n=20, k=3, width=64, samples=100, max_steps=20, eval_every=10,
                       test_size=100, seed=10**6)]
@@ -42,7 +45,7 @@ def warm_up(executor) -> None:
         executor.train(tiny, progress=False)
         return
     client = executor.client  # one task on each worker, in its task thread
-    client.gather([client.submit(_train_ensemble_task, tiny, "cpu", None, 1, _package_version(),
+    client.gather([client.submit(_train_ensemble_task, tiny, "cpu", None, 1, package_version(),
                                  workers=[address], pure=False)
                    for address in client.nthreads()])
 
@@ -70,9 +73,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from verify.executors import make_executor
-    from verify.sweep import build_grid
+    from parity_frontiers.verify.experiments.executors import make_executor
+    from parity_frontiers.verify.experiments.grid import build_grid
 
     torch.set_num_threads(args.threads)
     grids = [build_grid(n=20, k=3, width=64, samples=[100, 300, 1000, 3000], seeds=8,

@@ -36,11 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from verify.analysis import curve_key, fit_frontier, group_rows, success_points
-from verify.frontier_search import SearchSettings, search_frontiers
-from verify.oracles import LogisticOracle
-from verify.store import ResultsStore
+from parity_frontiers.verify.analysis.frontier import (
+    curve_key,
+    fit_frontier,
+    group_rows,
+    success_points,
+)
+from parity_frontiers.verify.experiments.frontier_search import SearchSettings, search_frontiers
+from parity_frontiers.verify.experiments.oracles import LogisticOracle
+from parity_frontiers.verify.experiments.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_SIZES = [100, 200, 300, 600, 1000, 3000, 10000, 30000, 100000, 300000, 1000000]

@@ -32,8 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from verify.config import RunConfig
+from parity_frontiers.verify.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = dict(n=[50, 100, 150, 200, 250, 300], k=[3, 4],
@@ -44,12 +43,11 @@ PAPER = dict(n=[50, 100, 150, 200, 250, 300], k=[3, 4],
 def measure(n: int, width: int, steps: int, seeds: int, device: str) -> float:
     """run-steps/s of one paper cell (seeds runs x steps), evaluation included."""
     import torch
-
-    from verify.sweep import train_runs
+    from parity_frontiers.verify.experiments.local import train_runs
 
     configs = [RunConfig(n=n, k=3, width=width, samples=10_000, seed=s, max_steps=steps,
                          eval_every=100, test_size=10_000) for s in range(seeds)]
-    import verify.trainer as trainer
+    import parity_frontiers.verify.training.trainer as trainer
 
     original = trainer.train_ensemble
 

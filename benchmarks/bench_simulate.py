@@ -23,13 +23,12 @@ import tempfile
 import numba
 import numpy as np
 from _timing import best_of
-
-from simulate._bits import correlation_counts, sample_parity_bits
-from simulate._neurons import activation_bits
-from simulate._rng import next_u64, trial_state
-from simulate.gradients import simulate_gradient
-from simulate.lottery import simulate_lottery
-from simulate.onestep import simulate_onestep
+from parity_frontiers.simulate._bits import correlation_counts, sample_parity_bits
+from parity_frontiers.simulate._neurons import activation_bits
+from parity_frontiers.simulate._rng import next_u64, trial_state
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.simulate.lottery import simulate_lottery
+from parity_frontiers.simulate.onestep import simulate_onestep
 
 # --- numpy baselines -----------------------------------------------------------------------
 
@@ -166,12 +165,12 @@ def bits_versus_bytes(repeat, trials):
 _COMPILE_SNIPPET = """
 import time
 t0 = time.perf_counter()
-from simulate.lottery import simulate_lottery
-from simulate._bits import correlation_counts, sample_parity_bits
-from simulate._neurons import activation_bits
-from simulate._rng import next_u64, trial_state
-from simulate.gradients import simulate_gradient
-from simulate.onestep import simulate_onestep
+from parity_frontiers.simulate.lottery import simulate_lottery
+from parity_frontiers.simulate._bits import correlation_counts, sample_parity_bits
+from parity_frontiers.simulate._neurons import activation_bits
+from parity_frontiers.simulate._rng import next_u64, trial_state
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.simulate.onestep import simulate_onestep
 simulate_lottery(10, 2, 3, trials=2)
 simulate_gradient(10, 2, 3, samples=64, trials=2)
 simulate_onestep(10, 2, 2, widths=2, samples=64, trials=2)

@@ -18,13 +18,12 @@ import itertools
 
 import numpy as np
 from _timing import best_of
-
-from simulate.sq import _all_inputs, draw_init_network, gradient_fourier_sup_norms
+from parity_frontiers.simulate.sq import all_inputs, draw_init_network, gradient_fourier_sup_norms
 
 
 def numpy_sup_norms(n, k, weights, biases, outputs):
     """The baseline: dense gradient matrix and explicit parity matrix, one BLAS product."""
-    inputs = _all_inputs(n)
+    inputs = all_inputs(n)
     pre = inputs @ weights.T + biases
     active = (pre > 0).astype(float)
     size = inputs.shape[0]

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-import theory
+from parity_frontiers import theory
 
 
 def _lcomb(n, k):

@@ -16,10 +16,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from verify.analysis import group_rows
-
-from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.verify.analysis.frontier import group_rows
 
 __all__ = ["MIN_SEEDS_FOR_INTERVAL", "success_heatmap", "success_curves", "steps_curves",
            "panel_label"]

@@ -15,8 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from .style import MIN_TRIALS_FOR_INTERVAL, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.style import (
+    MIN_TRIALS_FOR_INTERVAL,
+    PALETTE,
+    add_caveat,
+    save_figure,
+    subplots,
+)
 
 __all__ = ["BAND_QUANTILES", "arm_band", "plot_lottery_ticket"]
 

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from verify.analysis import (
+from parity_frontiers.verify.analysis.findings import ALPHA, init_label, judge_findings
+from parity_frontiers.verify.analysis.frontier import (
     CELL_FIELDS,
     curve_key,
     frontier_table,
@@ -22,11 +23,13 @@ from verify.analysis import (
     power_law_fit,
     success_points,
 )
-from verify.config import RunConfig, RunResult
-from verify.predict import onestep_predictions, sq_check, theorem_frontier
-from verify.store import write_replacing
-
-from .findings import ALPHA, init_label, judge_findings
+from parity_frontiers.verify.analysis.predictions import (
+    onestep_predictions,
+    sq_check,
+    theorem_frontier,
+)
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.store import write_replacing
 
 __all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "write_report",
            "load_results", "check_out_dir"]
@@ -37,7 +40,7 @@ PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
 
 def load_results(store_path) -> list[RunResult]:
     """Every run of a results store, read-only; a clear error for a missing or empty store."""
-    from verify.store import ResultsStore
+    from parity_frontiers.verify.experiments.store import ResultsStore
 
     path = Path(store_path)
     if not path.exists():
@@ -173,7 +176,7 @@ def check_out_dir(out_dir, create: bool = True, option: str = "--out") -> Path:
 def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
                  lottery_trials: int = 2000, seed: int = 0) -> list[Path]:
     """Draw the report's figures (any of :data:`PLOT_KINDS`) into ``out_dir``."""
-    from . import frontier_plots, theory_plots
+    from parity_frontiers.figures import frontier_plots, theory_plots
 
     unknown = sorted(set(kinds) - set(PLOT_KINDS))
     if unknown:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from verify.sweep import grid_from_toml, run_sweep
-
-from .report import analyze, write_report
+from parity_frontiers.figures.report import analyze, write_report
+from parity_frontiers.verify.experiments.grid import grid_from_toml
+from parity_frontiers.verify.experiments.sweep import run_sweep
 
 __all__ = ["SCALES", "REPORT_SETTINGS", "scale_path", "scale_grid", "reproduce"]
 
@@ -75,7 +75,7 @@ def reproduce(scale: str, store_path, out_dir, *, device: str = "auto",
         ``sweep`` (:class:`verify.sweep.SweepSummary` as a dict, without per-cell points),
         ``report``, ``json`` and ``figures`` (paths), and ``findings`` (id, claim, verdict).
     """
-    from verify.store import ResultsStore
+    from parity_frontiers.verify.experiments.store import ResultsStore
 
     configs = scale_grid(scale)
     settings = REPORT_SETTINGS[scale]

@@ -15,13 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from parity_frontiers.figures.frontier_plots import MIN_SEEDS_FOR_INTERVAL
+from parity_frontiers.figures.style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.verify.analysis.frontier import group_rows
 from scipy import special
-
-from simulate.estimates import proportion_estimate
-from verify.analysis import group_rows
-
-from .frontier_plots import MIN_SEEDS_FOR_INTERVAL
-from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
 
 __all__ = ["search_figure"]
 

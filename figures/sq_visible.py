@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .style import MIN_TRIALS_FOR_INTERVAL, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.style import (
+    MIN_TRIALS_FOR_INTERVAL,
+    PALETTE,
+    add_caveat,
+    save_figure,
+    subplots,
+)
 
 __all__ = ["check_plot_dir", "draw_sq_visible", "plot_sq_visible"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from .style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.style import MARKERS, PALETTE, add_caveat, save_figure, subplots
 
 __all__ = ["plot_tabular", "MIN_TRIALS_FOR_BAND"]
 
@@ -62,7 +62,7 @@ def plot_tabular(source, out_dir, stem: str = "tabular", datasets=None,
     import os
 
     if isinstance(source, (str, os.PathLike)):
-        from verify.tabular.benchmark import summarize
+        from parity_frontiers.verify.experiments.tabular.benchmark import summarize
 
         rows = summarize(source)
     else:

@@ -18,13 +18,22 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-
-from theory._checks import check_int, check_positive, check_real, check_size
-from theory.binomial import log10_comb
-from theory.lottery import p_at_least_one_lucky
-from theory.sq_bound import sq_log10_cost, sq_log10_threshold, two_layer_param_count
-
-from .style import MARKERS, MIN_TRIALS_FOR_INTERVAL, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.style import (
+    MARKERS,
+    MIN_TRIALS_FOR_INTERVAL,
+    PALETTE,
+    add_caveat,
+    save_figure,
+    subplots,
+)
+from parity_frontiers.theory.binomial import log10_comb
+from parity_frontiers.theory.checks import check_int, check_positive, check_real, check_size
+from parity_frontiers.theory.lottery import p_at_least_one_lucky
+from parity_frontiers.theory.sq_bound import (
+    sq_log10_cost,
+    sq_log10_threshold,
+    two_layer_param_count,
+)
 
 __all__ = ["sq_boundary_curve", "sq_frontier_figure", "lottery_figure", "CELL_FIELDS"]
 
@@ -394,7 +403,7 @@ def lottery_figure(n, k, s_values, widths, trials, seed, out_dir, stem="lottery"
     if seed + points - 1 >= 2**63:
         raise ValueError(f"seed must be < 2**63 - {points - 1} (one seed per point), got {seed}")
 
-    from simulate.lottery import simulate_lottery
+    from parity_frontiers.simulate.lottery import simulate_lottery
 
     grid = _log_grid(width_arr)
     if len(grid) == 1:  # one width: show a decade either side of it

@@ -11,7 +11,7 @@ import math
 import re
 from fractions import Fraction
 
-from theory import symbolic
+from parity_frontiers.theory import symbolic
 
 from .output import dumps_json
 

@@ -12,10 +12,15 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from theory import symbolic
-from theory.sq_bound import RESOURCES
-from theory.summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
-from theory.upper_bounds import upper_bound_frontier
+from parity_frontiers.theory import symbolic
+from parity_frontiers.theory.sq_bound import RESOURCES
+from parity_frontiers.theory.summaries import (
+    demo_summary,
+    gap_summary,
+    lottery_summary,
+    sq_bound_summary,
+)
+from parity_frontiers.theory.upper_bounds import upper_bound_frontier
 
 from . import (
     __version__,
@@ -272,7 +277,7 @@ def _cmd_upper(args) -> str:
 
 def _demo_sweep(out_dir: str) -> dict:
     """Train the smoke grid into OUT/runs.db and write its report; the frontier figure path."""
-    from figures.reproduce import reproduce
+    from parity_frontiers.figures.reproduce import reproduce
 
     print(f"{PROG} demo: training the 'smoke' grid (120 small MLPs on (20, 3)-sparse parity) "
           f"into {out_dir}/runs.db ...", file=sys.stderr)

@@ -14,11 +14,11 @@ from __future__ import annotations
 import shlex
 import sys
 
-from figures.report import PLOT_KINDS
-from figures.reproduce import SCALES
+from parity_frontiers.figures.report import PLOT_KINDS
+from parity_frontiers.figures.reproduce import SCALES
 
 from .args import PROG, positive_int_arg, size_arg
-from .cli_verify import _add_run_options, _set_threads, path_arg
+from .cli_verify import add_run_options, path_arg, set_threads
 from .output import dumps_json, format_table
 
 
@@ -73,7 +73,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=size_arg, default=0,
                    help="seed of the report's Monte Carlo predictions (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_run_options(p)
+    add_run_options(p)
     p.set_defaults(handler=_cmd_reproduce)
 
 
@@ -82,13 +82,13 @@ def _command_line() -> str:
 
 
 def _analysis(args):
-    from figures.report import analyze, check_out_dir, load_results
+    from parity_frontiers.figures.report import analyze, check_out_dir, load_results
 
     check_out_dir(args.out, create=False)  # before any work; created when writing
     results = load_results(args.store)
     expected = None
     if args.config:
-        from verify.sweep import grid_from_toml
+        from parity_frontiers.verify.experiments.grid import grid_from_toml
 
         expected = grid_from_toml(args.config)
         keys = {c.key() for c in expected}
@@ -113,7 +113,7 @@ def _missing_text(analysis: dict) -> str:
 
 
 def _cmd_plot(args) -> str:
-    from figures.report import make_figures
+    from parity_frontiers.figures.report import make_figures
 
     analysis = _analysis(args)
     paths = make_figures(analysis, args.out, [args.kind], lottery_trials=args.lottery_trials,
@@ -131,7 +131,7 @@ def findings_table(findings: dict | list, title: str | None = None) -> str:
 
 
 def _cmd_report(args) -> str:
-    from figures.report import write_report
+    from parity_frontiers.figures.report import write_report
 
     analysis = _analysis(args)
     written = write_report(analysis, args.out, command=_command_line(), store=args.store,
@@ -148,10 +148,10 @@ def _cmd_report(args) -> str:
 
 def _cmd_reproduce(args) -> str:
 
-    from figures.reproduce import reproduce
+    from parity_frontiers.figures.reproduce import reproduce
 
-    _set_threads(args)
-    from figures.report import check_out_dir
+    set_threads(args)
+    from parity_frontiers.figures.report import check_out_dir
 
     out = check_out_dir(args.out or f"reproduce-{args.scale}")
     store = args.store or str(out / "runs.db")

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import sys
 
-from verify.config import INITS
-from verify.frontier_search import SEARCH_STATUSES, SearchSettings
+from parity_frontiers.verify.config import INITS
+from parity_frontiers.verify.experiments.frontier_search import SEARCH_STATUSES, SearchSettings
 
 from .args import PROG, add_output_flags, positive_int_arg, real_arg, size_arg
 from .cli_verify import (
     _TRAIN_OPTIONS,
-    _add_run_options,
     _add_training_options,
     _given,
-    _set_threads,
+    add_run_options,
     path_arg,
+    set_threads,
 )
 from .executor_args import add_executor_options, executor_from_args
 from .output import dumps_json, format_number, format_table
@@ -80,23 +80,23 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="DIR", type=path_arg,
                    help="also draw DIR/frontier_search.png and .pdf (runs placed, fits, m*(r))")
     _add_training_options(p)
-    _add_run_options(p)
+    add_run_options(p)
     add_executor_options(p)
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_frontier)
 
 
 def _cmd_frontier(args) -> str:
-    from verify.frontier_search import curve_templates
+    from parity_frontiers.verify.experiments.frontier_search import curve_templates
 
     settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
     train = _given(args, _TRAIN_OPTIONS)
     templates = curve_templates(args.n, args.k, args.width, args.init, args.s, **train)
     if args.plot is not None:
-        from figures.report import check_out_dir
+        from parity_frontiers.figures.report import check_out_dir
 
         check_out_dir(args.plot, option="--plot")
-    _set_threads(args)
+    set_threads(args)
     with executor_from_args(args) as executor:
         # One run at the largest size must fit in memory: refuse before the store exists.
         from dataclasses import replace
@@ -108,8 +108,8 @@ def _cmd_frontier(args) -> str:
 
 
 def _search(args, templates, executor, settings):
-    from verify.frontier_search import search_frontiers
-    from verify.store import ResultsStore
+    from parity_frontiers.verify.experiments.frontier_search import search_frontiers
+    from parity_frontiers.verify.experiments.store import ResultsStore
 
     with ResultsStore(args.store) as store:
         try:
@@ -124,7 +124,7 @@ def _search(args, templates, executor, settings):
 def _render(args, found, settings, executor_text) -> str:
     paths = []
     if args.plot is not None:
-        from figures.search_plots import search_figure
+        from parity_frontiers.figures.search_plots import search_figure
 
         paths = [str(p) for p in search_figure(found, args.plot)]
     trained = sum(f.trained for f in found)

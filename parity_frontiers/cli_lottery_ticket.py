@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from verify.sweep import DEVICES
+from parity_frontiers.verify.training.device import DEVICES
 
 from .args import add_output_flags, positive_int_arg, size_arg
 from .cli_verify import (
     _ci_text,
     _median_text,
-    _set_threads,
     add_sgd_options,
     path_arg,
+    set_threads,
     threads_arg,
 )
 from .output import dumps_json, format_table
@@ -76,7 +76,7 @@ def register(sub) -> None:
 
 
 def _config(args):
-    from verify.lottery_ticket import LotteryTicketConfig
+    from parity_frontiers.verify.experiments.lottery_ticket import LotteryTicketConfig
 
     given = {field: getattr(args, dest) for dest, field in _SETTINGS.items()
              if getattr(args, dest) is not None}
@@ -91,13 +91,13 @@ def _check_out(out) -> None:
 def _cmd_lottery_ticket(args) -> str:
     config = _config(args)  # every bad value is refused here, before anything is trained
     _check_out(args.out)
-    _set_threads(args)
-    from verify.lottery_ticket import run_lottery_ticket
+    set_threads(args)
+    from parity_frontiers.verify.experiments.lottery_ticket import run_lottery_ticket
 
     result = run_lottery_ticket(config, device=args.device, progress=not args.no_progress)
     out = result.as_dict()
     if args.out is not None:
-        from figures.lottery_ticket import plot_lottery_ticket
+        from parity_frontiers.figures.lottery_ticket import plot_lottery_ticket
 
         out["figure"] = [str(path) for path in plot_lottery_ticket(result, args.out)]
     if args.json:

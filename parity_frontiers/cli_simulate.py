@@ -177,7 +177,7 @@ def _estimate_cells(row: dict) -> list[str]:
 
 
 def _cmd_lottery(args) -> str:
-    from simulate.lottery import simulate_lottery
+    from parity_frontiers.simulate.lottery import simulate_lottery
 
     out = simulate_lottery(args.n, args.k, args.s, width=args.width, **_run_options(args))
     rows = [[f"P(>= 1 lucky among {out['width']})"] + _estimate_cells(out)
@@ -194,7 +194,7 @@ def _cmd_lottery(args) -> str:
 
 
 def _cmd_gradient(args) -> str:
-    from simulate.gradients import simulate_gradient
+    from parity_frontiers.simulate.gradients import simulate_gradient
 
     out = simulate_gradient(args.n, args.k, args.s, args.samples, bias=args.bias,
                             overlap=args.overlap, weights=args.weights, **_run_options(args))
@@ -217,7 +217,7 @@ def _cmd_gradient(args) -> str:
 
 
 def _cmd_onestep(args) -> str:
-    from simulate.onestep import simulate_onestep
+    from parity_frontiers.simulate.onestep import simulate_onestep
 
     out = simulate_onestep(args.n, args.k, args.s, args.width, args.samples, bias=args.bias,
                            weights=args.weights, **_run_options(args))
@@ -240,19 +240,19 @@ def _cmd_onestep(args) -> str:
 
 
 def _cmd_sq_visible(args) -> str:
-    from simulate.sq import simulate_sq_visible
+    from parity_frontiers.simulate.sq import simulate_sq_visible
 
     if args.s is not None and "sparse" not in args.init:
         raise ValueError("--s applies to sparse init only (add --init sparse)")
     if args.plot is not None:
-        from figures.sq_visible import check_plot_dir
+        from parity_frontiers.figures.sq_visible import check_plot_dir
 
         check_plot_dir(args.plot)  # before the run, not after it
     out = simulate_sq_visible(args.n, args.k, args.width, args.tau, init=args.init, s=args.s,
                               method=args.method, samples=args.samples,
                               parities=args.parities, **_run_options(args))
     if args.plot is not None:
-        from figures.sq_visible import plot_sq_visible
+        from parity_frontiers.figures.sq_visible import plot_sq_visible
 
         out["figures"] = [str(path) for path in plot_sq_visible(out, args.plot)]
     rows = [[r["init"] + (f" s={r['s']}" if r["s"] is not None else ""), r["width"],
@@ -291,7 +291,7 @@ def _bound_cell(row: dict) -> str:
 
 
 def _cmd_sq_guess(args) -> str:
-    from simulate.sq import simulate_sq_guess
+    from parity_frontiers.simulate.sq import simulate_sq_guess
 
     opts = _run_options(args)
     opts.pop("memory_cap_bytes")
@@ -308,7 +308,7 @@ def _cmd_sq_guess(args) -> str:
 
 
 def _cmd_sq_noisy_gd(args) -> str:
-    from simulate.sq import simulate_sq_noisy_gd
+    from parity_frontiers.simulate.sq import simulate_sq_noisy_gd
 
     if args.s is not None and args.init != "sparse":
         raise ValueError("--s applies to sparse init only (add --init sparse)")

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-from verify.sweep import DEVICES
+from parity_frontiers.verify.training.device import DEVICES
 
 from .args import add_output_flags, positive_int_arg, real_arg, size_arg
-from .cli_verify import _set_threads, path_arg
+from .cli_verify import path_arg, set_threads
 from .output import dumps_json, format_table
 
 _INSTALL_HINT = "scikit-learn is not installed: pip install parity-frontiers[tabular]"
@@ -145,7 +145,11 @@ def _summary_table(summary: list[dict], title: str) -> str:
 
 
 def _cmd_datasets(args) -> str:
-    from verify.tabular.datasets import DATASETS, default_cache_dir, openml_cached
+    from parity_frontiers.verify.experiments.tabular.datasets import (
+        DATASETS,
+        default_cache_dir,
+        openml_cached,
+    )
 
     cache = args.cache_dir or str(default_cache_dir())
     items = []
@@ -165,9 +169,9 @@ def _cmd_datasets(args) -> str:
 
 def _cmd_run(args) -> str:
     _require_sklearn()
-    from verify.tabular.benchmark import run_benchmark
+    from parity_frontiers.verify.experiments.tabular.benchmark import run_benchmark
 
-    _set_threads(args)
+    set_threads(args)
     given = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "max_epochs": args.max_epochs,
              "patience": args.patience, "min_steps": args.min_steps,
@@ -193,7 +197,7 @@ def _cmd_run(args) -> str:
 
 
 def _cmd_summary(args) -> str:
-    from verify.tabular.benchmark import summarize
+    from parity_frontiers.verify.experiments.tabular.benchmark import summarize
 
     summary = summarize(args.store)
     if args.json:
@@ -204,7 +208,7 @@ def _cmd_summary(args) -> str:
 
 
 def _cmd_plot(args) -> str:
-    from figures.tabular import plot_tabular
+    from parity_frontiers.figures.tabular import plot_tabular
 
     paths = [str(p) for p in plot_tabular(args.store, args.out, stem=args.stem,
                                           datasets=args.datasets)]

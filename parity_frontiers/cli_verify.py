@@ -14,9 +14,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verify.config import INITS, LOSSES, RunConfig
-from verify.store import EXPORT_FORMATS, ResultsStore, export, export_format
-from verify.sweep import DEVICES, build_grid, grid_from_toml, run_sweep, summarize, train_runs
+from parity_frontiers.verify.analysis.summaries import summarize
+from parity_frontiers.verify.config import INITS, LOSSES, RunConfig
+from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
+from parity_frontiers.verify.experiments.local import train_runs
+from parity_frontiers.verify.experiments.store import (
+    EXPORT_FORMATS,
+    ResultsStore,
+    export,
+    export_format,
+)
+from parity_frontiers.verify.experiments.sweep import run_sweep
+from parity_frontiers.verify.training.device import DEVICES
 
 from .args import PROG, add_output_flags, emit, memory_gib_arg, positive_int_arg, real_arg, size_arg
 from .executor_args import add_executor_options, executor_from_args
@@ -76,7 +85,7 @@ def add_sgd_options(g) -> None:
                    help="success = test error <= this (default 0.1)")
 
 
-def _add_run_options(p) -> None:
+def add_run_options(p) -> None:
     g = p.add_argument_group("execution")
     g.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto (CUDA if available), cpu or cuda (default auto)")
@@ -93,7 +102,7 @@ def _add_run_options(p) -> None:
                    help="no progress bar (it is off anyway when stderr is not a terminal)")
 
 
-def _set_threads(args) -> None:
+def set_threads(args) -> None:
     if args.threads is not None:
         import torch
 
@@ -121,7 +130,7 @@ def register(sub) -> None:
                    help="number of seeds N: seeds seed-start .. seed-start + N - 1 (default 1)")
     p.add_argument("--seed-start", type=size_arg, default=0, help="first seed (default 0)")
     _add_training_options(p)
-    _add_run_options(p)
+    add_run_options(p)
     p.add_argument("--store", metavar="PATH", type=path_arg,
                    help="also save the runs to this results store (runs already there are "
                         "read back, not retrained)")
@@ -151,7 +160,7 @@ def register(sub) -> None:
     g.add_argument("--seeds", type=positive_int_arg, help="seeds per point (default 1)")
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
     _add_training_options(p)
-    _add_run_options(p)
+    add_run_options(p)
     add_executor_options(p)
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_sweep)
@@ -200,7 +209,7 @@ def _cmd_train(args) -> str:
     point = dict(n=args.n, k=args.k, width=args.width, samples=None if args.online else
                  args.samples, init=args.init, s=args.s, **_given(args, _TRAIN_OPTIONS))
     RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
-    _set_threads(args)
+    set_threads(args)
     configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
     execution = dict(device=args.device, progress=not args.no_progress,
                      memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
@@ -231,7 +240,7 @@ def _cmd_train(args) -> str:
 
 
 def _cmd_sweep(args) -> str:
-    _set_threads(args)
+    set_threads(args)
     if args.config:
         clash = sorted(name for name in _GRID_OPTIONS + _TRAIN_OPTIONS
                        if getattr(args, name) is not None)

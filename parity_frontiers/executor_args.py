@@ -10,7 +10,8 @@ executor imports them when it is built.
 
 from __future__ import annotations
 
-from verify.executors import EXECUTORS, Executor, make_executor
+from parity_frontiers.verify.experiments.executors import EXECUTORS, make_executor
+from parity_frontiers.verify.experiments.handoff import Executor
 
 from .args import positive_int_arg
 

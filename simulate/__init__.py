@@ -12,11 +12,10 @@ interval; Wilson for proportions). Trials draw from counter-seeded SplitMix64 st
 import :mod:`theory` and nothing above it.
 """
 
-import importlib
+from parity_frontiers.lazy import lazy_exports
 
-# Exported names and their modules; imported on first use (PEP 562), so that importing the
 # estimates does not compile or load the Numba kernels.
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Estimate": "estimates", "ExactMean": "estimates", "mean_estimate": "estimates",
     "proportion_estimate": "estimates",
     "population_gradient": "gradients", "simulate_gradient": "gradients",
@@ -24,11 +23,4 @@ _EXPORTS = {
     "simulate_sq_visible": "sq", "simulate_sq_guess": "sq", "simulate_sq_noisy_gd": "sq",
     "gradient_fourier_sup_norms": "sq", "guess_success_probability": "sq",
     "parseval_visible_bound": "sq", "draw_init_network": "sq",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

@@ -16,8 +16,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
-
-from ._rng import next_u64
+from parity_frontiers.simulate._rng import next_u64
 
 
 @intrinsic

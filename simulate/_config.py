@@ -7,9 +7,8 @@ import time
 
 import numba
 import numpy as np
-from tqdm import tqdm
-
-from theory._checks import check_int, check_rational, check_subset_size
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.theory.checks import check_int, check_rational, check_subset_size
 
 #: Default cap on the memory a simulation may allocate, in bytes (4 GiB).
 MEMORY_CAP_BYTES = 4 * 2**30
@@ -106,7 +105,7 @@ def check_trial_work(width: int, s: int) -> None:
 
 def check_weight_law(weights) -> str:
     """The name of a weight law of :mod:`simulate._neurons`."""
-    from ._neurons import WEIGHT_LAWS
+    from parity_frontiers.simulate._neurons import WEIGHT_LAWS
 
     if not isinstance(weights, str) or weights not in WEIGHT_LAWS:
         raise ValueError(f"weights must be one of {sorted(WEIGHT_LAWS)}, got {weights!r}")
@@ -135,8 +134,8 @@ def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds:
     on a terminal, and only when ``progress``) advances smoothly. Each trial's randomness depends
     on its index alone, so the chunking never changes the numbers.
     """
-    bar = tqdm(total=trials, desc=label, unit="trial", disable=None if progress else True,
-               leave=False)
+    bar = progress_bar(trials, unit="trial", desc=label, enabled=progress, leave=False,
+                       smoothing=0.3)
     try:
         start, size = 0, 1
         while start < trials:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from ._bits import popcount64, tail_mask
-from ._rng import below, next_u64, normal
+from parity_frontiers.simulate._bits import popcount64, tail_mask
+from parity_frontiers.simulate._rng import below, next_u64, normal
 
 WEIGHTS_PM1 = 0
 WEIGHTS_GAUSSIAN = 1

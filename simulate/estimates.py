@@ -12,9 +12,8 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 import numpy as np
+from parity_frontiers.theory.checks import check_int
 from scipy import stats
-
-from theory._checks import check_int
 
 __all__ = ["Estimate", "proportion_estimate", "mean_estimate", "ExactMean"]
 

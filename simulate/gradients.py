@@ -32,12 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-from theory._checks import check_int, check_rational, check_subset_size
-from theory.fourier_gaps import COORDINATE_CLASSES, fourier_gap, neuron_gradient_by_class
-
-from ._bits import correlation_counts, sample_parity_bits, words_for
-from ._config import (
+from parity_frontiers.simulate._bits import correlation_counts, sample_parity_bits, words_for
+from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,
     check_bias,
     check_kernel_size,
@@ -50,9 +46,21 @@ from ._config import (
     numba_threads,
     run_in_chunks,
 )
-from ._neurons import SCAN_LIMIT, WEIGHT_LAWS, activation_bits, draw_subset, draw_weights
-from ._rng import trial_state
-from .estimates import ExactMean, proportion_estimate
+from parity_frontiers.simulate._neurons import (
+    SCAN_LIMIT,
+    WEIGHT_LAWS,
+    activation_bits,
+    draw_subset,
+    draw_weights,
+)
+from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.estimates import ExactMean, proportion_estimate
+from parity_frontiers.theory.checks import check_int, check_rational, check_subset_size
+from parity_frontiers.theory.fourier_gaps import (
+    COORDINATE_CLASSES,
+    fourier_gap,
+    neuron_gradient_by_class,
+)
 
 __all__ = ["simulate_gradient", "population_gradient", "MAX_ENUM_S"]
 

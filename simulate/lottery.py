@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-from theory.lottery import MAX_LAW_LENGTH, overlap_pmf, p_at_least_one_lucky, p_lucky
-
-from ._config import (
+from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,
     check_memory,
@@ -31,9 +28,15 @@ from ._config import (
     numba_threads,
     run_in_chunks,
 )
-from ._neurons import SCAN_LIMIT, draw_subset
-from ._rng import trial_state
-from .estimates import proportion_estimate
+from parity_frontiers.simulate._neurons import SCAN_LIMIT, draw_subset
+from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.theory.lottery import (
+    MAX_LAW_LENGTH,
+    overlap_pmf,
+    p_at_least_one_lucky,
+    p_lucky,
+)
 
 __all__ = ["simulate_lottery", "MAX_LOTTERY_OVERLAPS"]
 

@@ -28,11 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-
-from theory.lottery import p_at_least_one_lucky
-
-from ._bits import popcount64, sample_parity_bits, words_for
-from ._config import (
+from parity_frontiers.simulate._bits import popcount64, sample_parity_bits, words_for
+from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,
     check_bias,
     check_memory,
@@ -46,9 +43,16 @@ from ._config import (
     numba_threads,
     run_in_chunks,
 )
-from ._neurons import SCAN_LIMIT, WEIGHT_LAWS, activation_bits, draw_subset, draw_weights
-from ._rng import trial_state
-from .estimates import proportion_estimate
+from parity_frontiers.simulate._neurons import (
+    SCAN_LIMIT,
+    WEIGHT_LAWS,
+    activation_bits,
+    draw_subset,
+    draw_weights,
+)
+from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.theory.lottery import p_at_least_one_lucky
 
 __all__ = ["simulate_onestep"]
 

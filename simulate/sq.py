@@ -53,12 +53,7 @@ from fractions import Fraction
 
 import numba
 import numpy as np
-
-from theory._checks import check_int, check_positive, check_subset_size
-from theory.binomial import comb_exact, comb_is_cheap, log_comb
-from theory.sq_bound import sq_max_success_probability, two_layer_param_count
-
-from ._config import (
+from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,
     check_memory,
@@ -69,14 +64,17 @@ from ._config import (
     numba_threads,
     run_in_chunks,
 )
-from ._sq_kernels import (
+from parity_frontiers.simulate._sq_kernels import (
     draw_network,
     guess_kernel,
     subset_masks,
     visible_exact_kernel,
     visible_sample_kernel,
 )
-from .estimates import mean_estimate, proportion_estimate
+from parity_frontiers.simulate.estimates import mean_estimate, proportion_estimate
+from parity_frontiers.theory.binomial import comb_exact, comb_is_cheap, log_comb
+from parity_frontiers.theory.checks import check_int, check_positive, check_subset_size
+from parity_frontiers.theory.sq_bound import sq_max_success_probability, two_layer_param_count
 
 __all__ = [
     "INITS",
@@ -792,7 +790,7 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
 
 # --- deliverable 2b: noisy gradient descent ------------------------------------------------
 
-def _all_inputs(n):
+def all_inputs(n):
     """All 2^n inputs as a (2^n, n) +-1 float matrix, row x having -1 where bit i of x is 1."""
     codes = np.arange(2**n, dtype=np.int64)[:, None]
     return 1.0 - 2.0 * ((codes >> np.arange(n)) & 1).astype(np.float64)
@@ -896,7 +894,7 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
     check_memory(8 * (2**n * (n + 4 * width + 2) + threads * 2 * 2**n + (threads + 4) * count),
                  memory_cap_bytes, f"noisy GD (n={n}, width={width})")
     binomial, log_binomial = _binomial(n, k)
-    inputs = _all_inputs(n)
+    inputs = all_inputs(n)
     params = two_layer_param_count(n, width)
 
     fractions, curves, energy_bounds = [], [], []

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from theory.binomial import comb_exact, comb_is_cheap, log10_comb, log_comb
+from parity_frontiers.theory.binomial import comb_exact, comb_is_cheap, log10_comb, log_comb
 
 EPS = 2.0**-52
 # log_comb is the Stirling form with separate remainders: a few ulps relative (the worst of

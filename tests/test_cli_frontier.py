@@ -6,13 +6,17 @@ import json
 import math
 
 import pytest
+from parity_frontiers.figures.search_plots import search_figure
+from parity_frontiers.verify.experiments.frontier_search import (
+    SearchSettings,
+    curve_templates,
+    search_frontiers,
+)
+from parity_frontiers.verify.experiments.oracles import LogisticOracle
+from parity_frontiers.verify.experiments.store import ResultsStore
 from test_cli_verify import run_error  # tests/ is on sys.path (rootdir)
 
-from figures.search_plots import search_figure
 from parity_frontiers.cli import main
-from verify.frontier_search import SearchSettings, curve_templates, search_frontiers
-from verify.oracles import LogisticOracle
-from verify.store import ResultsStore
 
 # (8, 2)-parity, widths 16 and 32, T = 1500: each curve's frontier lies in m = 10..1000.
 SMALL = ["--n", "8", "--k", "2", "--widths", "16", "32", "--m-min", "10", "--m-max", "1000",

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numba
 import pytest
+from parity_frontiers.simulate.lottery import simulate_lottery
+from parity_frontiers.simulate.onestep import simulate_onestep
+from parity_frontiers.theory.lottery import p_at_least_one_lucky
 
 from parity_frontiers.cli import main
-from simulate.lottery import simulate_lottery
-from simulate.onestep import simulate_onestep
-from theory.lottery import p_at_least_one_lucky
 
 REQUIRED = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}
 ROOT = Path(__file__).resolve().parents[1]

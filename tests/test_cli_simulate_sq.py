@@ -7,9 +7,13 @@ import json
 import math
 
 import pytest
+from parity_frontiers.simulate.sq import (
+    simulate_sq_guess,
+    simulate_sq_noisy_gd,
+    simulate_sq_visible,
+)
 
 from parity_frontiers.cli import main
-from simulate.sq import simulate_sq_guess, simulate_sq_noisy_gd, simulate_sq_visible
 
 REQUIRED = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed", "bound"}
 
@@ -183,7 +187,7 @@ def test_visible_table_reports_tolerance_scales(capsys):
 
 
 def test_figure_arrows_caveat_bounds_and_layout():
-    from figures.sq_visible import ZERO_CAVEAT, draw_sq_visible
+    from parity_frontiers.figures.sq_visible import ZERO_CAVEAT, draw_sq_visible
 
     rows = []
     for init, widths in (("dense", [4]), ("sparse", [4, 16, 64, 256])):  # 16.. sparse only
@@ -217,7 +221,7 @@ def test_figure_arrows_caveat_bounds_and_layout():
 
 
 def test_figure_width_panel_keeps_four_informative_taus():
-    from figures.sq_visible import draw_sq_visible
+    from parity_frontiers.figures.sq_visible import draw_sq_visible
 
     taus = [10.0**e for e in range(-4, 3)]  # 7 taus, the last two all zero
     rows = [{"init": "dense", "width": w, "tau": t, "estimate": 0.5 if t < 5 else 0.0,

@@ -83,7 +83,7 @@ def test_summary_and_plot_errors_are_one_line(tmp_path, capsys):
     assert main(["tabular", "summary", "--store", missing]) == 2
     _one_error_line(capsys, "parity-frontiers tabular summary: error: results store")
     empty = tmp_path / "empty.db"
-    from verify.store import ResultsStore
+    from parity_frontiers.verify.experiments.store import ResultsStore
 
     ResultsStore(empty).close()
     assert main(["tabular", "summary", "--store", str(empty)]) == 0
@@ -111,7 +111,8 @@ def test_without_sklearn_run_names_the_extra(tmp_path, capsys, monkeypatch):
 
 def test_cli_import_loads_neither_sklearn_nor_torch():
     code = ("import sys, parity_frontiers.cli; "
-            "print(sorted(m for m in ('sklearn', 'torch', 'verify.tabular.estimator') "
+            "print(sorted(m for m in ('sklearn', 'torch', "
+            "'parity_frontiers.verify.experiments.tabular.estimator') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -119,7 +120,7 @@ def test_cli_import_loads_neither_sklearn_nor_torch():
 
 
 def test_help_states_the_library_defaults(capsys):
-    from verify.tabular.benchmark import DEFAULT_MLP_SETTINGS
+    from parity_frontiers.verify.experiments.tabular.benchmark import DEFAULT_MLP_SETTINGS
 
     with pytest.raises(SystemExit):
         main(["tabular", "run", "--help"])

@@ -13,14 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import parity_frontiers.verify.experiments.local as local_module
 import pytest
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.store import COLUMNS, ResultsStore
 from test_verify_sweep import FakeTrainer, fake_outcome  # tests/ is on sys.path (rootdir)
 
-import verify.sweep as sweep_module
 from parity_frontiers.cli import main
-from simulate.estimates import proportion_estimate
-from verify.config import RunConfig, RunResult
-from verify.store import COLUMNS, ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "verify" / "examples" / "sweep_small.toml"
@@ -32,7 +32,7 @@ OUTCOME = ("success", "steps_to_success", "test_error", "train_error", "end_reas
 @pytest.fixture
 def fake(monkeypatch):
     trainer = FakeTrainer()
-    monkeypatch.setattr(sweep_module, "_trainer_module", lambda: trainer)
+    monkeypatch.setattr(local_module, "_trainer_module", lambda: trainer)
     return trainer
 
 

@@ -17,12 +17,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
+import parity_frontiers.verify.experiments.distributed as dist_module  # noqa: E402
+from parity_frontiers.verify.experiments.executors import make_executor  # noqa: E402
+from parity_frontiers.verify.experiments.grid import build_grid  # noqa: E402
+from parity_frontiers.verify.experiments.store import ResultsStore  # noqa: E402
+from parity_frontiers.verify.experiments.sweep import run_sweep  # noqa: E402
 
-import verify.distributed as dist_module  # noqa: E402
 from parity_frontiers.cli import main  # noqa: E402
-from verify.executors import make_executor  # noqa: E402
-from verify.store import ResultsStore  # noqa: E402
-from verify.sweep import build_grid, run_sweep  # noqa: E402
 
 # The worker processes cannot import this test module: ship its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -374,8 +375,12 @@ def test_lost_scheduler_is_one_value_error_and_keeps_stored_runs(tmp_path):
 
 def test_frontier_search_on_dask_equals_the_local_search(executor, tmp_path):
     """The adaptive search through the Dask executor makes the same decisions as locally."""
-    from verify.executors import LocalExecutor
-    from verify.frontier_search import SearchSettings, curve_templates, search_frontiers
+    from parity_frontiers.verify.experiments.executors import LocalExecutor
+    from parity_frontiers.verify.experiments.frontier_search import (
+        SearchSettings,
+        curve_templates,
+        search_frontiers,
+    )
 
     templates = curve_templates(8, 2, [16, 32], max_steps=600, eval_every=100, test_size=256)
     settings = SearchSettings(m_min=10, m_max=1000, points_per_decade=6, max_runs=16, tol=0.2)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
-from verify.config import RunConfig
-from verify.executors import LocalExecutor, ResultHandoff, make_executor
-from verify.oracles import LogisticOracle
-from verify.store import ResultsStore
-from verify.sweep import build_grid, run_sweep
+from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.experiments.executors import LocalExecutor, make_executor
+from parity_frontiers.verify.experiments.grid import build_grid
+from parity_frontiers.verify.experiments.handoff import ResultHandoff
+from parity_frontiers.verify.experiments.oracles import LogisticOracle
+from parity_frontiers.verify.experiments.store import ResultsStore
+from parity_frontiers.verify.experiments.sweep import run_sweep
 
 
 class Bar:

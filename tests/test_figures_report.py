@@ -8,19 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import parity_frontiers.figures.reproduce as reproduce_module
 import pytest
-
-import figures.reproduce as reproduce_module
-from figures import frontier_plots
-from figures.findings import (
+from parity_frontiers.figures import frontier_plots
+from parity_frontiers.figures.report import completeness, load_results
+from parity_frontiers.verify.analysis.findings import (
     finding_data_vs_time,
     finding_small_m,
     finding_sparse_beats_dense,
     finding_width_monotone,
 )
-from figures.report import completeness, load_results
+from parity_frontiers.verify.experiments.grid import grid_from_toml
+
 from parity_frontiers.cli import main
-from verify.sweep import grid_from_toml
 
 TINY = Path(__file__).parent / "data" / "tiny_scale.toml"
 BASE = dict(k=3, depth=1, max_steps=1000, eval_every=100, batch_size=32, lr=0.1,
@@ -43,8 +43,8 @@ def tiny_scale(monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
     """The tiny grid trained once for the module's read-only tests."""
-    from verify.store import ResultsStore
-    from verify.sweep import run_sweep
+    from parity_frontiers.verify.experiments.store import ResultsStore
+    from parity_frontiers.verify.experiments.sweep import run_sweep
 
     path = tmp_path_factory.mktemp("store") / "runs.db"
     with ResultsStore(path) as store:
@@ -127,7 +127,7 @@ def test_completeness_counts_missing_cells(tiny_store):
      "onestep-trials"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, argv, message):
-    from verify.store import ResultsStore
+    from parity_frontiers.verify.experiments.store import ResultsStore
 
     ResultsStore(tmp_path / "empty.db").close()
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
@@ -223,8 +223,9 @@ def test_width_monotone_counts_only_informative_pairs():
 
 
 def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
-    from verify.store import ResultsStore
-    from verify.sweep import build_grid, run_sweep
+    from parity_frontiers.verify.experiments.grid import build_grid
+    from parity_frontiers.verify.experiments.store import ResultsStore
+    from parity_frontiers.verify.experiments.sweep import run_sweep
 
     mixed = tmp_path / "mixed.db"
     mixed.write_bytes(Path(tiny_store).read_bytes())
@@ -241,7 +242,8 @@ def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
 
 def test_cli_constants_match_the_library():
     """The CLI keeps its own copies so that parsing does not import the figures layer."""
-    from figures.report import PLOT_KINDS
+    from parity_frontiers.figures.report import PLOT_KINDS
+
     from parity_frontiers import cli_figures
 
     assert cli_figures.PLOT_KINDS == PLOT_KINDS

@@ -12,12 +12,15 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import parity_frontiers.figures.style as style
+import parity_frontiers.figures.theory_plots as theory_plots
 import pytest
-
-import figures.style as style
-import figures.theory_plots as theory_plots
-from figures.style import figure_path, save_figure, subplots
-from figures.theory_plots import lottery_figure, sq_boundary_curve, sq_frontier_figure
+from parity_frontiers.figures.style import figure_path, save_figure, subplots
+from parity_frontiers.figures.theory_plots import (
+    lottery_figure,
+    sq_boundary_curve,
+    sq_frontier_figure,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

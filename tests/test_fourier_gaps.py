@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from theory.fourier_gaps import (
+from parity_frontiers.theory.fourier_gaps import (
     COORDINATE_CLASSES,
     fourier_gap,
     hoeffding_sample_size,

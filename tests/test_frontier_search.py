@@ -12,12 +12,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
-
-from verify.analysis import fit_frontier
-from verify.config import RunConfig, RunResult
-from verify.executors import Executor
-from verify.frontier_search import (
+from parity_frontiers.verify.analysis.frontier import fit_frontier
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.frontier_search import (
     SEARCH_STATUSES,
     SearchSettings,
     curve_templates,
@@ -25,8 +22,10 @@ from verify.frontier_search import (
     sample_lattice,
     search_frontiers,
 )
-from verify.oracles import LogisticOracle, ReplayExecutor
-from verify.store import ResultsStore
+from parity_frontiers.verify.experiments.handoff import Executor
+from parity_frontiers.verify.experiments.oracles import LogisticOracle, ReplayExecutor
+from parity_frontiers.verify.experiments.store import ResultsStore
+from scipy import stats
 
 TEMPLATE = curve_templates(30, 3, 16)
 
@@ -262,7 +261,7 @@ def test_real_training_curve_on_the_cpu(tmp_path, one_torch_thread):
     templates = curve_templates(8, 2, 32, max_steps=1500, eval_every=100, test_size=512)
     settings = SearchSettings(m_min=10, m_max=1000, points_per_decade=6, batch=4, max_runs=24,
                               tol=0.15)
-    from verify.executors import LocalExecutor
+    from parity_frontiers.verify.experiments.executors import LocalExecutor
 
     with ResultsStore(tmp_path / "real.db") as store:
         [found] = search_frontiers(templates, LocalExecutor("cpu"), store=store,

@@ -8,7 +8,8 @@ import sys
 
 def test_cli_import_does_not_load_torch_or_kernels():
     code = ("import sys, parity_frontiers.cli; "
-            "print(sorted(m for m in ('torch', 'numba', 'simulate.lottery', 'verify.trainer') "
+            "print(sorted(m for m in ('torch', 'numba', 'parity_frontiers.simulate.lottery', "
+            "'parity_frontiers.verify.training.trainer') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -16,9 +17,7 @@ def test_cli_import_does_not_load_torch_or_kernels():
 
 
 def test_lazy_package_exports_resolve():
-    import simulate
-    import verify
-
+    from parity_frontiers import simulate, verify
     for package in (simulate, verify):
         for name in package.__all__:
             assert getattr(package, name) is not None

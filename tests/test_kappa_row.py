@@ -6,9 +6,8 @@ import math
 from fractions import Fraction
 
 import pytest
-
-from theory import kappa, kappa_exact, kappa_row_exact
-from theory.fourier_gaps import MAX_KAPPA_ROW_S, MAX_KAPPA_S
+from parity_frontiers.theory import kappa, kappa_exact, kappa_row_exact
+from parity_frontiers.theory.fourier_gaps import MAX_KAPPA_ROW_S, MAX_KAPPA_S
 
 
 def paper_double_sum(s: int, b: Fraction, d: int) -> Fraction:

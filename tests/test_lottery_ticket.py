@@ -16,13 +16,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from scipy import stats
-
-from simulate.estimates import proportion_estimate
-from verify import trainer as vtrainer
-from verify.config import RunConfig
-from verify.data import BatchStream, hidden_set, make_run_data, unpack_pm1
-from verify.lottery_ticket import (
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.verify.analysis.summaries import median_steps_to_success
+from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.experiments.lottery_ticket import (
     ARMS,
     LotteryTicketConfig,
     build_arms,
@@ -36,9 +33,16 @@ from verify.lottery_ticket import (
     support_overlaps,
     top_neurons,
 )
-from verify.model import init_params, init_supports, stack_params, to_sequential
-from verify.sweep import median_steps_to_success
-from verify.trainer import eval_steps, train_ensemble
+from parity_frontiers.verify.training import trainer as vtrainer
+from parity_frontiers.verify.training.data import BatchStream, hidden_set, make_run_data, unpack_pm1
+from parity_frontiers.verify.training.model import (
+    init_params,
+    init_supports,
+    stack_params,
+    to_sequential,
+)
+from parity_frontiers.verify.training.trainer import eval_steps, train_ensemble
+from scipy import stats
 
 SMALL = dict(n=12, k=3, width=32, keep=4, sgd_seeds=3, max_steps=2000, retrain_steps=400,
              eval_every=50, test_size=1000)
@@ -404,7 +408,7 @@ def test_default_config_winners_beat_random_neurons():
 # --- figure -------------------------------------------------------------------------------------
 
 def test_figure_files_and_band(small_result, tmp_path):
-    from figures.lottery_ticket import arm_band, plot_lottery_ticket
+    from parity_frontiers.figures.lottery_ticket import arm_band, plot_lottery_ticket
 
     paths = plot_lottery_ticket(small_result, tmp_path / "fig")
     assert [p.name for p in paths] == ["lottery_ticket.png", "lottery_ticket.pdf"]
@@ -425,7 +429,7 @@ def test_figure_files_and_band(small_result, tmp_path):
 
 
 def test_figure_says_when_the_wide_net_failed(small_result, tmp_path, monkeypatch):
-    import figures.lottery_ticket as fig_module
+    import parity_frontiers.figures.lottery_ticket as fig_module
 
     notes = []
     monkeypatch.setattr(fig_module, "add_caveat", lambda ax, text: notes.append(text))

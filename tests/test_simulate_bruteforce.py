@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from simulate._bits import sample_parity_bits, words_for
-from simulate._neurons import WEIGHT_LAWS, draw_subset, draw_weights
-from simulate._rng import trial_state
-from simulate.gradients import _gradient_kernel
-from simulate.onestep import _onestep_kernel
+from parity_frontiers.simulate._bits import sample_parity_bits, words_for
+from parity_frontiers.simulate._neurons import WEIGHT_LAWS, draw_subset, draw_weights
+from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.gradients import _gradient_kernel
+from parity_frontiers.simulate.onestep import _onestep_kernel
 
 
 def _unpack(bits: np.ndarray, m: int) -> np.ndarray:

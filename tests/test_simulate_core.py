@@ -14,16 +14,14 @@ from itertools import combinations
 import numpy as np
 import pytest
 from numba import njit
-from scipy import stats
-
-from simulate._bits import (
+from parity_frontiers.simulate._bits import (
     correlation_counts,
     popcount64,
     sample_parity_bits,
     tail_mask,
     words_for,
 )
-from simulate._neurons import (
+from parity_frontiers.simulate._neurons import (
     SCAN_LIMIT,
     WEIGHTS_GAUSSIAN,
     WEIGHTS_PM1,
@@ -31,8 +29,9 @@ from simulate._neurons import (
     draw_subset,
     draw_weights,
 )
-from simulate._rng import below, next_u64, normal, trial_state, uniform
-from simulate.estimates import Estimate, mean_estimate, proportion_estimate
+from parity_frontiers.simulate._rng import below, next_u64, normal, trial_state, uniform
+from parity_frontiers.simulate.estimates import Estimate, mean_estimate, proportion_estimate
+from scipy import stats
 
 #: Chi-square / KS p-values below this fail (false-failure probability 1e-6 per test).
 P_MIN = 1e-6

@@ -9,9 +9,9 @@ away from any coverage in [0.93, 0.97]; the seeds are fixed.
 
 from __future__ import annotations
 
-from simulate.gradients import simulate_gradient
-from simulate.lottery import simulate_lottery
-from theory.fourier_gaps import neuron_gradient_by_class
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.simulate.lottery import simulate_lottery
+from parity_frontiers.theory.fourier_gaps import neuron_gradient_by_class
 
 REPEATS = 400
 

@@ -14,11 +14,10 @@ from fractions import Fraction
 
 import numba
 import numpy as np
+import parity_frontiers.simulate.gradients as gradients_module
 import pytest
-
-import simulate.gradients as gradients_module
-from simulate.gradients import MAX_ENUM_S, population_gradient, simulate_gradient
-from theory.fourier_gaps import (
+from parity_frontiers.simulate.gradients import MAX_ENUM_S, population_gradient, simulate_gradient
+from parity_frontiers.theory.fourier_gaps import (
     fourier_gap,
     kappa_exact,
     neuron_gradient_by_class,

@@ -13,9 +13,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-from simulate.gradients import simulate_gradient
-from theory.fourier_gaps import neuron_gradient_by_class
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.theory.fourier_gaps import neuron_gradient_by_class
 
 
 def _configs(count=16, seed=2026):

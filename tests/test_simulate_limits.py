@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from parity_frontiers.simulate.estimates import ExactMean, mean_estimate
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.simulate.lottery import simulate_lottery
+from parity_frontiers.simulate.onestep import simulate_onestep
 
 from parity_frontiers.cli import main
-from simulate.estimates import ExactMean, mean_estimate
-from simulate.gradients import simulate_gradient
-from simulate.lottery import simulate_lottery
-from simulate.onestep import simulate_onestep
 
 
 def test_exact_mean_matches_mean_estimate_and_ignores_chunking():
@@ -40,7 +40,7 @@ def test_exact_mean_rejects_floats_and_single_values():
 
 
 def test_gradient_results_do_not_depend_on_chunking(monkeypatch):
-    import simulate._config as config
+    import parity_frontiers.simulate._config as config
 
     first = simulate_gradient(20, 3, 4, samples=300, trials=300, seed=4, weights="gaussian")
     monkeypatch.setattr(config, "MAX_CHUNK_TRIALS", 7)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import parity_frontiers.simulate.lottery as lottery_module
 import pytest
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.simulate.lottery import MAX_LOTTERY_OVERLAPS, simulate_lottery
+from parity_frontiers.theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
 from scipy import stats
-
-import simulate.lottery as lottery_module
-from simulate.estimates import proportion_estimate
-from simulate.lottery import MAX_LOTTERY_OVERLAPS, simulate_lottery
-from theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
 
 ALPHA = 1e-7
 KEYS = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}

@@ -13,14 +13,13 @@ import math
 
 import numba
 import numpy as np
+import parity_frontiers.simulate.onestep as onestep_module
 import pytest
+from parity_frontiers.simulate.gradients import simulate_gradient
+from parity_frontiers.simulate.onestep import simulate_onestep
+from parity_frontiers.theory.fourier_gaps import selection_gap
+from parity_frontiers.theory.lottery import p_at_least_one_lucky, p_lucky
 from scipy import stats
-
-import simulate.onestep as onestep_module
-from simulate.gradients import simulate_gradient
-from simulate.onestep import simulate_onestep
-from theory.fourier_gaps import selection_gap
-from theory.lottery import p_at_least_one_lucky, p_lucky
 
 Z = 4.5
 KEYS = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}

@@ -24,13 +24,11 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
-
-from simulate.sq import (
+from parity_frontiers.simulate.sq import (
     MAX_EXACT_N,
-    _all_inputs,
     _hoeffding_halfwidth,
     _target_free_gradient,
+    all_inputs,
     draw_init_network,
     gradient_fourier_sup_norms,
     guess_success_probability,
@@ -39,6 +37,7 @@ from simulate.sq import (
     simulate_sq_noisy_gd,
     simulate_sq_visible,
 )
+from scipy import integrate, stats
 
 
 def _gradient_matrix(inputs, weights, biases, outputs):
@@ -54,7 +53,7 @@ def _gradient_matrix(inputs, weights, biases, outputs):
 
 
 def _brute_force(n, k, weights, biases, outputs):
-    inputs = _all_inputs(n)
+    inputs = all_inputs(n)
     grads = _gradient_matrix(inputs, weights, biases, outputs)
     sets = list(itertools.combinations(range(n), k))
     chi = np.stack([np.prod(inputs[:, list(c)], axis=1) for c in sets], axis=1)
@@ -332,7 +331,7 @@ def test_guess_validation(bad, match):
 
 def test_target_free_gradient_finite_differences():
     n, width = 5, 3
-    inputs = _all_inputs(n)
+    inputs = all_inputs(n)
     w, b, a, c = draw_init_network(n, width, "dense", seed=2)
 
     def loss(w, b, a, c):
@@ -360,7 +359,7 @@ def test_target_free_gradient_finite_differences():
 def _oracle_game_fraction(n, k, width, tau, steps, lr, seed, trial):
     """Play the oracle game for every S directly: true gradients with target chi_S, the oracle
     substituting the target-free one while within tau. Fraction of S that leave."""
-    inputs = _all_inputs(n)
+    inputs = all_inputs(n)
     left = 0
     sets = list(itertools.combinations(range(n), k))
     for subset in sets:

@@ -10,10 +10,9 @@ import pytest
 import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
-from theory import symbolic
-from theory.binomial import comb_is_cheap
-from theory.sq_bound import (
+from parity_frontiers.theory import symbolic
+from parity_frontiers.theory.binomial import comb_is_cheap
+from parity_frontiers.theory.sq_bound import (
     mlp_param_count,
     sq_log10_cost,
     sq_log10_max_success_probability,

@@ -10,8 +10,7 @@ import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from theory import (
+from parity_frontiers.theory import (
     demo_summary,
     gap_summary,
     hoeffding_sample_size,
@@ -171,6 +170,6 @@ def test_demo_summary_small_n_with_certain_luck():
 
 @pytest.mark.parametrize("n", [2**53 + 1, [5, 2**53 + 1], 1e17])
 def test_sizes_beyond_exact_float_are_refused(n):
-    from theory import log_comb
+    from parity_frontiers.theory import log_comb
     with pytest.raises(ValueError, match=r"^n must be <= 2\*\*53"):
         log_comb(n, 3)

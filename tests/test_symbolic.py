@@ -10,18 +10,17 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from theory import symbolic
-from theory.fourier_gaps import hoeffding_sample_size, kappa, kappa_exact
-from theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky, width_needed
-from theory.sq_bound import (
+from parity_frontiers.theory import symbolic
+from parity_frontiers.theory.fourier_gaps import hoeffding_sample_size, kappa, kappa_exact
+from parity_frontiers.theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky, width_needed
+from parity_frontiers.theory.sq_bound import (
     sq_log10_cost,
     sq_log10_min_resource,
     sq_log10_threshold,
     sq_max_success_probability,
     two_layer_param_count,
 )
-from theory.upper_bounds import (
+from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,
     thm4_log10_width,
     thm4_steps,

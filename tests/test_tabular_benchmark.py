@@ -16,24 +16,24 @@ import urllib.error
 from pathlib import Path
 
 import numpy as np
+import parity_frontiers.verify.experiments.tabular as tabular_package
 import pytest
 
 pytest.importorskip("sklearn")
 torch = pytest.importorskip("torch")
 
-from scipy import stats  # noqa: E402
-
-from verify.config import RunConfig, RunResult  # noqa: E402
-from verify.store import ResultsStore  # noqa: E402
-from verify.tabular import datasets as ds  # noqa: E402
-from verify.tabular.benchmark import (  # noqa: E402
+from parity_frontiers.verify.config import RunConfig, RunResult  # noqa: E402
+from parity_frontiers.verify.experiments.store import ResultsStore  # noqa: E402
+from parity_frontiers.verify.experiments.tabular import datasets as ds  # noqa: E402
+from parity_frontiers.verify.experiments.tabular.benchmark import (  # noqa: E402
     TABLE,
     TabularStore,
     parse_model,
     run_benchmark,
     summarize,
 )
-from verify.tabular.forest import FOREST_GRID, fit_forest  # noqa: E402
+from parity_frontiers.verify.experiments.tabular.forest import FOREST_GRID, fit_forest  # noqa: E402
+from scipy import stats  # noqa: E402
 
 TINY_MLP = {"max_epochs": 5, "min_steps": 0, "learning_rate": 1e-2, "batch_size": 32}
 
@@ -42,12 +42,10 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_lazy_exports_resolve():
-    import verify.tabular
-
-    for name in verify.tabular.__all__:
-        assert getattr(verify.tabular, name) is not None
+    for name in tabular_package.__all__:
+        assert getattr(tabular_package, name) is not None
     with pytest.raises(AttributeError, match="no_such_name"):
-        verify.tabular.no_such_name  # noqa: B018
+        tabular_package.no_such_name  # noqa: B018
 
 
 # --- datasets ---------------------------------------------------------------------------------
@@ -438,7 +436,7 @@ def test_tabular_store_refuses_non_stores_and_foreign_tables(tmp_path):
 # --- figure -----------------------------------------------------------------------------------
 
 def test_figure_from_store(tmp_path):
-    from figures.tabular import plot_tabular
+    from parity_frontiers.figures.tabular import plot_tabular
 
     path = tmp_path / "results.db"
     _run(path, datasets=["iris", "wine", "breast_cancer"], fractions=[0.2, 1.0],
@@ -455,7 +453,7 @@ def test_figure_from_store(tmp_path):
 
 
 def test_figure_legend_covers_every_panel_and_every_setting(tmp_path, monkeypatch):
-    import figures.tabular as fig_module
+    import parity_frontiers.figures.tabular as fig_module
 
     captured = []
     monkeypatch.setattr(fig_module, "save_figure",

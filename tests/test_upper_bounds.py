@@ -8,9 +8,8 @@ import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from theory import symbolic
-from theory.upper_bounds import (
+from parity_frontiers.theory import symbolic
+from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,
     thm4_log10_width,
     thm4_steps,

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import theory
-from theory import (
+from parity_frontiers.theory import (
     comb_exact,
     demo_summary,
     fourier_gap,
@@ -51,6 +49,8 @@ from theory import (
     upper_bound_frontier,
     width_needed,
 )
+
+from parity_frontiers import theory
 
 NAN, INF = float("nan"), float("inf")
 # bad values for a size/integer parameter (>= 1), a probability, a positive real, a rational

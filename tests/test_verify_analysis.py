@@ -8,9 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, special, stats
-
-from verify.analysis import (
+from parity_frontiers.verify.analysis.frontier import (
     firth_logistic,
     fit_frontier,
     frontier_table,
@@ -18,8 +16,9 @@ from verify.analysis import (
     power_law_fit,
     success_points,
 )
-from verify.config import RunConfig, RunResult
-from verify.sweep import median_steps_to_success
+from parity_frontiers.verify.analysis.summaries import median_steps_to_success
+from parity_frontiers.verify.config import RunConfig, RunResult
+from scipy import optimize, special, stats
 
 
 def _run(seed, steps, samples=100, width=8, max_steps=1000, init="dense"):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from verify.config import FLOAT32_MAX, MAX_SEED, RunConfig, RunResult
+from parity_frontiers.verify.config import FLOAT32_MAX, MAX_SEED, RunConfig, RunResult
 
 BASE = dict(n=10, k=2, width=8)
 

@@ -8,9 +8,13 @@ import math
 from fractions import Fraction
 
 import pytest
-
-from verify.analysis import CURVE_FIELDS
-from verify.predict import crossing, onestep_predictions, sq_check, theorem_frontier
+from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS
+from parity_frontiers.verify.analysis.predictions import (
+    crossing,
+    onestep_predictions,
+    sq_check,
+    theorem_frontier,
+)
 
 BASE = dict(depth=1, max_steps=1000, eval_every=100, batch_size=32, lr=0.1, weight_decay=0.01,
             loss="hinge", test_size=1000, success_error=0.1)
@@ -55,7 +59,7 @@ def test_crossing_interpolates_in_log_m():
 
 
 def test_onestep_predictions_equal_a_direct_simulation():
-    from simulate.onestep import simulate_onestep
+    from parity_frontiers.simulate.onestep import simulate_onestep
 
     cells = [_cell(12, 3, w, m, init="sparse", s=2) for w in (2, 40) for m in (30, 300)]
     cells += [_cell(12, 3, 40, None, init="sparse", s=2)]  # online: skipped

@@ -13,9 +13,8 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
-
-from verify.config import RunConfig, RunResult
-from verify.store import (
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.store import (
     APPLICATION_ID,
     COLUMNS,
     CONFIG_COLUMNS,
@@ -212,7 +211,7 @@ def test_check_passes_on_a_healthy_store(tmp_path):
 
 READ_ONLY_SCRIPT = textwrap.dedent("""
     import sys
-    from verify.store import ResultsStore, export
+    from parity_frontiers.verify.experiments.store import ResultsStore, export
     store, out = sys.argv[1], sys.argv[2]
     print("exported", export(store, out))
     with ResultsStore(store, readonly=True) as s:
@@ -275,7 +274,7 @@ def _without_shm(monkeypatch):
             raise sqlite3.OperationalError("unable to open database file")
         return real_connect(database, *args, **kwargs)
 
-    import verify.store as store_module
+    import parity_frontiers.verify.experiments.store as store_module
     real_access = os.access
     monkeypatch.setattr(store_module.sqlite3, "connect", connect)
     monkeypatch.setattr(store_module.os, "access",
@@ -327,8 +326,8 @@ def test_killed_writer_keeps_committed_runs(tmp_path):
     path = tmp_path / "runs.db"
     script = textwrap.dedent(f"""
         import os, signal
-        from verify.config import RunConfig, RunResult
-        from verify.store import ResultsStore
+        from parity_frontiers.verify.config import RunConfig, RunResult
+        from parity_frontiers.verify.experiments.store import ResultsStore
         store = ResultsStore({str(path)!r})
         for seed in range(3):
             store.add(RunResult(RunConfig(n=6, k=2, width=16, seed=seed), True, 100, 0.0, 0.0,

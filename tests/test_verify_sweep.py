@@ -7,23 +7,21 @@ import re
 import types
 from pathlib import Path
 
+import parity_frontiers.verify.experiments.grid as sweep_module
 import pytest
-
-import verify.sweep as sweep_module
-from simulate.estimates import proportion_estimate
-from verify.config import RunConfig, RunResult
-from verify.store import ResultsStore
-from verify.sweep import (
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.verify.analysis.summaries import median_steps_to_success, summarize
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.grid import (
     TRAIN_KEYS,
     build_grid,
-    check_device,
     grid_from_toml,
-    median_steps_to_success,
     read_sweep_toml,
-    run_sweep,
-    summarize,
-    train_runs,
 )
+from parity_frontiers.verify.experiments.local import train_runs
+from parity_frontiers.verify.experiments.store import ResultsStore
+from parity_frontiers.verify.experiments.sweep import run_sweep
+from parity_frontiers.verify.training.device import check_device
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "verify" / "examples" / "sweep_small.toml"

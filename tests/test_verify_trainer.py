@@ -10,14 +10,25 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from verify import data as vdata
-from verify import model as vmodel
-from verify import trainer as vtrainer
-from verify.config import RunConfig
-from verify.data import BatchStream, hidden_set, make_run_data, pack_pm1, unpack_pm1
-from verify.model import ensemble_forward, init_params, param_count, stack_params, to_sequential
-from verify.trainer import (
+from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.training import data as vdata
+from parity_frontiers.verify.training import model as vmodel
+from parity_frontiers.verify.training import trainer as vtrainer
+from parity_frontiers.verify.training.data import (
+    BatchStream,
+    hidden_set,
+    make_run_data,
+    pack_pm1,
+    unpack_pm1,
+)
+from parity_frontiers.verify.training.model import (
+    ensemble_forward,
+    init_params,
+    param_count,
+    stack_params,
+    to_sequential,
+)
+from parity_frontiers.verify.training.trainer import (
     estimate_ensemble_bytes,
     eval_steps,
     max_ensemble_size,
@@ -479,7 +490,7 @@ def test_windows_drawn_in_blocks_train_identically(monkeypatch):
     # An evaluation window longer than DRAW_BYTES_PER_RUN is drawn in blocks: the trajectory
     # must not change (the batch stream does not depend on its cut), and an online run's
     # result, train-error sample included, must not depend on its ensemble companions.
-    import verify.trainer as trainer
+    import parity_frontiers.verify.training.trainer as trainer
 
     offline = RunConfig(n=10, k=2, width=32, samples=300, max_steps=400, eval_every=200,
                         test_size=500)

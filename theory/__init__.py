@@ -15,8 +15,8 @@ Predicted frontiers, no randomness (DESIGN.md, ``theory/``):
 This package imports nothing else of the project.
 """
 
-from .binomial import comb_exact, log10_comb, log_comb
-from .fourier_gaps import (
+from parity_frontiers.theory.binomial import comb_exact, log10_comb, log_comb
+from parity_frontiers.theory.fourier_gaps import (
     COORDINATE_CLASSES,
     fourier_gap,
     hoeffding_sample_size,
@@ -28,7 +28,7 @@ from .fourier_gaps import (
     selection_gap,
     threshold_count,
 )
-from .lottery import (
+from parity_frontiers.theory.lottery import (
     log10_width_needed,
     log_overlap_pmf,
     log_p_lucky,
@@ -37,7 +37,7 @@ from .lottery import (
     p_lucky,
     width_needed,
 )
-from .sq_bound import (
+from parity_frontiers.theory.sq_bound import (
     RESOURCES,
     SQSolution,
     mlp_param_count,
@@ -50,8 +50,13 @@ from .sq_bound import (
     sq_solve,
     two_layer_param_count,
 )
-from .summaries import demo_summary, gap_summary, lottery_summary, sq_bound_summary
-from .upper_bounds import (
+from parity_frontiers.theory.summaries import (
+    demo_summary,
+    gap_summary,
+    lottery_summary,
+    sq_bound_summary,
+)
+from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,
     thm4_log10_steps,
     thm4_log10_width,

@@ -35,8 +35,13 @@ import math
 from fractions import Fraction
 
 import numpy as np
-
-from ._checks import check_int, check_probability, check_rational, check_real, check_size
+from parity_frontiers.theory.checks import (
+    check_int,
+    check_probability,
+    check_rational,
+    check_real,
+    check_size,
+)
 
 __all__ = [
     "COORDINATE_CLASSES",

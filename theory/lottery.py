@@ -22,9 +22,14 @@ import math
 from fractions import Fraction
 
 import numpy as np
-
-from ._checks import LN10, as_result, check_probability, check_size, check_subset_size
-from .binomial import log_comb, log_comb_unchecked
+from parity_frontiers.theory.binomial import log_comb, log_comb_unchecked
+from parity_frontiers.theory.checks import (
+    LN10,
+    as_result,
+    check_probability,
+    check_size,
+    check_subset_size,
+)
 
 __all__ = [
     "overlap_pmf",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-
-from ._checks import (
+from parity_frontiers.theory.binomial import comb_exact, comb_is_cheap, log_comb
+from parity_frontiers.theory.checks import (
     LN10,
     as_result,
     check_int,
@@ -31,7 +31,6 @@ from ._checks import (
     check_size,
     check_subset_size,
 )
-from .binomial import comb_exact, comb_is_cheap, log_comb
 
 __all__ = [
     "RESOURCES",

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import math
 
-from ._checks import check_int, check_probability, check_rational
-from .binomial import comb_exact, log10_comb
-from .fourier_gaps import (
+from parity_frontiers.theory.binomial import comb_exact, log10_comb
+from parity_frontiers.theory.checks import check_int, check_probability, check_rational
+from parity_frontiers.theory.fourier_gaps import (
     hoeffding_sample_size,
     kappa_row_exact,
     neuron_gradient_by_class,
     selection_gap,
 )
-from .lottery import (
+from parity_frontiers.theory.lottery import (
     MAX_LAW_LENGTH,
     log10_width_needed,
     log_overlap_pmf,
@@ -26,7 +26,7 @@ from .lottery import (
     p_at_least_one_lucky,
     width_needed,
 )
-from .sq_bound import (
+from parity_frontiers.theory.sq_bound import (
     sq_log10_cost,
     sq_log10_max_success_probability,
     sq_log10_threshold,
@@ -35,7 +35,7 @@ from .sq_bound import (
     sq_solve,
     two_layer_param_count,
 )
-from .upper_bounds import upper_bound_frontier
+from parity_frontiers.theory.upper_bounds import upper_bound_frontier
 
 __all__ = ["sq_bound_summary", "lottery_summary", "gap_summary", "demo_summary"]
 

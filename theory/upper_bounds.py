@@ -23,9 +23,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from ._checks import LN10, as_result, check_positive, check_size, check_subset_size
-from .binomial import log10_comb
+from parity_frontiers.theory.binomial import log10_comb
+from parity_frontiers.theory.checks import (
+    LN10,
+    as_result,
+    check_positive,
+    check_size,
+    check_subset_size,
+)
 
 __all__ = [
     "thm4_log10_width",

@@ -1,43 +1,28 @@
-"""Torch training of real MLPs on sparse parity (DESIGN.md, ``verify/``).
+"""Torch training of real MLPs and the experiments and analysis around it (docs/design.md).
 
-* :mod:`verify.config` -- :class:`RunConfig` (everything that determines a run, hashed into the
-  store key) and :class:`RunResult`;
-* :mod:`verify.data` -- sparse-parity data, bit-packed, from per-run seeded streams;
-* :mod:`verify.model` -- stacked ReLU MLP parameters, dense or s-sparse initialisation;
-* :mod:`verify.trainer` -- :func:`train_ensemble`, many runs at once as batched matmuls, with
-  per-run early stopping and divergence isolation;
-* :mod:`verify.store` -- :class:`ResultsStore`, a crash-safe SQLite (WAL) table of runs;
-* :mod:`verify.sweep` -- grids from options or TOML, and :func:`run_sweep`, resumable;
-* :mod:`verify.analysis` -- success rates, Kaplan-Meier steps, the fitted frontier m*(r) and
-  its power law in the width;
-* :mod:`verify.predict` -- SQ check, one-step and Theorem 4/5 predictions on a sweep's grid;
-* :mod:`verify.lottery_ticket` -- prune, rewind and retrain (the paper's Figure 5), winners'
-  supports vs theory's overlap law;
-* :mod:`verify.frontier_search` -- :func:`search_frontiers`, the adaptive search for m*(r)
-  (far fewer runs than a grid), resumable from the store;
-* :mod:`verify.executors` -- where runs are trained: :func:`make_executor` (local, or Dask
-  through :mod:`verify.distributed`); :mod:`verify.oracles` answers without training (a known
-  logistic curve, or replayed runs) for planning and testing designs.
+* :mod:`.config` -- :class:`RunConfig` (everything that determines a run, hashed into the
+  store key) and :class:`RunResult`: the record that every part below shares;
+* :mod:`.training` -- data, model, the fused SGD step and :func:`train_ensemble`; the only
+  torch importers;
+* :mod:`.experiments` -- grids, sweeps, the results store, executors (local, Dask), the
+  adaptive frontier search, the lottery-ticket and tabular experiments;
+* :mod:`.analysis` -- summaries, Kaplan-Meier, Firth/Fieller frontiers, power laws,
+  predictions and findings.
 
-This package may import :mod:`simulate` and :mod:`theory`, nothing above them.
+This package may import :mod:`parity_frontiers.simulate` and :mod:`parity_frontiers.theory`.
 """
 
-import importlib
+from parity_frontiers.lazy import lazy_exports
 
-# Exported names and their modules; imported on first use (PEP 562), so that the console
-# command does not pay for torch when it only evaluates a bound.
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "RunConfig": "config", "RunResult": "config",
-    "ResultsStore": "store", "export": "store", "load_dataframe": "store",
-    "build_grid": "sweep", "grid_from_toml": "sweep", "run_sweep": "sweep",
-    "train_ensemble": "trainer",
-    "search_frontiers": "frontier_search", "SearchSettings": "frontier_search",
-    "curve_templates": "frontier_search", "make_executor": "executors",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    "ResultsStore": "experiments.store", "export": "experiments.store",
+    "load_dataframe": "experiments.store",
+    "build_grid": "experiments.sweep", "grid_from_toml": "experiments.sweep",
+    "run_sweep": "experiments.sweep",
+    "train_ensemble": "training.trainer",
+    "search_frontiers": "experiments.frontier_search",
+    "SearchSettings": "experiments.frontier_search",
+    "curve_templates": "experiments.frontier_search",
+    "make_executor": "experiments.executors",
+})

@@ -12,14 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from numbers import Real
 
 import numpy as np
+from parity_frontiers.theory.checks import check_int, check_subset_size
 
-from theory._checks import check_int, check_subset_size
-
-__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES"]
+__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES", "group_by_shape",
+           "unique_configs"]
 
 INITS = ("dense", "sparse")
 LOSSES = ("hinge", "square", "logistic")
@@ -190,3 +191,24 @@ class RunResult:
         return {"seed": self.config.seed, "success": self.success,
                 "steps_to_success": self.steps_to_success, "test_error": self.test_error,
                 "train_error": self.train_error, "end_reason": self.end_reason}
+
+
+def group_by_shape(items: Iterable, config_of=lambda item: item) -> list[list]:
+    """Items (configs, or results with ``config_of``) grouped by shape key, first-seen order."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(config_of(item).shape_key(), []).append(item)
+    return list(groups.values())
+
+
+def unique_configs(configs: Iterable[RunConfig]) -> list[RunConfig]:
+    """``configs`` without repeated keys, in first-seen order; anything else is a ValueError."""
+    seen, out = set(), []
+    for config in configs:
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"expected RunConfig objects, got {type(config).__name__}")
+        key = config.key()
+        if key not in seen:
+            seen.add(key)
+            out.append(config)
+    return out

@@ -65,7 +65,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import RunConfig, RunResult
+from parity_frontiers.verify.config import RunConfig, RunResult
 
 __all__ = ["ResultsStore", "load_dataframe", "export", "export_format", "APPLICATION_ID",
            "SCHEMA_VERSION", "CONFIG_COLUMNS", "OUTCOME_COLUMNS", "COLUMNS", "EXPORT_FORMATS"]
@@ -109,7 +109,7 @@ _SCHEMA = (
 )
 
 
-def _package_version() -> str:
+def package_version() -> str:
     # verify/ may not import parity_frontiers (imports point one way): ask the installed
     # distribution instead.
     try:
@@ -147,7 +147,7 @@ def insert_or_ignore(con: sqlite3.Connection, table: str, columns, values: dict)
     return cursor.rowcount == 1
 
 
-def _now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -202,7 +202,7 @@ def _probe(con: sqlite3.Connection) -> None:
     con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
 
 
-def _connect_ro(path: Path, **kwargs) -> sqlite3.Connection:
+def connect_read_only(path: Path, **kwargs) -> sqlite3.Connection:
     """A read-only connection to ``path``, falling back to ``immutable=1`` on read-only
     storage (module docstring). SQLite errors propagate; the caller words them."""
     con = None
@@ -255,7 +255,7 @@ def _check_existing(path: Path) -> None:
     # It claims to be ours: look inside, read-only. A store is always in WAL mode, and reading
     # a WAL database may create the -shm index beside it, which is harmless for our own file.
     try:
-        con = _connect_ro(path, timeout=30)
+        con = connect_read_only(path, timeout=30)
     except sqlite3.Error as exc:
         if _is_damage(exc):
             raise ValueError(f"{path} is a damaged results store ({exc}); it was left "
@@ -304,8 +304,8 @@ def _create(path: Path) -> None:
             con.execute(statement)
         con.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
                         [("schema_version", str(SCHEMA_VERSION)),
-                         ("created_by", f"parity-frontiers {_package_version()}"),
-                         ("created_at", _now())])
+                         ("created_by", f"parity-frontiers {package_version()}"),
+                         ("created_at", utc_now())])
         con.execute("COMMIT")
         con.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file header
     finally:
@@ -366,7 +366,7 @@ class ResultsStore:
                 raise ValueError(f"results store {self.path} does not exist")
             _check_existing(self.path)
             try:
-                self._con = _connect_ro(self.path, timeout=60, isolation_level=None)
+                self._con = connect_read_only(self.path, timeout=60, isolation_level=None)
             except sqlite3.Error as exc:
                 raise _store_error(self.path, exc, "opening it", writing=False) from None
             return
@@ -465,8 +465,8 @@ class ResultsStore:
                   "test_error": _float_or_none(result.test_error),
                   "train_error": _float_or_none(result.train_error),
                   "end_reason": result.end_reason, "steps_run": int(result.steps_run),
-                  "wall_seconds": _float_or_none(result.wall_seconds), "finished_at": _now(),
-                  "version": _package_version(),
+                  "wall_seconds": _float_or_none(result.wall_seconds), "finished_at": utc_now(),
+                  "version": package_version(),
                   "config_json": json.dumps(config.as_dict(), sort_keys=True),
                   "extra_json": json.dumps(result.extra or {}, sort_keys=True, default=str)}
         with self._sqlite("storing a run", writing=True) as con:

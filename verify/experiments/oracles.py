@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
+from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.handoff import Executor, ResultHandoff
 from scipy import special
-
-from .config import RunConfig, RunResult
-from .executors import Executor, ResultHandoff
 
 __all__ = ["LogisticOracle", "ReplayExecutor"]
 

@@ -61,11 +61,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from theory._checks import check_int
-
-from .config import RunConfig, RunResult
-from .executors import Executor, ResultHandoff
-from .store import _package_version  # "unknown" in a bare checkout
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.theory.checks import check_int
+from parity_frontiers.verify.config import RunConfig, RunResult, unique_configs
+from parity_frontiers.verify.experiments.handoff import Executor, ResultHandoff
+from parity_frontiers.verify.experiments.store import (
+    package_version,  # "unknown" in a bare checkout
+)
 
 __all__ = ["DaskExecutor", "DEFAULT_CONNECT_TIMEOUT", "DISTRIBUTION"]
 
@@ -81,10 +83,10 @@ _worker_threads: int | None = None
 
 def _worker_info(device: str) -> dict:
     """Run on each worker by the driver: its version, pid and what ``device`` means there."""
-    info = {"version": _package_version(), "pid": os.getpid(),
+    info = {"version": package_version(), "pid": os.getpid(),
             "python": sys.version.split()[0]}
     try:
-        from .trainer import default_memory_cap, resolve_device
+        from parity_frontiers.verify.training.device import default_memory_cap, resolve_device
 
         dev = resolve_device(device)
         info["device"] = dev.type
@@ -105,14 +107,13 @@ def _train_ensemble_task(configs: Sequence[RunConfig], device: str,
     results store.
     """
     global _worker_threads
-    version = _package_version()
+    version = package_version()
     if version != driver_version:
         raise ValueError(f"worker pid {os.getpid()} runs {DISTRIBUTION} {version}, the driver "
                          f"{driver_version}: install the same version everywhere")
     import torch
-
-    from .sweep import plan_ensembles
-    from .trainer import train_ensemble
+    from parity_frontiers.verify.experiments.local import plan_ensembles
+    from parity_frontiers.verify.training.trainer import train_ensemble
 
     if _worker_threads != threads:
         torch.set_num_threads(threads)
@@ -146,7 +147,7 @@ def ensemble_task_key(configs: Sequence[RunConfig]) -> str:
 
 def _check_device_name(device) -> str:
     # The driver may lack the workers' CUDA: check the name only (workers check the rest).
-    from .sweep import DEVICES
+    from parity_frontiers.verify.training.device import DEVICES
 
     if not isinstance(device, str) or not (
             device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit())):
@@ -227,7 +228,7 @@ class DaskExecutor(Executor):
         if scheduler is None:
             self.n_workers = (os.cpu_count() or 1) if workers is None else check_int(
                 "workers", workers, strict=True)
-        self.driver_version = _package_version()
+        self.driver_version = package_version()
         self._task = _train_ensemble_task
         self.cluster = None
         self.client = None
@@ -296,7 +297,7 @@ class DaskExecutor(Executor):
 
     def plan(self, configs: list[RunConfig]) -> list[list[RunConfig]]:
         """The ensembles :meth:`train` submits (memory planning: the module docstring)."""
-        from .sweep import plan_ensembles
+        from parity_frontiers.verify.experiments.local import plan_ensembles
 
         if self.device == "cpu":
             return plan_ensembles(configs, "cpu", self.memory_cap_bytes, self.max_ensemble)
@@ -310,7 +311,7 @@ class DaskExecutor(Executor):
         worker_types = {info["device"] for info in infos.values()}
         plan_device = "cpu"
         if worker_types == {"cuda"}:
-            from .trainer import resolve_device
+            from parity_frontiers.verify.training.device import resolve_device
 
             try:
                 if resolve_device(self.device).type == "cuda":
@@ -329,11 +330,10 @@ class DaskExecutor(Executor):
         """
         from distributed import as_completed
 
-        from .sweep import _progress_bar, _unique
 
         if self.client is None:
             raise ValueError("this DaskExecutor is closed")
-        configs = _unique(configs)
+        configs = unique_configs(configs)
         if not configs:
             return []
         plan = self.plan(configs)
@@ -344,7 +344,8 @@ class DaskExecutor(Executor):
                                         key=ensemble_task_key(chunk), pure=True)
             futures[future] = chunk
 
-        bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
+        bar = _bar if _bar is not None else progress_bar(len(configs), unit="run", desc="train",
+                                                      enabled=progress)
         handoff = ResultHandoff(on_result, bar)
         where = self.scheduler or "the local cluster"
         lost = (f"lost the Dask scheduler ({where}) while training; every run stored so far "

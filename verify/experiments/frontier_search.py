@@ -59,18 +59,16 @@ rounds (typically 15-70, more for shallow curves) times the longest run of T ste
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from parity_frontiers.simulate.estimates import proportion_estimate
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.theory.checks import check_int
+from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS, curve_key, fit_frontier
+from parity_frontiers.verify.config import MAX_SEED, RunConfig, RunResult
 from scipy import special
-
-from simulate.estimates import proportion_estimate
-from theory._checks import check_int
-
-from .analysis import CURVE_FIELDS, curve_key, fit_frontier
-from .config import MAX_SEED, RunConfig, RunResult
 
 __all__ = ["SearchSettings", "CurveFrontier", "search_frontiers", "curve_templates",
            "sample_lattice", "SEARCH_STATUSES", "CURVE_ID_FIELDS"]
@@ -213,7 +211,7 @@ def curve_templates(n, k, width, init="dense", s=None, **train) -> list[RunConfi
     ...                                                   s=2)]
     [(16, 'dense', None), (16, 'sparse', 2), (64, 'dense', None), (64, 'sparse', 2)]
     """
-    from .sweep import build_grid
+    from parity_frontiers.verify.experiments.grid import build_grid
 
     for name in ("samples", "seeds", "seed_start"):
         if name in train:
@@ -506,7 +504,7 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
     if not states:
         return []
     if executor is None:
-        from .executors import LocalExecutor
+        from parity_frontiers.verify.experiments.executors import LocalExecutor
 
         executor = LocalExecutor()
     if store is not None:
@@ -524,7 +522,8 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
             store.add(result)
         state.add(result, reused=False)
 
-    with _search_bar(progress) as bar:
+    # no total: the search decides as it goes how many runs it needs
+    with progress_bar(None, unit="run", desc="frontier", enabled=progress) as bar:
         round_number = 0
         while True:
             proposals = []
@@ -550,21 +549,6 @@ def search_frontiers(templates: Sequence[RunConfig], executor=None, store=None,
     # every curve ended inside propose(), just after refitting all of its runs
     return [state.result() for state in states.values()]
 
-
-class _search_bar:
-    """A tqdm bar of runs trained (no total: the search decides as it goes)."""
-
-    def __init__(self, enabled: bool):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=None, unit="run", desc="frontier", file=sys.stderr,
-                        disable=None if enabled else True, dynamic_ncols=True)
-
-    def __enter__(self):
-        return self.bar
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
 
 
 def frontier_rows(found: Iterable[CurveFrontier]) -> list[dict]:

@@ -18,16 +18,14 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-
-from theory.sq_bound import sq_max_success_probability, two_layer_param_count
-from theory.upper_bounds import (
+from parity_frontiers.theory.sq_bound import sq_max_success_probability, two_layer_param_count
+from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,
     thm4_log10_width,
     thm5_log10_samples,
     thm5_log10_width,
 )
-
-from .analysis import CURVE_FIELDS, curve_key, group_rows
+from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS, curve_key, group_rows
 
 __all__ = ["sq_check", "onestep_predictions", "crossing", "theorem_frontier",
            "mechanism_support"]
@@ -168,7 +166,7 @@ def onestep_predictions(points: Iterable[dict], trials: int = 200, seed: int = 0
         and ``p_lucky_selects``; ``curves``: per curve the predicted ``status`` and ``m_star``
         (see :func:`crossing`); ``skipped``: (n, k, init, s) with the reason.
     """
-    from simulate.onestep import simulate_onestep
+    from parity_frontiers.simulate.onestep import simulate_onestep
 
     offline = [p for p in _check_points(points) if p["samples"] is not None]
     groups = group_rows(offline, ("n", "k", "init", "s"))

@@ -174,7 +174,7 @@ def make_sparse_parity(n_samples: int = SYNTHETIC_ROWS, n_features: int = SYNTHE
     >>> bool(np.all(y == (np.prod(np.sign(X[:, S]), axis=1) < 0)))
     True
     """
-    from theory._checks import check_int
+    from parity_frontiers.theory.checks import check_int
 
     n_samples = check_int("n_samples", n_samples, strict=True)
     n_features = check_int("n_features", n_features, strict=True)
@@ -206,7 +206,7 @@ def make_axis_rule(n_samples: int = SYNTHETIC_ROWS, n_features: int = SYNTHETIC_
     >>> bool(np.all(y == (((X[:, a] > 0) & (X[:, b] > 0)) | (X[:, c] > 1))))
     True
     """
-    from theory._checks import check_int
+    from parity_frontiers.theory.checks import check_int
 
     n_samples = check_int("n_samples", n_samples, strict=True)
     n_features = check_int("n_features", n_features, minimum=3, strict=True)

@@ -23,10 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
+from parity_frontiers.verify.analysis.summaries import median_steps_to_success, summarize
+from parity_frontiers.verify.config import RunConfig, RunResult
 from scipy import special, stats
-
-from .config import RunConfig, RunResult
-from .sweep import median_steps_to_success, summarize
 
 __all__ = [
     "INTERVALS",

@@ -49,10 +49,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.training.data import STREAM_INIT, stream_rng
 from torch import nn
-
-from .config import RunConfig
-from .data import STREAM_INIT, stream_rng
 
 __all__ = [
     "init_layer",

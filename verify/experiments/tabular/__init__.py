@@ -12,20 +12,13 @@ Needs scikit-learn (the ``[tabular]`` extra); names are imported on first use (P
 ``import verify.tabular`` itself costs nothing.
 """
 
-import importlib
+from parity_frontiers.lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "SparseInitMLPClassifier": "estimator",
     "load_dataset": "datasets", "dataset_names": "datasets", "resolve_names": "datasets",
     "make_sparse_parity": "datasets", "make_axis_rule": "datasets",
     "fit_forest": "forest", "FOREST_GRID": "forest",
     "run_benchmark": "benchmark", "summarize": "benchmark", "TabularStore": "benchmark",
     "parse_model": "benchmark",
-}
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

@@ -1,12 +1,8 @@
-r"""Sweeps: grids of run configs, trained ensemble by ensemble into a results store.
+r"""Grids of run configs: from value lists (:func:`build_grid`) or a TOML file.
 
-A sweep is a list of :class:`~verify.config.RunConfig`, usually the product of a few value lists
-(:func:`build_grid`, or :func:`grid_from_toml` for a file). :func:`run_sweep` skips every config
-already in the :class:`~verify.store.ResultsStore`, groups the rest by
-:meth:`RunConfig.shape_key` (runs that differ only in the seed), cuts each group into ensembles
-that fit in memory (:func:`verify.trainer.max_ensemble_size`) and trains them with
-:func:`verify.trainer.train_ensemble`, storing each run the moment it finishes. Killing a sweep
-loses no finished run; running it again trains only what is missing.
+A sweep is a list of :class:`~parity_frontiers.verify.config.RunConfig`, usually the product of
+a few value lists (:func:`build_grid`, or :func:`grid_from_toml` for a file); :mod:`.sweep`
+trains it.
 
 Grid rules
 ----------
@@ -68,32 +64,22 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 import os
-import sys
-import time
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import fields
 from itertools import product
 
-from simulate.estimates import proportion_estimate
-from theory._checks import check_int
+from parity_frontiers.verify.config import INITS, MAX_SEED, RunConfig
 
-from .config import INITS, MAX_SEED, RunConfig, RunResult
-from .store import ResultsStore
-
-__all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "run_sweep", "train_runs",
-           "plan_ensembles",
-           "summarize", "median_steps_to_success", "check_device", "SweepSummary", "GRID_KEYS",
-           "TRAIN_KEYS", "DEVICES", "MAX_GRID_RUNS"]
+__all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "describe_point", "GRID_KEYS",
+           "TRAIN_KEYS", "MAX_GRID_RUNS"]
 
 GRID_KEYS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)
                    if f.name not in GRID_KEYS and f.name != "seed")
-DEVICES = ("auto", "cpu", "cuda")
 _INT_TRAIN = ("depth", "max_steps", "eval_every", "batch_size", "test_size")
 _REAL_TRAIN = ("lr", "weight_decay", "success_error")
 
@@ -102,12 +88,6 @@ _REAL_TRAIN = ("lr", "weight_decay", "success_error")
 #: 40 s and 250 MB before the first run trains -- and a million runs of even one second each
 #: is 11 days of training. Split a bigger sweep into several (they may share a store).
 MAX_GRID_RUNS = 1_000_000
-
-
-def _trainer_module():
-    # Imported on first use: torch is slow to import, and `results export` or a fully
-    # finished sweep should not pay for it.
-    return importlib.import_module("verify.trainer")
 
 
 # --- grids -----------------------------------------------------------------------------------
@@ -252,7 +232,7 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
                 try:
                     configs.append(RunConfig(seed=seed, **point))
                 except ValueError as exc:
-                    raise ValueError(f"invalid grid point {_describe(point)}: {exc}") from None
+                    raise ValueError(f"invalid grid point {describe_point(point)}: {exc}") from None
                 except TypeError as exc:  # pragma: no cover - guarded by the checks above
                     raise ValueError(str(exc)) from None
     return configs
@@ -304,7 +284,7 @@ def _count_text(count: int) -> str:
     return f"{count:,}" if count < 10**15 else f"{count:.3g}"
 
 
-def _describe(point: dict) -> str:
+def describe_point(point: dict) -> str:
     shown = {k: ("online" if k == "samples" and v is None else v) for k, v in point.items()
              if k in GRID_KEYS and not (k == "s" and v is None)}
     return "(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
@@ -351,264 +331,3 @@ def grid_from_toml(path) -> list[RunConfig]:
         return build_grid(**kwargs)
     except ValueError as exc:
         raise ValueError(f"sweep file {os.fspath(path)}: {exc}") from None
-
-
-# --- training --------------------------------------------------------------------------------
-
-def check_device(device: str) -> str:
-    """Validate a device name: "auto", "cpu", "cuda" or "cuda:N" (CUDA must be available)."""
-    if not isinstance(device, str) or not (
-            device in DEVICES or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ValueError(f"device must be one of {DEVICES} (or cuda:N), got {device!r}")
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but CUDA is not available here "
-                             "(use --device cpu or auto)")
-        index = int(device[5:]) if ":" in device else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA "
-                             "device(s)")
-    return device
-
-
-def _groups(items: Iterable, config_of=lambda item: item) -> list[list]:
-    """Items (configs, or results with ``config_of``) grouped by shape key, first-seen order."""
-    groups: dict[str, list] = {}
-    for item in items:
-        groups.setdefault(config_of(item).shape_key(), []).append(item)
-    return list(groups.values())
-
-
-def _unique(configs: Iterable[RunConfig]) -> list[RunConfig]:
-    seen, out = set(), []
-    for config in configs:
-        if not isinstance(config, RunConfig):
-            raise ValueError(f"expected RunConfig objects, got {type(config).__name__}")
-        key = config.key()
-        if key not in seen:
-            seen.add(key)
-            out.append(config)
-    return out
-
-
-def _progress_bar(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-    # disable=None: tqdm turns itself off when stderr is not a terminal (CI logs, pipes).
-    # smoothing=0: the ETA uses the average rate, since runs finish in ensemble-sized bursts.
-    return tqdm(total=total, initial=initial, unit="run", desc=desc, file=sys.stderr,
-                disable=None if enabled else True, smoothing=0, dynamic_ncols=True)
-
-
-def plan_ensembles(configs: Sequence[RunConfig], device: str = "auto",
-                   memory_cap_bytes: int | None = None,
-                   max_ensemble: int | None = None) -> list[list[RunConfig]]:
-    """Cut configs into the ensembles :func:`train_runs` trains, in order.
-
-    Configs are grouped by :meth:`RunConfig.shape_key` (first-seen order, duplicates dropped)
-    and each group is cut into consecutive chunks of at most
-    :func:`verify.trainer.max_ensemble_size` runs for ``device`` and ``memory_cap_bytes``, and
-    at most ``max_ensemble``. Executors that ship chunks elsewhere (:mod:`verify.executors`)
-    use the same plan.
-
-    Raises ValueError when one run alone does not fit in the memory cap.
-    """
-    configs = _unique(configs)
-    if max_ensemble is not None:
-        max_ensemble = check_int("max_ensemble", max_ensemble, strict=True)
-    if not configs:
-        return []
-    trainer = _trainer_module()
-    plan = []
-    for group in _groups(configs):
-        size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes, device=device))
-        if size < 1:
-            raise ValueError(f"one run of {_describe(group[0].as_dict())} does not fit in the "
-                             "memory cap")
-        if max_ensemble is not None:
-            size = min(size, max_ensemble)
-        plan.extend(group[i:i + size] for i in range(0, len(group), size))
-    return plan
-
-
-def train_runs(configs: Sequence[RunConfig], device: str = "auto",
-               on_result: Callable[[RunResult], None] | None = None, progress: bool = True,
-               memory_cap_bytes: int | None = None, max_ensemble: int | None = None,
-               _bar=None) -> list[RunResult]:
-    """Train every config, ensemble by ensemble; results in the order of ``configs``.
-
-    Configs are grouped by :meth:`RunConfig.shape_key` and each group is cut into ensembles of
-    at most :func:`verify.trainer.max_ensemble_size` runs (and ``max_ensemble``, if given).
-
-    Parameters
-    ----------
-    configs : sequence of RunConfig
-        Duplicates (same key) are trained once.
-    device : {"auto", "cpu", "cuda"} or "cuda:N"
-    on_result : callable, optional
-        Called with each :class:`RunResult` as its run finishes (e.g. ``store.add``).
-    progress : bool
-        Show a progress bar of runs done / total with ETA on stderr (never when stderr is not a
-        terminal).
-    memory_cap_bytes : int, optional
-        Memory cap passed to the trainer (its default when None).
-    max_ensemble : int, optional
-        Upper bound on the runs trained together (smaller ensembles store results sooner).
-    """
-    check_device(device)
-    configs = _unique(configs)
-    if not configs:
-        return []
-    trainer = _trainer_module()
-    plan = plan_ensembles(configs, device, memory_cap_bytes, max_ensemble)
-
-    from .executors import ResultHandoff
-
-    bar = _bar if _bar is not None else _progress_bar(len(configs), 0, progress, "train")
-    finished = ResultHandoff(on_result, bar)
-
-    state = {"steps": 0, "shown": 0.0, "of": "", "T": 0}
-
-    def tick(steps: int) -> None:
-        # The trainer reports the steps every active run advanced since its last call. Show
-        # them, at most twice a second: a long ensemble then still moves the elapsed time and
-        # the ETA, though no run has finished yet.
-        state["steps"] += steps
-        now = time.monotonic()
-        if now - state["shown"] >= 0.5:
-            state["shown"] = now
-            bar.set_postfix_str(f"{state['of']} step {state['steps']}/{state['T']}",
-                                refresh=True)
-
-    try:
-        for chunk in plan:
-            state["steps"] = 0
-            state["of"] = f"ensemble of {len(chunk)}:"
-            state["T"] = chunk[0].max_steps
-            returned = trainer.train_ensemble(chunk, device=device, on_result=finished,
-                                              progress=tick, memory_cap_bytes=memory_cap_bytes)
-            for result in returned:  # in case a result was returned but not reported
-                finished(result)
-    finally:
-        if _bar is None:
-            bar.close()
-    return finished.in_order(configs, "trainer")
-
-
-@dataclass
-class SweepSummary:
-    """What :func:`run_sweep` did: ``total`` distinct configs, ``skipped`` (already stored),
-    ``trained`` now, ``successes`` among all ``total`` runs (stored ones included), and
-    ``points``: :func:`summarize` of all of them, one entry per grid point."""
-
-    total: int
-    skipped: int
-    trained: int
-    successes: int
-    wall_seconds: float
-    points: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "auto",
-              progress: bool = True, memory_cap_bytes: int | None = None,
-              max_ensemble: int | None = None, executor=None) -> SweepSummary:
-    """Train every config not yet in ``store``, storing each run as it finishes.
-
-    Parameters
-    ----------
-    configs : sequence of RunConfig
-        The sweep (e.g. :func:`build_grid`); duplicates count once.
-    store : ResultsStore
-        Where runs are written, one committed transaction each; a key already there is skipped.
-        Before anything is trained it is checked whole (:meth:`ResultsStore.check`): a store
-        that cannot be read or written raises ValueError then, and trains nothing.
-    device, progress, memory_cap_bytes, max_ensemble
-        As in :func:`train_runs`. The progress bar counts all runs of the sweep, the skipped
-        ones included, so a resumed sweep starts part-way.
-    executor : verify.executors.Executor, optional
-        Where the runs are trained (default: a :class:`~verify.executors.LocalExecutor` with
-        ``device``, ``memory_cap_bytes`` and ``max_ensemble``; a given executor carries its
-        own). Results come back to this process, which alone writes ``store``.
-
-    Returns
-    -------
-    SweepSummary
-
-    Interrupting (Ctrl-C, a kill) keeps every run stored so far; calling again resumes.
-    """
-    start = time.perf_counter()
-    if executor is None:
-        from .executors import LocalExecutor
-
-        executor = LocalExecutor(device, memory_cap_bytes, max_ensemble)
-    elif device != "auto" or memory_cap_bytes is not None or max_ensemble is not None:
-        raise ValueError("give device, memory_cap_bytes and max_ensemble to the executor, not "
-                         "to run_sweep (the executor carries its own)")
-    configs = _unique(configs)
-    stored = store.completed_keys()
-    todo = [c for c in configs if c.key() not in stored]
-    skipped = len(configs) - len(todo)
-    if todo:
-        # Read every page and try a write now: a damaged or unwritable store must fail here,
-        # not at the first store.add after a run has been trained.
-        store.check()
-        with _progress_bar(len(configs), skipped, progress, "sweep") as bar:
-            executor.train(todo, on_result=store.add, progress=progress, _bar=bar)
-    results = store.results(keys=[c.key() for c in configs])
-    return SweepSummary(total=len(configs), skipped=skipped, trained=len(todo),
-                        successes=sum(r.success for r in results),
-                        wall_seconds=time.perf_counter() - start, points=summarize(results))
-
-
-def summarize(results: Iterable[RunResult]) -> list[dict]:
-    """Success rate per grid point (runs sharing a shape key), with the Wilson 95% interval.
-
-    Each entry has the point's config fields (no seed), ``runs``, ``successes``,
-    ``success_rate``, ``ci_low``, ``ci_high`` and ``median_steps_to_success``, in first-seen
-    order.
-
-    ``median_steps_to_success`` is the Kaplan-Meier median over *all* the point's runs (see
-    :func:`median_steps_to_success`): a run that did not succeed counts as right-censored at
-    ``max_steps``, not as absent, so the median does not flatter a point where most runs fail.
-    It is None when the median is not reached within ``max_steps`` (fewer than half the runs
-    succeeded): the median time to success is then only known to exceed ``max_steps``.
-    """
-    points = []
-    for group in _groups(results, lambda result: result.config):
-        config = {k: v for k, v in group[0].config.as_dict().items() if k != "seed"}
-        wins = sum(bool(r.success) for r in group)
-        estimate = proportion_estimate(wins, len(group))
-        points.append({**config, "runs": len(group), "successes": wins,
-                       "success_rate": estimate.estimate, "ci_low": estimate.ci_low,
-                       "ci_high": estimate.ci_high,
-                       "median_steps_to_success": median_steps_to_success(group)})
-    return points
-
-
-def median_steps_to_success(results: Sequence[RunResult]) -> float | None:
-    """Kaplan-Meier median of the steps to success of runs of one config (and max_steps).
-
-    A run that succeeded is an event at its ``steps_to_success``; any other run (max_steps,
-    diverged) is right-censored at ``max_steps`` -- it did not succeed within the budget. All
-    the censoring is at ``max_steps``, after every event, so the Kaplan-Meier survival curve is
-    the empirical one with the censored runs at +inf: S(t) = #(runs not succeeded by t) / N.
-    The median is the first t with S(t) <= 1/2 (the midpoint of the two middle success times
-    when S is exactly 1/2 between them, which is the ordinary median when every run succeeds),
-    and None when S stays above 1/2 up to ``max_steps``: fewer than half the runs succeeded,
-    so the median is only known to exceed ``max_steps``. Agrees with
-    ``scipy.stats.ecdf(scipy.stats.CensoredData(uncensored=..., right=...))`` (tested).
-    """
-    times = sorted(r.steps_to_success if r.success and r.steps_to_success is not None
-                   else math.inf for r in results)
-    if not times:
-        return None
-    half = (len(times) + 1) // 2  # 1-based rank where S first drops to <= 1/2
-    median = times[half - 1]
-    if median == math.inf:
-        return None
-    if len(times) % 2 == 0 and times[half] != math.inf:
-        return (median + times[half]) / 2
-    return median

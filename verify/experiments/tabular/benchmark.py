@@ -27,24 +27,28 @@ import hashlib
 import json
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from verify.store import (
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.verify.experiments.store import (
     ResultsStore,
-    _connect_ro,
-    _now,
-    _package_version,
+    connect_read_only,
     immediate_transaction,
     insert_or_ignore,
+    package_version,
+    utc_now,
 )
-
-from .datasets import load_dataset, resolve_names, split_counts, stratified_split, train_counts
+from parity_frontiers.verify.experiments.tabular.datasets import (
+    load_dataset,
+    resolve_names,
+    split_counts,
+    stratified_split,
+    train_counts,
+)
 
 __all__ = ["ModelSpec", "parse_model", "TabularStore", "TABLE", "run_benchmark", "summarize",
            "DEFAULT_MLP_SETTINGS", "DEFAULT_MODELS"]
@@ -102,7 +106,7 @@ class ModelSpec:
 
     def build(self, random_state: int, device: str = "auto"):
         """The unfitted MLP estimator of this spec (MLPs only)."""
-        from .estimator import SparseInitMLPClassifier
+        from parity_frontiers.verify.experiments.tabular.estimator import SparseInitMLPClassifier
 
         return SparseInitMLPClassifier(
             hidden_layer_sizes=self.hidden, init="dense" if self.s is None else "sparse",
@@ -121,7 +125,7 @@ def parse_model(text: str, mlp_settings: dict | None = None, forest_trees: int =
     >>> parse_model("rf").settings
     {'n_estimators': 100, 'grid': {'max_features': ['sqrt', 1.0], 'min_samples_leaf': [1, 5]}}
     """
-    from .forest import FOREST_GRID
+    from parity_frontiers.verify.experiments.tabular.forest import FOREST_GRID
 
     bad = (f"model must be 'rf', 'mlp:WIDTH[xWIDTH...]' or 'mlp:WIDTH[xWIDTH...]:s=S', got "
            f"{text!r}")
@@ -185,7 +189,7 @@ class TabularStore:
             if self.readonly:
                 # ResultsStore's read-only opener: falls back to immutable=1 on read-only
                 # storage, where SQLite cannot create the WAL index.
-                self._con = _connect_ro(self.path, timeout=60, isolation_level=None)
+                self._con = connect_read_only(self.path, timeout=60, isolation_level=None)
             else:
                 self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
                 self._con.execute("PRAGMA synchronous = FULL")
@@ -228,7 +232,7 @@ class TabularStore:
         its own committed transaction; False if its key was already stored."""
         if self.readonly:
             raise ValueError(f"results store {self.path} is open read-only")
-        values = {**row, "finished_at": _now(), "version": _package_version()}
+        values = {**row, "finished_at": utc_now(), "version": package_version()}
         missing = set(COLUMNS) - set(values)
         if missing:
             raise ValueError(f"tabular result lacks {sorted(missing)}")
@@ -329,7 +333,7 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
     >>> out["trained"], out["summary"][0]["n_train"], out["summary"][0]["test_error"] < 0.2
     (1, 24.0, True)
     """
-    from theory._checks import check_int
+    from parity_frontiers.theory.checks import check_int
 
     names = resolve_names(datasets)
     trials = check_int("trials", trials, strict=True)
@@ -378,15 +382,12 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
                               "min_per_class": min_per_class, "model": spec.as_dict()}
                     tasks.append((_task_key(config), config, spec))
 
-    from tqdm.auto import tqdm
-
     trained = 0
     with TabularStore(store) as results:
         done = results.keys()
         todo = [t for t in tasks if t[0] not in done]
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="fit",
-                   desc="tabular", file=sys.stderr, disable=None if progress else True,
-                   dynamic_ncols=True)
+        bar = progress_bar(len(tasks), unit="fit", desc="tabular", enabled=progress,
+                           initial=len(tasks) - len(todo), smoothing=0.3)
         try:
             splits = {}
             for key, config, spec in todo:
@@ -416,7 +417,7 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
 def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
              device: str) -> dict:
     """Train one model on one training subsample; the row to store (without its key)."""
-    from simulate.estimates import proportion_estimate
+    from parity_frontiers.simulate.estimates import proportion_estimate
 
     test_rows, pools = split
     labels = np.unique(data.y)
@@ -429,7 +430,7 @@ def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
         config["seed"], spawn_key=(_name_hash(data.name), config["trial"], 1)).generate_state(1)[0])
     start = time.perf_counter()
     if spec.kind == "rf":
-        from .forest import fit_forest
+        from parity_frontiers.verify.experiments.tabular.forest import fit_forest
 
         model, details = fit_forest(X_train, y_train, random_state=model_seed,
                                     n_estimators=spec.settings["n_estimators"],
@@ -518,7 +519,7 @@ def summarize(rows) -> list[dict]:
     >>> s["ci_low"], round(s["ci_high"], 4)  # Wilson of 0 out of 300, not [0, 0]
     (0.0, 0.0126)
     """
-    from simulate.estimates import mean_estimate, proportion_estimate
+    from parity_frontiers.simulate.estimates import mean_estimate, proportion_estimate
 
     if isinstance(rows, (str, os.PathLike)):
         with TabularStore(rows, readonly=True) as store:

@@ -56,8 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-from .config import RunConfig
+from parity_frontiers.verify.config import RunConfig
 
 __all__ = [
     "STREAM_PARITY_SET",

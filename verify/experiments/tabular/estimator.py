@@ -53,12 +53,11 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from parity_frontiers.verify.config import INITS
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-
-from verify.config import INITS
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data
@@ -382,7 +381,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _init_weights(self, widths, rng):
         """(W [fan_out, fan_in], b [fan_out]) float32 per layer, by the module's init law."""
-        from verify.model import init_layer
+        from parity_frontiers.verify.training.model import init_layer
 
         layers = []
         for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):

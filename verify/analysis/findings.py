@@ -12,9 +12,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from parity_frontiers.verify.analysis.frontier import group_rows
 from scipy import stats
-
-from verify.analysis import group_rows
 
 __all__ = ["VERDICTS", "ALPHA", "finding_small_m", "finding_width_monotone",
            "finding_sparse_beats_dense", "finding_data_vs_time", "judge_findings"]

@@ -53,16 +53,16 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.theory.checks import check_int
+from parity_frontiers.theory.lottery import overlap_pmf, p_lucky
+from parity_frontiers.verify.analysis.summaries import summarize
+from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.training.data import hidden_set
+from parity_frontiers.verify.training.device import check_device
+from parity_frontiers.verify.training.model import init_params, init_supports
+from parity_frontiers.verify.training.trainer import max_ensemble_size, train_ensemble
 from scipy import stats
-
-from theory._checks import check_int
-from theory.lottery import overlap_pmf, p_lucky
-
-from .config import RunConfig
-from .data import hidden_set
-from .model import init_params, init_supports
-from .sweep import check_device, summarize
-from .trainer import max_ensemble_size, train_ensemble
 
 __all__ = [
     "ARMS",
@@ -491,13 +491,6 @@ class LotteryTicketResult:
         return {"score": SCORE_RULE, **dataclasses.asdict(self)}
 
 
-def _progress_bar(total: int, enabled: bool):
-    import sys
-
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="step", desc="lottery-ticket", file=sys.stderr,
-                disable=None if enabled else True, smoothing=0, dynamic_ncols=True)
-
 
 def run_lottery_ticket(config: LotteryTicketConfig, device: str = "auto",
                        progress: bool = False) -> LotteryTicketResult:
@@ -531,7 +524,8 @@ def run_lottery_ticket(config: LotteryTicketConfig, device: str = "auto",
     count = len(ARMS) * config.sgd_seeds
     per_call = max(1, int(max_ensemble_size(retrain_cfg, device=device)))
     calls = -(-count // per_call)
-    with _progress_bar(config.max_steps + calls * config.retrain_steps, progress) as bar:
+    with progress_bar(config.max_steps + calls * config.retrain_steps, unit="step",
+                      desc="lottery-ticket", enabled=progress) as bar:
         (wide,) = train_ensemble([wide_cfg], device=device, progress=bar.update,
                                  record_curve=True, return_params=True)
         bar.update(config.max_steps - wide.steps_run)  # stopped early at success

@@ -87,31 +87,28 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-
-from theory._checks import check_int
-
-from .config import MAX_SEED, RunConfig, RunResult
-from .data import BatchStream, make_run_data, packed_width, parity_labels, pm1_table
-from .model import init_params, param_count, param_shapes
+from parity_frontiers.theory.checks import check_int
+from parity_frontiers.verify.config import MAX_SEED, RunConfig, RunResult
+from parity_frontiers.verify.training.data import (
+    BatchStream,
+    make_run_data,
+    packed_width,
+    parity_labels,
+    pm1_table,
+)
+from parity_frontiers.verify.training.device import default_memory_cap, resolve_device
+from parity_frontiers.verify.training.model import init_params, param_count, param_shapes
 
 __all__ = [
-    "DEFAULT_CPU_MEMORY_CAP_BYTES",
-    "DEFAULT_CUDA_MEMORY_FRACTION",
     "DRAW_BYTES_PER_RUN",
     "STAGE_BYTES",
     "EVAL_CHUNK_BYTES",
-    "resolve_device",
-    "default_memory_cap",
     "eval_steps",
     "estimate_ensemble_bytes",
     "max_ensemble_size",
     "train_ensemble",
 ]
 
-#: Default memory cap of one ensemble on the CPU (bytes).
-DEFAULT_CPU_MEMORY_CAP_BYTES = 4 * 2**30
-#: Default memory cap of one ensemble on a CUDA device, as a fraction of its total memory.
-DEFAULT_CUDA_MEMORY_FRACTION = 0.8
 #: Largest float32 staging buffer of minibatches unpacked ahead of the steps (bytes).
 STAGE_BYTES = 64 * 2**20
 #: Largest block of host-drawn minibatches (indices or packed online samples) per run moved to
@@ -125,32 +122,8 @@ DRAW_BYTES_PER_RUN = 2**20
 EVAL_CHUNK_BYTES = {"cpu": 8 * 2**20, "cuda": 256 * 2**20}
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> cuda if available else cpu; ``"cpu"``, ``"cuda"``, ``"cuda:i"`` checked."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError("CUDA requested but not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"CUDA device {dev.index} requested but only "
-                             f"{torch.cuda.device_count()} available")
-    elif dev.type != "cpu":
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:i]', got {device!r}")
-    return dev
 
 
-def default_memory_cap(device: str | torch.device = "cpu") -> int:
-    """:data:`DEFAULT_CPU_MEMORY_CAP_BYTES` on the CPU, else that fraction of the GPU memory."""
-    dev = resolve_device(device)
-    if dev.type == "cuda":
-        total = torch.cuda.get_device_properties(dev).total_memory
-        return int(DEFAULT_CUDA_MEMORY_FRACTION * total)
-    return DEFAULT_CPU_MEMORY_CAP_BYTES
 
 
 def eval_steps(config: RunConfig) -> Iterator[int]:

@@ -1,0 +1,94 @@
+"""Sweeps: every run of a grid not yet stored, trained and stored as it finishes.
+
+:func:`run_sweep` skips every config already in the
+:class:`~parity_frontiers.verify.experiments.store.ResultsStore`, hands the rest to an executor
+(:class:`~parity_frontiers.verify.experiments.executors.LocalExecutor` by default, which groups
+them by shape into ensembles that fit in memory), and stores each run the moment it finishes.
+Killing a sweep loses no finished run; running it again trains only what is missing. Grids come
+from :mod:`parity_frontiers.verify.experiments.grid`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from parity_frontiers.simulate.progress import progress_bar
+from parity_frontiers.verify.analysis.summaries import summarize
+from parity_frontiers.verify.config import RunConfig, unique_configs
+from parity_frontiers.verify.experiments.executors import LocalExecutor
+from parity_frontiers.verify.experiments.store import ResultsStore
+
+__all__ = ["run_sweep", "SweepSummary"]
+
+
+@dataclass
+class SweepSummary:
+    """What :func:`run_sweep` did: ``total`` distinct configs, ``skipped`` (already stored),
+    ``trained`` now, ``successes`` among all ``total`` runs (stored ones included), and
+    ``points``: :func:`summarize` of all of them, one entry per grid point."""
+
+    total: int
+    skipped: int
+    trained: int
+    successes: int
+    wall_seconds: float
+    points: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "auto",
+              progress: bool = True, memory_cap_bytes: int | None = None,
+              max_ensemble: int | None = None, executor=None) -> SweepSummary:
+    """Train every config not yet in ``store``, storing each run as it finishes.
+
+    Parameters
+    ----------
+    configs : sequence of RunConfig
+        The sweep (e.g. :func:`build_grid`); duplicates count once.
+    store : ResultsStore
+        Where runs are written, one committed transaction each; a key already there is skipped.
+        Before anything is trained it is checked whole (:meth:`ResultsStore.check`): a store
+        that cannot be read or written raises ValueError then, and trains nothing.
+    device, progress, memory_cap_bytes, max_ensemble
+        As in :func:`train_runs`. The progress bar counts all runs of the sweep, the skipped
+        ones included, so a resumed sweep starts part-way.
+    executor : verify.executors.Executor, optional
+        Where the runs are trained (default: a :class:`~verify.executors.LocalExecutor` with
+        ``device``, ``memory_cap_bytes`` and ``max_ensemble``; a given executor carries its
+        own). Results come back to this process, which alone writes ``store``.
+
+    Returns
+    -------
+    SweepSummary
+
+    Interrupting (Ctrl-C, a kill) keeps every run stored so far; calling again resumes.
+    """
+    start = time.perf_counter()
+    if executor is None:
+        executor = LocalExecutor(device, memory_cap_bytes, max_ensemble)
+    elif device != "auto" or memory_cap_bytes is not None or max_ensemble is not None:
+        raise ValueError("give device, memory_cap_bytes and max_ensemble to the executor, not "
+                         "to run_sweep (the executor carries its own)")
+    configs = unique_configs(configs)
+    stored = store.completed_keys()
+    todo = [c for c in configs if c.key() not in stored]
+    skipped = len(configs) - len(todo)
+    if todo:
+        # Read every page and try a write now: a damaged or unwritable store must fail here,
+        # not at the first store.add after a run has been trained.
+        store.check()
+        with progress_bar(len(configs), unit="run", desc="sweep", enabled=progress,
+                          initial=skipped) as bar:
+            executor.train(todo, on_result=store.add, progress=progress, _bar=bar)
+    results = store.results(keys=[c.key() for c in configs])
+    return SweepSummary(total=len(configs), skipped=skipped, trained=len(todo),
+                        successes=sum(r.success for r in results),
+                        wall_seconds=time.perf_counter() - start, points=summarize(results))
+
+
+
+
