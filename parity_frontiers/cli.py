@@ -27,6 +27,7 @@ from . import (
     cli_figures,
     cli_frontier,
     cli_lottery_ticket,
+    cli_model,
     cli_simulate,
     cli_tabular,
     cli_verify,
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_figures.register(sub)
     cli_lottery_ticket.register(sub)
     cli_tabular.register(sub)
+    cli_model.register(sub)
     return parser
 
 
