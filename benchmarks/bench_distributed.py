@@ -73,6 +73,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+
     from parity_frontiers.verify.experiments.executors import make_executor
     from parity_frontiers.verify.experiments.grid import build_grid
 

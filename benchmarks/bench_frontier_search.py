@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from parity_frontiers.verify.analysis.frontier import (
     curve_key,
     fit_frontier,

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from parity_frontiers.verify.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,7 @@ PAPER = dict(n=[50, 100, 150, 200, 250, 300], k=[3, 4],
 def measure(n: int, width: int, steps: int, seeds: int, device: str) -> float:
     """run-steps/s of one paper cell (seeds runs x steps), evaluation included."""
     import torch
+
     from parity_frontiers.verify.experiments.local import train_runs
 
     configs = [RunConfig(n=n, k=3, width=width, samples=10_000, seed=s, max_steps=steps,

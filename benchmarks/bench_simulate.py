@@ -23,6 +23,7 @@ import tempfile
 import numba
 import numpy as np
 from _timing import best_of
+
 from parity_frontiers.simulate._bits import correlation_counts, sample_parity_bits
 from parity_frontiers.simulate._neurons import activation_bits
 from parity_frontiers.simulate._rng import next_u64, trial_state

@@ -18,7 +18,12 @@ import itertools
 
 import numpy as np
 from _timing import best_of
-from parity_frontiers.simulate.sq import all_inputs, draw_init_network, gradient_fourier_sup_norms
+
+from parity_frontiers.simulate.sq import (
+    draw_init_network,
+    gradient_fourier_sup_norms,
+)
+from parity_frontiers.simulate.sq.noisy_gd import all_inputs
 
 
 def numpy_sup_norms(n, k, weights, biases, outputs):

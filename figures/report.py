@@ -29,7 +29,7 @@ from parity_frontiers.verify.analysis.predictions import (
     theorem_frontier,
 )
 from parity_frontiers.verify.config import RunConfig, RunResult
-from parity_frontiers.verify.experiments.store import write_replacing
+from parity_frontiers.verify.experiments.export import write_replacing
 
 __all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "write_report",
            "load_results", "check_out_dir"]

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from parity_frontiers.verify.experiments.store import write_replacing
+from parity_frontiers.verify.experiments.export import write_replacing
 
 __all__ = [
     "PALETTE",

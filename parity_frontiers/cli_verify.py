@@ -16,14 +16,10 @@ import sys
 
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import INITS, LOSSES, RunConfig
+from parity_frontiers.verify.experiments.export import EXPORT_FORMATS, export, export_format
 from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
 from parity_frontiers.verify.experiments.local import train_runs
-from parity_frontiers.verify.experiments.store import (
-    EXPORT_FORMATS,
-    ResultsStore,
-    export,
-    export_format,
-)
+from parity_frontiers.verify.experiments.store import ResultsStore
 from parity_frontiers.verify.experiments.sweep import run_sweep
 from parity_frontiers.verify.training.device import DEVICES
 

@@ -16,6 +16,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
+
 from parity_frontiers.simulate._rng import next_u64
 
 

@@ -7,6 +7,7 @@ import time
 
 import numba
 import numpy as np
+
 from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.theory.checks import check_int, check_rational, check_subset_size
 

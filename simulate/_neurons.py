@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
 from parity_frontiers.simulate._bits import popcount64, tail_mask
 from parity_frontiers.simulate._rng import below, next_u64, normal
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+
 from parity_frontiers.simulate._bits import correlation_counts, popcount64, tail_mask
 from parity_frontiers.simulate._neurons import SCAN_LIMIT, draw_subset
 from parity_frontiers.simulate._rng import next_u64, trial_state, uniform

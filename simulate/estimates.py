@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 
 import numpy as np
-from parity_frontiers.theory.checks import check_int
 from scipy import stats
+
+from parity_frontiers.theory.checks import check_int
 
 __all__ = ["Estimate", "proportion_estimate", "mean_estimate", "ExactMean"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
 from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,
     check_kernel_size,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
 from parity_frontiers.simulate._bits import popcount64, sample_parity_bits, words_for
 from parity_frontiers.simulate._config import (
     MAX_CHUNK_TRIALS,

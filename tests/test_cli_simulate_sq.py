@@ -7,13 +7,13 @@ import json
 import math
 
 import pytest
+
+from parity_frontiers.cli import main
 from parity_frontiers.simulate.sq import (
     simulate_sq_guess,
     simulate_sq_noisy_gd,
     simulate_sq_visible,
 )
-
-from parity_frontiers.cli import main
 
 REQUIRED = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed", "bound"}
 

@@ -24,11 +24,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy import integrate, stats
+
 from parity_frontiers.simulate.sq import (
     MAX_EXACT_N,
-    _hoeffding_halfwidth,
-    _target_free_gradient,
-    all_inputs,
     draw_init_network,
     gradient_fourier_sup_norms,
     guess_success_probability,
@@ -37,7 +36,8 @@ from parity_frontiers.simulate.sq import (
     simulate_sq_noisy_gd,
     simulate_sq_visible,
 )
-from scipy import integrate, stats
+from parity_frontiers.simulate.sq.noisy_gd import _target_free_gradient, all_inputs
+from parity_frontiers.simulate.sq.visible import _hoeffding_halfwidth
 
 
 def _gradient_matrix(inputs, weights, biases, outputs):

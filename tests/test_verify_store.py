@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.experiments.export import export, export_format, load_dataframe
 from parity_frontiers.verify.experiments.store import (
     APPLICATION_ID,
     COLUMNS,
     CONFIG_COLUMNS,
     SCHEMA_VERSION,
     ResultsStore,
-    export,
-    export_format,
-    load_dataframe,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,7 +209,8 @@ def test_check_passes_on_a_healthy_store(tmp_path):
 
 READ_ONLY_SCRIPT = textwrap.dedent("""
     import sys
-    from parity_frontiers.verify.experiments.store import ResultsStore, export
+    from parity_frontiers.verify.experiments.store import ResultsStore
+    from parity_frontiers.verify.experiments.export import export
     store, out = sys.argv[1], sys.argv[2]
     print("exported", export(store, out))
     with ResultsStore(store, readonly=True) as s:

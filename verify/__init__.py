@@ -16,9 +16,9 @@ from parity_frontiers.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "RunConfig": "config", "RunResult": "config",
-    "ResultsStore": "experiments.store", "export": "experiments.store",
-    "load_dataframe": "experiments.store",
-    "build_grid": "experiments.sweep", "grid_from_toml": "experiments.sweep",
+    "ResultsStore": "experiments.store", "export": "experiments.export",
+    "load_dataframe": "experiments.export",
+    "build_grid": "experiments.grid", "grid_from_toml": "experiments.grid",
     "run_sweep": "experiments.sweep",
     "train_ensemble": "training.trainer",
     "search_frontiers": "experiments.frontier_search",

@@ -12,8 +12,8 @@
 from parity_frontiers.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "ResultsStore": "store", "export": "store", "load_dataframe": "store",
-    "build_grid": "sweep", "grid_from_toml": "sweep", "run_sweep": "sweep",
+    "ResultsStore": "store", "export": "export", "load_dataframe": "export",
+    "build_grid": "grid", "grid_from_toml": "grid", "run_sweep": "sweep",
     "search_frontiers": "frontier_search", "SearchSettings": "frontier_search",
     "curve_templates": "frontier_search", "make_executor": "executors",
 })
