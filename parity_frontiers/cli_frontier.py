@@ -17,9 +17,9 @@ from parity_frontiers.verify.experiments.frontier_search import SEARCH_STATUSES,
 
 from .args import PROG, add_output_flags, positive_int_arg, real_arg, size_arg
 from .cli_verify import (
-    _TRAIN_OPTIONS,
-    _add_training_options,
-    _given,
+    TRAIN_OPTIONS,
+    add_training_options,
+    given_options,
     add_run_options,
     path_arg,
     set_threads,
@@ -79,7 +79,7 @@ def register(sub) -> None:
                    help="results store (SQLite): reused, and written as runs finish")
     p.add_argument("--plot", metavar="DIR", type=path_arg,
                    help="also draw DIR/frontier_search.png and .pdf (runs placed, fits, m*(r))")
-    _add_training_options(p)
+    add_training_options(p)
     add_run_options(p)
     add_executor_options(p)
     add_output_flags(p, latex=False)
@@ -90,7 +90,7 @@ def _cmd_frontier(args) -> str:
     from parity_frontiers.verify.experiments.frontier_search import curve_templates
 
     settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
-    train = _given(args, _TRAIN_OPTIONS)
+    train = given_options(args, TRAIN_OPTIONS)
     templates = curve_templates(args.n, args.k, args.width, args.init, args.s, **train)
     if args.plot is not None:
         from parity_frontiers.figures.report import check_out_dir

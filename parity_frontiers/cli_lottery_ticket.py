@@ -12,8 +12,8 @@ from parity_frontiers.verify.training.device import DEVICES
 
 from .args import add_output_flags, positive_int_arg, size_arg
 from .cli_verify import (
-    _ci_text,
-    _median_text,
+    ci_text,
+    median_text,
     add_sgd_options,
     path_arg,
     set_threads,
@@ -127,8 +127,8 @@ def _text(out: dict) -> str:
     for arm, entry in out["arms"].items():
         runs = entry["runs"]
         rows.append([arm, entry["label"], len(runs), entry["successes"],
-                     _ci_text(entry["success_rate"], entry["ci_low"], entry["ci_high"]),
-                     _median_text(entry["median_steps_to_success"], cfg["retrain_steps"]),
+                     ci_text(entry["success_rate"], entry["ci_low"], entry["ci_high"]),
+                     median_text(entry["median_steps_to_success"], cfg["retrain_steps"]),
                      " ".join("-" if r["steps_to_success"] is None else str(r["steps_to_success"])
                               for r in runs),
                      f"{sum(r['test_error'] for r in runs) / len(runs):.3f}",

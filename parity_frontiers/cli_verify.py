@@ -21,14 +21,14 @@ from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
 from parity_frontiers.verify.experiments.local import train_runs
 from parity_frontiers.verify.experiments.store import ResultsStore
 from parity_frontiers.verify.experiments.sweep import run_sweep
-from parity_frontiers.verify.training.device import DEVICES
+from parity_frontiers.verify.training.device import DEVICES, set_torch_threads
 
 from .args import PROG, add_output_flags, emit, memory_gib_arg, positive_int_arg, real_arg, size_arg
 from .executor_args import add_executor_options, executor_from_args
 from .output import dumps_json, format_number, format_table
 
 # argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
-_TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weight_decay", "loss",
+TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weight_decay", "loss",
                   "test_size", "success_error")
 _GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
 
@@ -62,7 +62,7 @@ def path_arg(text: str) -> str:
     return text
 
 
-def _add_training_options(p) -> None:
+def add_training_options(p) -> None:
     g = p.add_argument_group("training settings (defaults as in the paper, section 5)")
     g.add_argument("--depth", type=size_arg, help="hidden layers (default 1: a 2-layer MLP)")
     g.add_argument("--max-steps", type=size_arg, help="step budget T (default 20000)")
@@ -99,10 +99,7 @@ def add_run_options(p) -> None:
 
 
 def set_threads(args) -> None:
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
 
 
 def register(sub) -> None:
@@ -125,7 +122,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=positive_int_arg, default=1,
                    help="number of seeds N: seeds seed-start .. seed-start + N - 1 (default 1)")
     p.add_argument("--seed-start", type=size_arg, default=0, help="first seed (default 0)")
-    _add_training_options(p)
+    add_training_options(p)
     add_run_options(p)
     p.add_argument("--store", metavar="PATH", type=path_arg,
                    help="also save the runs to this results store (runs already there are "
@@ -155,7 +152,7 @@ def register(sub) -> None:
     g.add_argument("--s", type=size_arg, nargs="+", help="sparse-init support sizes")
     g.add_argument("--seeds", type=positive_int_arg, help="seeds per point (default 1)")
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
-    _add_training_options(p)
+    add_training_options(p)
     add_run_options(p)
     add_executor_options(p)
     add_output_flags(p, latex=False)
@@ -179,7 +176,7 @@ def register(sub) -> None:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _given(args, names) -> dict:
+def given_options(args, names) -> dict:
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
@@ -195,7 +192,7 @@ def _point_text(config: dict) -> str:
             f"{config['batch_size']}, T {config['max_steps']}")
 
 
-def _ci_text(rate: float, low: float, high: float) -> str:
+def ci_text(rate: float, low: float, high: float) -> str:
     return f"{rate:.3f} [{low:.3f}, {high:.3f}]"
 
 
@@ -203,7 +200,7 @@ def _ci_text(rate: float, low: float, high: float) -> str:
 
 def _cmd_train(args) -> str:
     point = dict(n=args.n, k=args.k, width=args.width, samples=None if args.online else
-                 args.samples, init=args.init, s=args.s, **_given(args, _TRAIN_OPTIONS))
+                 args.samples, init=args.init, s=args.s, **given_options(args, TRAIN_OPTIONS))
     RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
     set_threads(args)
     configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
@@ -238,7 +235,7 @@ def _cmd_train(args) -> str:
 def _cmd_sweep(args) -> str:
     set_threads(args)
     if args.config:
-        clash = sorted(name for name in _GRID_OPTIONS + _TRAIN_OPTIONS
+        clash = sorted(name for name in _GRID_OPTIONS + TRAIN_OPTIONS
                        if getattr(args, name) is not None)
         if clash:
             options = ", ".join("--" + name.replace("_", "-") for name in clash)
@@ -248,7 +245,7 @@ def _cmd_sweep(args) -> str:
         missing = [f"--{name}" for name in ("n", "k", "width") if getattr(args, name) is None]
         if missing:
             raise ValueError(f"give {', '.join(missing)} (or --config FILE.toml)")
-        configs = build_grid(**_given(args, _GRID_OPTIONS + _TRAIN_OPTIONS))
+        configs = build_grid(**given_options(args, _GRID_OPTIONS + TRAIN_OPTIONS))
     # The executor first: options that do not go together, or an unreachable scheduler, fail
     # before the store is created. Inside, a started cluster is shut down on every exit.
     with executor_from_args(args) as executor:
@@ -271,8 +268,8 @@ def _cmd_sweep(args) -> str:
         return dumps_json(out)
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
              "-" if p["s"] is None else p["s"], p["runs"], p["successes"],
-             _ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
-             _median_text(p["median_steps_to_success"], p["max_steps"])]
+             ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
+             median_text(p["median_steps_to_success"], p["max_steps"])]
             for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
@@ -285,7 +282,7 @@ def _cmd_sweep(args) -> str:
                     "than half succeeded within T steps)")
 
 
-def _median_text(median, budget) -> str:
+def median_text(median, budget) -> str:
     """A Kaplan-Meier median, or '> T' when it is not reached within the budget T."""
     return f"> {budget}" if median is None else format_number(median)
 

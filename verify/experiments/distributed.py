@@ -111,12 +111,12 @@ def _train_ensemble_task(configs: Sequence[RunConfig], device: str,
     if version != driver_version:
         raise ValueError(f"worker pid {os.getpid()} runs {DISTRIBUTION} {version}, the driver "
                          f"{driver_version}: install the same version everywhere")
-    import torch
     from parity_frontiers.verify.experiments.local import plan_ensembles
+    from parity_frontiers.verify.training.device import set_torch_threads
     from parity_frontiers.verify.training.trainer import train_ensemble
 
     if _worker_threads != threads:
-        torch.set_num_threads(threads)
+        set_torch_threads(threads)
         _worker_threads = threads
     results: list[RunResult] = []
     for part in plan_ensembles(configs, device, memory_cap_bytes):

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 __all__ = ["DEVICES", "check_device", "resolve_device", "default_memory_cap",
-           "DEFAULT_CPU_MEMORY_CAP_BYTES", "DEFAULT_CUDA_MEMORY_FRACTION"]
+           "DEFAULT_CPU_MEMORY_CAP_BYTES", "DEFAULT_CUDA_MEMORY_FRACTION", "set_torch_threads"]
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -68,3 +68,15 @@ def default_memory_cap(device="cpu") -> int:
         total = torch.cuda.get_device_properties(dev).total_memory
         return int(DEFAULT_CUDA_MEMORY_FRACTION * total)
     return DEFAULT_CPU_MEMORY_CAP_BYTES
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Give torch ``threads`` CPU threads (None leaves torch's choice).
+
+    One thread is often faster on a machine whose other cores are busy: OpenMP barriers wait
+    for a descheduled second thread.
+    """
+    if threads is not None:
+        import torch  # only when a thread count is asked for
+
+        torch.set_num_threads(threads)
