@@ -65,6 +65,17 @@ def rational_arg(text: str) -> Fraction:
             f"must be a number or a fraction like 1/2, got {text!r}") from None
 
 
+def probability_arg(text: str) -> Fraction:
+    """A probability read exactly: ``0.1`` and ``1/10`` are both the rational 1/10, never the
+    binary float nearest to it, so a bound solved at an exact boundary is not off by one.
+    The range (0, 1) is checked where the value is used, which names the option."""
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(
+            f"must be a number or a fraction like 1/10, got {text!r}") from None
+
+
 def add_output_flags(parser, latex: bool = True):
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout instead of a table")

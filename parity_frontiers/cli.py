@@ -37,6 +37,7 @@ from .args import (
     Parser,
     add_output_flags,
     emit,
+    probability_arg,
     rational_arg,
     real_arg,
     size_arg,
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--samples", type=size_arg, help="sample size m (tau = 1/sqrt(m))")
     prec.add_argument("--tau", type=real_arg, help="gradient tolerance tau")
-    p.add_argument("--delta", type=real_arg, help="target success probability, in (0, 1)")
+    p.add_argument("--delta", type=probability_arg,
+                   help="target success probability, in (0, 1); read exactly (0.1 or 1/10)")
     p.add_argument("--solve-for", choices=RESOURCES,
                    help="solve the frontier for this resource (needs --delta unless delta)")
     add_output_flags(p)

@@ -129,3 +129,50 @@ def test_onestep_budget_reduces_trials_then_skips():
     assert out["cells"][0]["trials"] == 20 and not out["skipped"]
     out = onestep_predictions(cells, trials=64, seed=5, max_work=10 * per_trial)
     assert not out["cells"] and "budget" in out["skipped"][0]["reason"]
+
+
+# --- the SQ bound's exact probabilities (Prop. 3 as the report and `bound` use it) ----------
+
+@pytest.mark.parametrize("text", ["0.1", "1/10", "1e-1", " 0.10 "])
+def test_bound_delta_is_read_exactly_at_a_boundary(capsys, text):
+    """(50, 3), r = 10, T = 98: m = 1 gives 2 r T m / C(50, 3) = 1960/19600 = 1/10 exactly, so
+    the smallest m for delta = 1/10 is 1. Read through a float, 0.1 is just above 1/10 and the
+    answer was 2."""
+    import json
+
+    from parity_frontiers.cli import main
+
+    assert main(["bound", "--n", "50", "--k", "3", "--params", "10", "--steps", "98",
+                 "--delta", text, "--solve-for", "samples", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["solved_value"] == 1 and out["forbidden"] is False
+    assert out["delta_exact"] == "1/10" and out["delta"] == 0.1
+
+
+def test_sq_solve_and_rules_out_keep_fractions_exact():
+    from parity_frontiers.theory.sq_bound import sq_rules_out, sq_solve
+
+    tenth = Fraction(1, 10)
+    assert sq_solve(50, 3, "samples", params=10, steps=98, delta=tenth).value == 1
+    assert sq_solve(50, 3, "steps", params=10, samples=1, delta=tenth).value == 98
+    assert sq_solve(50, 3, "params", steps=98, samples=1, delta=tenth).value == 10
+    assert not sq_rules_out(50, 3, 10, 98, samples=1, delta=tenth)      # exactly 1/10
+    assert sq_rules_out(50, 3, 10, 97, samples=1, delta=tenth)          # 1940/19600 < 1/10
+    # A float is the binary number it denotes, just above 1/10: one more sample is needed.
+    assert sq_solve(50, 3, "samples", params=10, steps=98, delta=0.1).value == 2
+
+
+@pytest.mark.parametrize("text,message", [("1/0", "fraction like 1/10"),
+                                          ("abc", "fraction like 1/10"),
+                                          ("1", "(0, 1)"), ("0", "(0, 1)")])
+def test_bound_delta_bad_values_one_line(capsys, text, message):
+    from parity_frontiers.cli import main
+
+    try:
+        code = main(["bound", "--n", "50", "--k", "3", "--params", "10", "--steps", "98",
+                     "--delta", text, "--solve-for", "samples"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

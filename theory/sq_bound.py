@@ -28,6 +28,7 @@ from parity_frontiers.theory.checks import (
     check_int,
     check_positive,
     check_probability,
+    check_rational,
     check_size,
     check_subset_size,
 )
@@ -253,13 +254,18 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
 
     For r, T and m the answer is the smallest integer x >= 1 with
     ``sq_max_success_probability(..., x, ...) >= delta`` in exact arithmetic, found with
-    exact rationals (a float ``tau`` or ``delta`` converts exactly), so the boundary is never
-    off by one. Takes scalars; for grids use :func:`sq_log10_min_resource`.
+    exact rationals, so the boundary is never off by one. ``delta`` is taken as given: a
+    :class:`~fractions.Fraction` (what the CLI passes for ``--delta 0.1`` or ``1/10``) or an
+    int exactly, a float as the binary number it denotes (``0.1`` is slightly above 1/10, so
+    pass ``Fraction(1, 10)`` to mean the decimal); a float ``tau`` converts exactly too.
+    Takes scalars; for grids use :func:`sq_log10_min_resource`.
 
     Examples
     --------
     >>> sq_solve(50, 3, "params", steps=10, samples=10, delta=0.5).value  # 0.5 * 19600 / 200
     49
+    >>> sq_solve(50, 3, "samples", params=10, steps=98, delta=Fraction(1, 10)).value  # 1960/19600
+    1
     >>> sq_solve(10**6, 50, "samples", params=10**9, steps=10**5, delta=0.5).log10_value
     ... # doctest: +ELLIPSIS
     220.914...
@@ -281,7 +287,7 @@ def sq_solve(n, k, solve_for, *, params=None, steps=None, samples=None, tau=None
     if solve_for == "delta":
         ratio = 2 * check_int("params", params) * check_int("steps", steps) * precision / c
         return SQSolution("delta", float(min(Fraction(1), ratio)), log10_x, exact=True)
-    d = Fraction(float(delta))
+    d = check_rational("delta", delta)
     if solve_for == "params":
         x = d * c / (2 * check_int("steps", steps) * precision)
     elif solve_for == "steps":
@@ -309,7 +315,8 @@ def sq_rules_out(n, k, params, steps, *, delta, tau=None, samples=None) -> bool:
     .. math:: \frac{2\,r\,T}{\tau^2 \binom{n}{k}} < \delta ,
 
     decided in exact rationals while C(n, k) has at most 100,000 digits (so the frontier
-    found by :func:`sq_solve` is never ruled out), else in log-space.
+    found by :func:`sq_solve` is never ruled out), else in log-space; ``delta`` is read as in
+    :func:`sq_solve` (a Fraction exactly).
 
     Examples
     --------
@@ -327,7 +334,7 @@ def sq_rules_out(n, k, params, steps, *, delta, tau=None, samples=None) -> bool:
         return log_max < log_delta
     cost = (2 * check_int("params", params) * check_int("steps", steps)
             * _exact_precision(tau, samples))
-    return cost < Fraction(float(delta)) * comb_exact(n_int, k_int)
+    return cost < check_rational("delta", delta) * comb_exact(n_int, k_int)
 
 
 def _exact_precision(tau, samples) -> Fraction:

@@ -61,8 +61,10 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
         Iterations T.
     samples, tau : optional
         Sample size m (tau = 1/sqrt(m)) or tolerance tau; at most one.
-    delta : float, optional
-        Target success probability; enters the cost r T m / delta and the solved resource.
+    delta : float or Fraction, optional
+        Target success probability; enters the cost r T m / delta and the solved resource,
+        in exact arithmetic where C(n, k) allows (a Fraction such as 1/10 exactly; a float as
+        the binary number it is). Returned as ``delta`` (float) and ``delta_exact`` ("p/q").
     solve_for : {"params", "steps", "samples", "delta"}, optional
         Resource to solve for; it must not be given.
 
@@ -100,7 +102,9 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
     out["binomial"] = comb_exact(n_int, k_int) if out["log10_binomial"] < 300 else None
     out["log10_threshold"] = sq_log10_threshold(n_int, k_int)
     out.update({"params": params, "width": width, "steps": steps, "samples": samples,
-                "tau": tau, "delta": delta})
+                "tau": tau, "delta": None if delta is None else float(delta)})
+    if delta is not None:  # the value solved with, exactly (a Fraction stays 1/10)
+        out["delta_exact"] = _frac(check_rational("delta", delta))
 
     if solve_for is not None:
         solution = sq_solve(n_int, k_int, solve_for, params=params, steps=steps,
