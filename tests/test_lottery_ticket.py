@@ -16,21 +16,27 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.analysis.summaries import median_steps_to_success
+from parity_frontiers.verify.analysis.ticket_overlaps import (
+    overlap_sum_law,
+    overlap_test,
+    selection_test,
+    support_overlaps,
+)
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.experiments.lottery_ticket import (
     ARMS,
     LotteryTicketConfig,
     build_arms,
     derived_seed,
-    neuron_scores,
-    overlap_sum_law,
-    overlap_test,
     run_lottery_ticket,
-    selection_test,
+)
+from parity_frontiers.verify.experiments.pruning import (
+    neuron_scores,
     subnetwork,
-    support_overlaps,
     top_neurons,
 )
 from parity_frontiers.verify.training import trainer as vtrainer
@@ -42,7 +48,6 @@ from parity_frontiers.verify.training.model import (
     to_sequential,
 )
 from parity_frontiers.verify.training.trainer import eval_steps, train_ensemble
-from scipy import stats
 
 SMALL = dict(n=12, k=3, width=32, keep=4, sgd_seeds=3, max_steps=2000, retrain_steps=400,
              eval_every=50, test_size=1000)

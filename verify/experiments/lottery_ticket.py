@@ -1,4 +1,4 @@
-r"""Lottery-ticket experiment: prune a wide sparse-init MLP, rewind, retrain (PAPER.md Sec. 5).
+r"""Lottery-ticket experiment: prune a wide sparse-init MLP, rewind, retrain (docs/theory.md §5).
 
 The paper's Figure 5: train a width-100, s = 2 sparse-init 2-layer ReLU MLP on online
 (n = 50, k = 5)-sparse parity (batch 32, learning rate 0.1); keep its top K = 5 neurons by
@@ -53,32 +53,36 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
 from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.theory.checks import check_int
 from parity_frontiers.theory.lottery import overlap_pmf, p_lucky
 from parity_frontiers.verify.analysis.summaries import summarize
+from parity_frontiers.verify.analysis.ticket_overlaps import (
+    overlap_test,
+    selection_test,
+    support_overlaps,
+)
 from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.experiments.pruning import (
+    SCORE_RULE,
+    check_two_layer,
+    neuron_scores,
+    subnetwork,
+    top_neurons,
+)
 from parity_frontiers.verify.training.data import hidden_set
 from parity_frontiers.verify.training.device import check_device
 from parity_frontiers.verify.training.model import init_params, init_supports
 from parity_frontiers.verify.training.trainer import max_ensemble_size, train_ensemble
-from scipy import stats
 
 __all__ = [
     "ARMS",
     "ARM_LABELS",
-    "SCORE_RULE",
     "PAPER_SETTINGS",
     "LotteryTicketConfig",
     "LotteryTicketResult",
     "derived_seed",
-    "neuron_scores",
-    "top_neurons",
-    "subnetwork",
-    "support_overlaps",
-    "overlap_sum_law",
-    "overlap_test",
-    "selection_test",
     "build_arms",
     "run_lottery_ticket",
 ]
@@ -90,9 +94,8 @@ ARM_LABELS = {
     "random_rewound": "K random neurons, rewound",
     "fresh": "K fresh random sparse neurons",
 }
-SCORE_RULE = "|a_j| * ||w_j||_2 (trained output weight times trained input-weight norm)"
 
-#: The paper's Figure 5 (PAPER.md Sec. 5); step budgets, seeds and test size are ours.
+#: The paper's Figure 5 (docs/theory.md §5); step budgets, seeds and test size are ours.
 PAPER_SETTINGS = {"n": 50, "k": 5, "width": 100, "s": 2, "keep": 5, "batch_size": 32,
                   "lr": 0.1, "weight_decay": 0.01, "max_steps": 100_000,
                   "retrain_steps": 20_000, "eval_every": 100, "sgd_seeds": 10,
@@ -220,178 +223,22 @@ class LotteryTicketConfig:
 
 # --- neurons ---------------------------------------------------------------------------------
 
-def _check_two_layer(params) -> list[np.ndarray]:
-    params = [np.asarray(p) for p in params]
-    if len(params) != 4 or params[0].ndim != 2 or params[1].shape != params[0].shape[:1] \
-            or params[2].shape != params[0].shape[:1] or params[3].shape != ():
-        raise ValueError("params must be one 2-layer run [W1 (r, n), b1 (r,), a (r,), c ()], "
-                         f"got shapes {[p.shape for p in params]}")
-    return params
 
 
-def neuron_scores(params) -> np.ndarray:
-    r"""Score of each hidden neuron of a 2-layer MLP, for ranking (derived here).
-
-    .. math:: \mathrm{score}_j = |a_j| \, \lVert w_j \rVert_2
-
-    Parameters
-    ----------
-    params : sequence of arrays
-        One run in :mod:`verify.model`'s layout: W1 ``(r, n)``, b1 ``(r,)``, a ``(r,)``, c.
-
-    Returns
-    -------
-    float64 array (r,)
-
-    Examples
-    --------
-    >>> w1 = np.array([[3.0, 4.0], [1.0, 0.0]])
-    >>> neuron_scores([w1, np.zeros(2), np.array([0.5, -2.0]), np.float32(0)]).tolist()
-    [2.5, 2.0]
-    """
-    w1, _, a, _ = _check_two_layer(params)
-    return np.abs(a.astype(np.float64)) * np.linalg.norm(w1.astype(np.float64), axis=1)
 
 
-def top_neurons(params, keep: int) -> np.ndarray:
-    """Indices of the ``keep`` highest :func:`neuron_scores`, best first (ties: lower index).
-
-    Examples
-    --------
-    >>> w1 = np.eye(3)
-    >>> top_neurons([w1, np.zeros(3), np.array([1.0, 3.0, 3.0]), np.float32(0)], 2).tolist()
-    [1, 2]
-    """
-    scores = neuron_scores(params)
-    keep = check_int("keep", keep, 1, strict=True)
-    if keep > len(scores):
-        raise ValueError(f"keep must be <= the number of neurons ({len(scores)}), got {keep}")
-    return np.argsort(-scores, kind="stable")[:keep]
 
 
-def subnetwork(params, neurons) -> list[np.ndarray]:
-    """The 2-layer net made of the given hidden neurons (copies): W1, b1 and a rows, and c.
-
-    Examples
-    --------
-    >>> p = [np.arange(6.0).reshape(3, 2), np.arange(3.0), np.arange(3.0), np.float64(7)]
-    >>> [x.tolist() for x in subnetwork(p, [2, 0])]
-    [[[4.0, 5.0], [0.0, 1.0]], [2.0, 0.0], [2.0, 0.0], 7.0]
-    """
-    w1, b1, a, c = _check_two_layer(params)
-    idx = np.asarray(neurons, dtype=np.int64)
-    if idx.ndim != 1 or not len(idx) or idx.min() < 0 or idx.max() >= len(a) \
-            or len(np.unique(idx)) != len(idx):
-        raise ValueError(f"neurons must be distinct indices in [0, {len(a)}), got "
-                         f"{idx.tolist()}")
-    return [w1[idx].copy(), b1[idx].copy(), a[idx].copy(), np.array(c, copy=True)]
 
 
-def support_overlaps(supports, parity_set) -> np.ndarray:
-    r""":math:`|U_j \cap S|` for each support row :math:`U_j` (int64).
-
-    Examples
-    --------
-    >>> support_overlaps([[0, 1], [2, 5], [1, 3]], [1, 2, 3]).tolist()
-    [1, 1, 2]
-    """
-    supports = np.asarray(supports)
-    return np.isin(supports, np.asarray(parity_set)).sum(axis=1).astype(np.int64)
 
 
 # --- overlap statistics ------------------------------------------------------------------------
 
-def overlap_sum_law(n: int, k: int, s: int, count: int) -> np.ndarray:
-    r"""Law of :math:`T = \sum_{j=1}^{K} |U_j \cap S|` for K independent uniform s-subsets.
-
-    .. math:: P(T = t) = (p^{*K})(t), \qquad p(j) = \binom{k}{j}\binom{n-k}{s-j} / \binom{n}{s}
-
-    the K-fold convolution of the hypergeometric overlap law (:func:`theory.lottery.overlap_pmf`,
-    PAPER.md Sec. 3); entry t is P(T = t), t = 0 .. K min(s, k).
-
-    Examples
-    --------
-    >>> [round(float(x), 4) for x in overlap_sum_law(4, 2, 1, 2)]   # p = (1/2, 1/2)
-    [0.25, 0.5, 0.25]
-    """
-    count = check_int("count", count, 1, strict=True)
-    pmf = np.atleast_1d(np.asarray(overlap_pmf(n, k, s), dtype=np.float64))
-    law = np.ones(1)
-    for _ in range(count):
-        law = np.convolve(law, pmf)
-    return law
 
 
-def overlap_test(overlaps, n: int, k: int, s: int) -> dict:
-    r"""Do K neurons overlap S more than K independent draws of the init law would?
-
-    Two one-sided tests against the null "the neurons' supports are i.i.d. uniform s-subsets"
-    (true of any K neurons chosen without looking at their supports):
-
-    * the overlap sum :math:`T = \sum_j |U_j \cap S|`, exact p-value
-      :math:`P(T \ge t_{obs})` from :func:`overlap_sum_law`; expected
-      :math:`E[T] = K s k / n`;
-    * the number L of lucky neurons (overlap :math:`\min(s, k)`), exact binomial p-value
-      :math:`P(\mathrm{Bin}(K, p) \ge L)` with :math:`p` = :func:`theory.lottery.p_lucky`
-      (``scipy.stats.binomtest``, alternative "greater").
-
-    Parameters
-    ----------
-    overlaps : sequence of int
-        :math:`|U_j \cap S|` of each of the K neurons.
-    n, k, s : int
-
-    Returns
-    -------
-    dict
-        ``count``, ``overlap_sum``, ``expected_sum``, ``p_value``, ``lucky``,
-        ``expected_lucky``, ``lucky_p_value``.
-
-    Examples
-    --------
-    >>> out = overlap_test([2, 2, 1], n=50, k=5, s=2)
-    >>> out["overlap_sum"], round(out["expected_sum"], 2), out["p_value"] < 1e-3
-    (5, 0.6, True)
-    """
-    overlaps = np.asarray(overlaps, dtype=np.int64).ravel()
-    if not overlaps.size:
-        raise ValueError("overlaps must not be empty")
-    if overlaps.min() < 0 or overlaps.max() > min(s, k):
-        raise ValueError(f"overlaps must be in [0, min(s, k)] = [0, {min(s, k)}], got "
-                         f"{overlaps.tolist()}")
-    count = overlaps.size
-    law = overlap_sum_law(n, k, s, count)
-    observed = int(overlaps.sum())
-    lucky = int((overlaps == min(s, k)).sum())
-    p = float(p_lucky(n, k, s))
-    return {"count": count, "overlap_sum": observed, "expected_sum": count * s * k / n,
-            "p_value": float(min(1.0, law[observed:].sum())), "lucky": lucky,
-            "expected_lucky": count * p,
-            "lucky_p_value": float(stats.binomtest(lucky, count, p, alternative="greater")
-                                   .pvalue)}
 
 
-def selection_test(all_overlaps, chosen, lucky_overlap: int) -> dict:
-    r"""Are lucky neurons over-represented among the chosen ones, given the net's supports?
-
-    Conditional on the wide net's realised supports (r neurons, :math:`L_{net}` of them lucky),
-    K neurons chosen at random hold :math:`L \sim \mathrm{Hypergeom}(r, L_{net}, K)` lucky ones;
-    p-value :math:`P(L \ge L_{obs})` (``scipy.stats.hypergeom.sf``).
-
-    Examples
-    --------
-    >>> out = selection_test([2, 0, 0, 0, 2, 1], chosen=[0, 4], lucky_overlap=2)
-    >>> out["lucky_in_net"], out["lucky_chosen"], round(out["p_value"], 4)   # 1 / C(6, 2)
-    (2, 2, 0.0667)
-    """
-    all_overlaps = np.asarray(all_overlaps, dtype=np.int64)
-    chosen = np.asarray(chosen, dtype=np.int64)
-    lucky = all_overlaps == lucky_overlap
-    in_net, got = int(lucky.sum()), int(lucky[chosen].sum())
-    r, count = len(all_overlaps), len(chosen)
-    return {"lucky_in_net": in_net, "lucky_chosen": got,
-            "expected_lucky_chosen": count * in_net / r,
-            "p_value": float(stats.hypergeom(r, in_net, count).sf(got - 1))}
 
 
 # --- the experiment ----------------------------------------------------------------------------
@@ -431,7 +278,7 @@ def build_arms(config: LotteryTicketConfig, initial_params, final_params) -> dic
         raise ValueError(f"config must be a LotteryTicketConfig, got {type(config).__name__}")
     wide = config.wide_config()
     supports = init_supports(wide)
-    initial_params = _check_two_layer(initial_params)
+    initial_params = check_two_layer(initial_params)
     if initial_params[0].shape != (config.width, config.n):
         raise ValueError(f"initial_params must be a width-{config.width} net on n = "
                          f"{config.n} inputs, got W1 of shape {initial_params[0].shape}")
