@@ -20,9 +20,9 @@ from parity_frontiers.verify.analysis.frontier import (
     curve_key,
     frontier_table,
     group_rows,
-    power_law_fit,
     success_points,
 )
+from parity_frontiers.verify.analysis.power_law import power_law_fit
 from parity_frontiers.verify.analysis.predictions import (
     onestep_predictions,
     sq_check,

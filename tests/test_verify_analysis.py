@@ -8,17 +8,18 @@ import math
 
 import numpy as np
 import pytest
+from scipy import optimize, special, stats
+
 from parity_frontiers.verify.analysis.frontier import (
     firth_logistic,
     fit_frontier,
     frontier_table,
-    kaplan_meier,
-    power_law_fit,
     success_points,
 )
+from parity_frontiers.verify.analysis.power_law import power_law_fit
 from parity_frontiers.verify.analysis.summaries import median_steps_to_success
+from parity_frontiers.verify.analysis.survival import kaplan_meier
 from parity_frontiers.verify.config import RunConfig, RunResult
-from scipy import optimize, special, stats
 
 
 def _run(seed, steps, samples=100, width=8, max_steps=1000, init="dense"):

@@ -4,41 +4,34 @@ Everything here works on :class:`~verify.config.RunResult` lists (``ResultsStore
 and is pure: no training, no plotting.
 
 * :func:`success_points` -- success rate per grid point with its Wilson 95% interval
-  (:func:`verify.sweep.summarize`), plus the Kaplan-Meier median steps and its interval.
-* :func:`kaplan_meier` -- steps-to-success as a survival problem: a run that did not succeed
-  within its budget is right-censored at ``max_steps``, never dropped.
+  (:mod:`.summaries`), plus the Kaplan-Meier median steps and its interval (:mod:`.survival`).
 * :func:`fit_frontier` -- the sample size m* at which the success probability crosses a target
   (default 1/2), from a logistic regression in :math:`\log_{10} m` with Firth's bias reduction
   (finite under the complete separation that 16-seed grids produce), with a delta-method
   interval.
-* :func:`power_law_fit` -- the exponent of m*(r) against the width r: the scaling the paper
-  says it could not measure.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
-from parity_frontiers.verify.analysis.summaries import median_steps_to_success, summarize
-from parity_frontiers.verify.config import RunConfig, RunResult
 from scipy import special, stats
+
+from parity_frontiers.verify.analysis.summaries import summarize
+from parity_frontiers.verify.analysis.survival import kaplan_meier
+from parity_frontiers.verify.config import RunConfig, RunResult
 
 __all__ = [
     "INTERVALS",
     "CELL_FIELDS",
     "CURVE_FIELDS",
-    "KaplanMeier",
     "FrontierFit",
-    "PowerLaw",
-    "kaplan_meier",
     "success_points",
     "fit_frontier",
     "frontier_table",
-    "power_law_fit",
     "curve_key",
     "group_rows",
 ]
@@ -73,109 +66,10 @@ def group_rows(rows: Iterable, key) -> dict[tuple, list]:
 
 # --- steps to success ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class KaplanMeier:
-    """A Kaplan-Meier curve of P(not yet succeeded by step t).
-
-    ``times`` are the distinct success steps; ``survival[i]`` is the estimate just after
-    ``times[i]`` and ``ci_low``/``ci_high`` its pointwise 95% interval (Greenwood, log-log).
-    ``median`` is the first step with survival <= 1/2 (None: not reached within the budget);
-    ``median_ci`` inverts the band: the first steps at which the lower and the upper curve drop
-    to 1/2 (None where a curve never does: the bound is only known to exceed ``max_steps``).
-    """
-
-    times: tuple
-    survival: tuple
-    ci_low: tuple
-    ci_high: tuple
-    median: float | None
-    median_ci: tuple
-    runs: int
-    successes: int
-    max_steps: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
-def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
-    r"""Kaplan-Meier estimate of the steps-to-success distribution of one grid cell.
-
-    A run that succeeded is an event at ``steps_to_success``; every other run (budget spent,
-    diverged) is right-censored at ``max_steps``: it did not succeed within the budget, which
-    is all its data says. The estimator is
-
-    .. math:: \hat S(t) = \prod_{t_i \le t} \Bigl(1 - \frac{d_i}{n_i}\Bigr)
-
-    with Greenwood's variance and the log-log interval (scipy.stats.ecdf on
-    :class:`scipy.stats.CensoredData`). All runs of one cell share ``max_steps``, so every
-    censoring comes after every event and :math:`\hat S` is the plain fraction of runs not yet
-    succeeded; the interval is what the library adds.
-
-    Parameters
-    ----------
-    results : sequence of RunResult
-        Runs of one cell (same config up to the seed); at least one.
-
-    Returns
-    -------
-    KaplanMeier
-
-    Examples
-    --------
-    >>> from verify.config import RunConfig, RunResult
-    >>> def run(seed, steps):
-    ...     config = RunConfig(n=8, k=2, width=4, seed=seed, max_steps=1000)
-    ...     return RunResult(config, steps is not None, steps, 0.0, 0.0,
-    ...                      "success" if steps else "max_steps", steps or 1000)
-    >>> km = kaplan_meier([run(0, 100), run(1, 300), run(2, None), run(3, 200)])
-    >>> km.times, km.survival, km.median
-    ((100, 200, 300), (0.75, 0.5, 0.25), 250.0)
-    """
-    results = list(results)
-    if not results:
-        raise ValueError("kaplan_meier needs at least one run")
-    budgets = {r.config.max_steps for r in results}
-    if len(budgets) != 1:
-        raise ValueError(f"runs of one cell must share max_steps, got {sorted(budgets)}")
-    max_steps = budgets.pop()
-    events = sorted(r.steps_to_success for r in results
-                    if r.success and r.steps_to_success is not None)
-    censored = len(results) - len(events)
-    if not events:
-        return KaplanMeier((), (), (), (), None, (None, None), len(results), 0, max_steps)
-    data = stats.CensoredData(uncensored=np.asarray(events, float),
-                              right=np.full(censored, float(max_steps)))
-    sf = stats.ecdf(data).sf
-    times = sf.quantiles
-    survival = sf.probabilities
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        # scipy warns where the estimate is 0 or 1 and the log-log band is undefined.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        band = sf.confidence_interval(0.95, method="log-log")
-    keep = np.isin(times, events)  # the censoring time is not a step of the curve
-    times, survival = times[keep], survival[keep]
-    low, high = band.low.probabilities[keep], band.high.probabilities[keep]
-    # Where the estimate drops to 0 (the last event of a cell where every run succeeded) the
-    # log-log band is undefined (nan), and the estimate is not exact: bound the survival of the
-    # d runs still at risk by Clopper-Pearson with 0 of d surviving, 1 - 0.025**(1/d), times
-    # the curve just before. One run alone then gives no upper limit (0.975 > 1/2).
-    for i in np.flatnonzero(np.isnan(high)):
-        at_risk = sum(e >= times[i] for e in events) + censored
-        before = survival[i - 1] if i > 0 else 1.0
-        high[i] = before * (1.0 - 0.025 ** (1.0 / at_risk))
-    low = np.where(np.isnan(low), 0.0, low)
-    return KaplanMeier(
-        times=tuple(int(t) for t in times), survival=tuple(float(p) for p in survival),
-        ci_low=tuple(float(p) for p in low), ci_high=tuple(float(p) for p in high),
-        median=median_steps_to_success(results), median_ci=(_first_at_most_half(times, low),
-                                                    _first_at_most_half(times, high)),
-        runs=len(results), successes=len(events), max_steps=max_steps)
 
 
-def _first_at_most_half(times: np.ndarray, curve: np.ndarray) -> float | None:
-    below = np.flatnonzero(curve <= 0.5 + 1e-12)
-    return float(times[below[0]]) if below.size else None
 
 
 def success_points(results: Iterable[RunResult]) -> list[dict]:
@@ -434,77 +328,5 @@ def frontier_table(points: Iterable[dict], target: float = 0.5,
 
 # --- scaling of m* with the width -----------------------------------------------------------------
 
-@dataclass(frozen=True)
-class PowerLaw:
-    r"""Fit of :math:`m^* = A r^{\alpha}`: ``exponent`` (alpha) with its 95% interval,
-    ``log10_prefactor`` (log10 A), the ``widths`` and ``m_star`` used, and ``dof``."""
-
-    exponent: float
-    exponent_stderr: float
-    exponent_ci: tuple
-    log10_prefactor: float
-    widths: tuple
-    m_star: tuple
-    dof: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
-def power_law_fit(widths: Sequence[float], m_star: Sequence[float],
-                  ci_low: Sequence[float], ci_high: Sequence[float]) -> PowerLaw:
-    r"""Weighted least-squares fit of :math:`\log_{10} m^* = \log_{10} A + \alpha \log_{10} r`.
-
-    Each point's weight is :math:`1/\sigma_i^2`, :math:`\sigma_i` the half-width of its 95%
-    interval in log10 m over 1.96 (the delta-method intervals of :func:`fit_frontier` are
-    symmetric in log m). The covariance is scaled by the reduced chi-square when that exceeds 1
-    (scatter beyond the stated intervals widens the exponent's interval, never narrows it) and
-    the interval uses Student's t with N - 2 degrees of freedom (normal with 2 points, where
-    the scatter cannot be judged).
-
-    Parameters
-    ----------
-    widths, m_star, ci_low, ci_high : sequences of positive floats
-        Widths r and the frontier m* with its interval, at least two distinct widths.
-
-    Returns
-    -------
-    PowerLaw
-
-    Examples
-    --------
-    >>> fit = power_law_fit([16, 64, 256], [4000.0, 1000.0, 250.0],
-    ...                     [3000.0, 750.0, 180.0], [5333.0, 1333.0, 347.0])
-    >>> round(fit.exponent, 6)
-    -1.0
-    """
-    r = np.asarray(widths, float)
-    m = np.asarray(m_star, float)
-    low = np.asarray(ci_low, float)
-    high = np.asarray(ci_high, float)
-    if not (r.shape == m.shape == low.shape == high.shape) or r.ndim != 1:
-        raise ValueError("widths, m_star, ci_low and ci_high must be 1-d of one length")
-    values = np.concatenate([r, m, low, high])
-    if not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError("widths, m* and their intervals must be finite and > 0")
-    if np.any(low > m) or np.any(high < m):
-        raise ValueError("each interval must contain its m*")
-    if np.unique(r).size < 2:
-        raise ValueError("a power law needs m* at two or more distinct widths")
-    x = np.log10(r)
-    y = np.log10(m)
-    sigma = np.maximum((np.log10(high) - np.log10(low)) / (2 * _Z95), 1e-6)
-    design = np.column_stack([np.ones_like(x), x]) / sigma[:, None]
-    coef, *_ = np.linalg.lstsq(design, y / sigma, rcond=None)
-    cov = np.linalg.inv(design.T @ design)
-    dof = r.size - 2
-    if dof > 0:
-        chi2 = float(np.sum(((y - coef[0] - coef[1] * x) / sigma) ** 2))
-        cov = cov * max(1.0, chi2 / dof)
-        quantile = stats.t.ppf(0.975, dof)
-    else:
-        quantile = _Z95
-    stderr = math.sqrt(cov[1, 1])
-    return PowerLaw(float(coef[1]), stderr,
-                    (float(coef[1] - quantile * stderr), float(coef[1] + quantile * stderr)),
-                    float(coef[0]), tuple(float(v) for v in r), tuple(float(v) for v in m), dof)
