@@ -1,4 +1,4 @@
-"""Figure of the visible fraction (issue 8): estimated fraction of parities a gradient step can
+"""Figure of the visible fraction: estimated fraction of parities a gradient step can
 see, and the Parseval bound min(1, r / (tau^2 C(n, k))), against tau and against width.
 
 Takes the ``rows`` of :func:`simulate.sq.simulate_sq_visible` (or its whole result) and writes

@@ -1,4 +1,4 @@
-r"""Theory figures: the SQ frontier of Proposition 3 and lottery-ticket curves (issue 5).
+r"""Theory figures: the SQ frontier of Proposition 3 and lottery-ticket curves.
 
 * :func:`sq_frontier_figure` -- for each (n, k), the boundary of Prop. 3 on log-log axes of
   sample size m against hidden width, for several step budgets T, with the region the bound

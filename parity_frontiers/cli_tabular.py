@@ -1,4 +1,4 @@
-"""Subcommand ``tabular``: the tabular proxy, sparse-init MLPs against random forests (issue 6).
+"""Subcommand ``tabular``: the tabular proxy, sparse-init MLPs against random forests.
 
 ``tabular datasets``  the dataset names (offline ones, and OpenML ones with their cache state)
 ``tabular run``       the benchmark into a results store (resumable), then its summary table

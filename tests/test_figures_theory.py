@@ -1,4 +1,4 @@
-"""Tests of figures.style and figures.theory_plots (issue 5, figures iv and v).
+"""Tests of figures.style and figures.theory_plots (the SQ frontier and lottery figures).
 
 Independent routes: the plotted SQ boundary is checked against exact integers (math.comb,
 Fraction) and against the Line2D data actually drawn; the lottery lines against exact rational

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tolerance-scale study of issue 8, deliverable 1: how loose is the Parseval bound for real
+# Tolerance-scale study: how loose is the Parseval bound for real
 # 2-layer ReLU nets at initialisation, dense vs 2-sparse, as the width grows?
 # Run from the repository root:  bash figures/reference/sq/study.sh
 # (about 1 minute of one core; exact enumeration of every k-set, 16 nets per point, seed 0).

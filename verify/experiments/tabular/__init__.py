@@ -1,4 +1,4 @@
-"""The tabular proxy of the paper (PAPER.md, "Tabular proxy"; issue 6): wide sparse-init MLPs
+"""The tabular proxy of the paper (docs/theory.md §5): wide sparse-init MLPs
 against random forests on small training sets.
 
 * :mod:`verify.tabular.estimator` -- :class:`SparseInitMLPClassifier`, scikit-learn compatible;
