@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import zipfile
 import sys
 from pathlib import Path
 
@@ -153,3 +154,19 @@ def test_no_module_over_the_size_limit():
     long = {str(p.relative_to(ROOT)): n for p in MODULES.values()
             if (n := len(p.read_text().splitlines())) > 460}
     assert long == {}
+
+
+def test_the_wheel_holds_every_module_under_one_top_level_name(tmp_path):
+    # Built without isolation from the installed setuptools: no network needed.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert {n.split("/")[0] for n in names} == {"parity_frontiers",
+                                                  wheel.name.split("-")[0] + "-"
+                                                  + wheel.name.split("-")[1] + ".dist-info"}
+    shipped = {n[:-3].replace("/", ".").removesuffix(".__init__") for n in names
+               if n.endswith(".py")}
+    assert set(MODULES) <= shipped
+    assert "parity_frontiers/figures/scales/cpu.toml" in names
