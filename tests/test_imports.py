@@ -27,3 +27,11 @@ def test_lazy_package_exports_resolve():
         assert "no_such_name" in str(exc)
     else:
         raise AssertionError("unknown attribute must raise AttributeError")
+
+
+def test_lazy_packages_list_their_exports_for_tab_completion():
+    from parity_frontiers import simulate, verify
+    from parity_frontiers.verify import analysis, experiments, training
+
+    for package in (simulate, verify, training, experiments, analysis):
+        assert set(package.__all__) <= set(dir(package))
