@@ -5,6 +5,7 @@
 #   e.g. predict_all.sh k3 3 "40 70" "100 200 300 500 700 1000 2000 3000 10000 online" \
 #        figures/reference/heldout/predictions.json
 set -euo pipefail
+pf=${PF:-.venv/bin/parity-frontiers}   # PF: another parity-frontiers command
 tag=$1; k=$2; ns=$3; grid=$4; out=$5
 dir=figures/reference/heldout
 tmp=$(mktemp -d)
@@ -13,14 +14,14 @@ for model in phenomenological lottery sq theorem; do
     for width in 16 64 256 1024; do
       for init in dense sparse; do
         extra=(); [ "$init" = sparse ] && extra=(--s 2)
-        .venv/bin/parity-frontiers model predict --model "$dir/models/${tag}_$model.json" \
+        $pf model predict --model "$dir/models/${tag}_$model.json" \
           --n "$n" --k "$k" --width "$width" --init "$init" "${extra[@]}" \
           --samples $grid --max-steps 20000 --json > "$tmp/$model-$n-$width-$init.json"
       done
     done
   done
 done
-.venv/bin/python - "$tmp" "$out" "$tag" <<'PY'
+.venv/bin/python -P - "$tmp" "$out" "$tag" <<'PY'
 import glob, json, sys
 from parity_frontiers.verify.analysis.models import VERDICT_RULE
 tmp, out, tag = sys.argv[1:]
