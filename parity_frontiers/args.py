@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import stat
 from fractions import Fraction
+from pathlib import Path
 
 from parity_frontiers.theory import symbolic
 
@@ -125,3 +128,206 @@ def memory_gib_arg(text: str) -> int:
     if cap < 1:
         raise argparse.ArgumentTypeError(f"{text!r} GiB rounds to 0 bytes")
     return cap
+
+
+# --- file paths: every OS-level problem is one line, found at parse time ---------------------
+
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
+
+def _shown_path(text: str, limit: int = 60) -> str:
+    shown = text if len(text) <= limit else text[:limit // 2] + "..." + text[-limit // 3:]
+    return repr(shown)
+
+
+def _limit(directory: str, name: str, fallback: int) -> int:
+    try:
+        value = os.pathconf(directory or ".", name)
+    except (OSError, ValueError):
+        return fallback
+    return value if value and value > 0 else fallback
+
+
+def path_problem(text: str) -> str | None:
+    """Why ``text`` cannot name a file (to read, or to create with its folders), or None.
+
+    Never touches the filesystem beyond ``stat``: an empty string, a NUL byte, a name that
+    cannot be encoded, a component longer than the filesystem allows (``ENAMETOOLONG``), a
+    path longer than ``PATH_MAX``, a parent that is a file rather than a folder, a folder that
+    cannot be searched. Anything else ``stat`` reports is worded from its ``strerror``.
+
+    Examples
+    --------
+    >>> path_problem("results/runs.db") is None
+    True
+    >>> path_problem("")
+    'must not be empty'
+    >>> path_problem("x" * 300 + ".db")[:40]
+    "the name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    """
+    if not text:
+        return "must not be empty"
+    if "\x00" in text:
+        return "must not contain a NUL byte"
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        return f"{_shown_path(text)} cannot be encoded as a file name here"
+    if len(encoded) >= _limit("/", "PC_PATH_MAX", _PATH_MAX):
+        return f"the path is {len(encoded)} bytes long, over this system's limit"
+    path = Path(text)
+    prefix = Path(path.anchor) if path.is_absolute() else Path()
+    parts = path.parts[1:] if path.is_absolute() else path.parts
+    exists = True  # while walking down: has every folder so far existed?
+    for index, part in enumerate(parts):
+        limit = _limit(str(prefix) if exists else "/", "PC_NAME_MAX", _NAME_MAX)
+        if len(os.fsencode(part)) > limit:
+            return (f"the name {_shown_path(part)} is {len(os.fsencode(part))} bytes long, over "
+                    f"the filesystem's limit of {limit}")
+        prefix = prefix / part
+        if not exists:
+            continue
+        try:
+            mode = os.stat(prefix).st_mode
+        except FileNotFoundError:
+            exists = False
+            continue
+        except NotADirectoryError:
+            return f"{_shown_path(str(prefix.parent))} is not a directory"
+        except PermissionError:
+            return f"cannot look inside {_shown_path(str(prefix.parent))}: permission denied"
+        except OSError as exc:
+            return f"cannot use {_shown_path(str(prefix))}: {exc.strerror or exc}"
+        except ValueError as exc:  # pragma: no cover - e.g. an unrepresentable name
+            return f"cannot use {_shown_path(str(prefix))}: {exc}"
+        if index < len(parts) - 1 and not stat.S_ISDIR(mode):
+            return f"{_shown_path(str(prefix))} is a file, not a directory"
+    return None
+
+
+def path_arg(text: str) -> str:
+    """A file or folder path, refused at parse time (one line) when it cannot name one."""
+    problem = path_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+# --- checks that need several options: run by cli.main after parsing, before any work -----
+
+#: Subcommands that write a results store (``--store``): they take ``--new-store``.
+STORE_WRITERS = ("train", "sweep", "frontier", "reproduce", "tabular run")
+#: Subcommands that take ``--max-seconds`` (a time estimate refuses longer work up front).
+TIMED = ("simulate lottery", "simulate gradient", "simulate onestep", "simulate sq visible",
+         "simulate sq guess", "simulate sq noisy-gd", "plot", "report", "train", "sweep",
+         "frontier", "reproduce", "lottery-ticket")
+#: Default of ``--max-seconds``.
+DEFAULT_MAX_SECONDS = 3600.0
+#: Seeds are integers in [0, 2**63) everywhere (the store's integer range).
+SEED_LIMIT = 2**63
+
+
+def max_seconds_arg(text: str) -> float:
+    """A positive time budget in seconds; ``inf`` (or ``none``) turns the check off."""
+    if text.strip().lower() in ("inf", "none", "infinity"):
+        return math.inf
+    value = real_arg(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text!r}")
+    return value
+
+
+def _subparsers(parser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def _find(parser, command: str):
+    found = parser
+    for word in command.split():
+        found = _subparsers(found).get(word)
+        if found is None:
+            return None
+    return found
+
+
+def add_safety_options(parser) -> None:
+    """Add ``--new-store`` and ``--max-seconds`` to the subcommands that need them.
+
+    Called once by :func:`parity_frontiers.cli.build_parser` after every subcommand is
+    registered, so the options are spelled and checked the same way everywhere.
+    """
+    for command in STORE_WRITERS:
+        p = _find(parser, command)
+        if p is not None:
+            p.add_argument("--new-store", action="store_true",
+                           help="allow --store to be an existing empty (0-byte) file, made into "
+                                "a new results store (without it such a file is refused: it "
+                                "may be a store whose contents were lost)")
+    for command in TIMED:
+        p = _find(parser, command)
+        if p is not None:
+            p.add_argument("--max-seconds", type=max_seconds_arg, default=DEFAULT_MAX_SECONDS,
+                           metavar="S",
+                           help=f"refuse work estimated to take longer than this (default "
+                                f"{DEFAULT_MAX_SECONDS:g} s; 'inf' to turn off); estimates "
+                                "over a minute are printed")
+
+
+def command_name(args) -> str:
+    """``"simulate sq visible"``, ``"tabular run"``, ``"train"`` ... from parsed arguments."""
+    words = [args.command] + [getattr(args, name) for name in ("kind", "action")
+                              if isinstance(getattr(args, name, None), str)]
+    return " ".join(words)
+
+
+def _check_store(args, command: str) -> None:
+    store = getattr(args, "store", None)
+    if store is None and command == "reproduce" and getattr(args, "out", None):
+        store = os.path.join(args.out, "runs.db")
+    if store is None:
+        return
+    try:
+        info = os.stat(store)
+    except OSError:
+        return  # absent (created later) or reported by whoever opens it
+    if stat.S_ISREG(info.st_mode) and info.st_size == 0 and command in STORE_WRITERS \
+            and not getattr(args, "new_store", False):
+        raise ValueError(f"--store {store} is an empty (0-byte) file, not a results store; pass "
+                         "--new-store to make it a new one (or remove it)")
+
+
+def validate_args(args) -> None:
+    """Checks across options, before any work: raise ValueError (one line) on the first problem.
+
+    * ``--store`` an empty file, for a command that writes a store, without ``--new-store``;
+    * ``--depth`` above :data:`verify.experiments.limits.MAX_DEPTH`;
+    * seeds outside [0, 2**63) (``--seed``, and ``--seed-start`` plus ``--seeds``), so that a
+      report or a reproduce refuses them before its analysis or training, not after.
+    """
+    command = command_name(args)
+    _check_store(args, command)
+    depth = getattr(args, "depth", None)
+    if isinstance(depth, int):
+        from parity_frontiers.verify.experiments.limits import MAX_DEPTH
+
+        if depth > MAX_DEPTH:
+            raise ValueError(f"--depth must be at most {MAX_DEPTH} hidden layers, got "
+                             f"{_short_int(depth)}")
+    for name in ("seed", "seed_start"):
+        value = getattr(args, name, None)
+        if isinstance(value, int) and not 0 <= value < SEED_LIMIT:
+            raise ValueError(f"--{name.replace('_', '-')} must be an integer in [0, 2**63), got "
+                             f"{_short_int(value)}")
+    start, seeds = getattr(args, "seed_start", None), getattr(args, "seeds", None)
+    if isinstance(start, int) and isinstance(seeds, int) and start + seeds > SEED_LIMIT:
+        raise ValueError(f"--seed-start + --seeds must be at most 2**63 (the last seed is "
+                         f"{_short_int(start + seeds - 1)})")
+
+
+def _short_int(value: int) -> str:
+    digits, sign = str(abs(value)), "-" if value < 0 else ""
+    return sign + (digits if len(digits) <= 16 else f"{digits[0]}.{digits[1:5]}e+{len(digits) - 1}")

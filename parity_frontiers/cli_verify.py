@@ -15,22 +15,33 @@ import argparse
 import sys
 
 from parity_frontiers.verify.analysis.summaries import summarize
-from parity_frontiers.verify.config import INITS, LOSSES, RunConfig
+from parity_frontiers.verify.config import ACTIVATIONS, INITS, LOSSES, RunConfig
 from parity_frontiers.verify.experiments.export import EXPORT_FORMATS, export, export_format
 from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
 from parity_frontiers.verify.experiments.local import train_runs
 from parity_frontiers.verify.experiments.store import ResultsStore
 from parity_frontiers.verify.experiments.sweep import run_sweep
 from parity_frontiers.verify.training.device import DEVICES, set_torch_threads
+from parity_frontiers.verify.training.registry import DEFAULT_ACTIVATION, get_init
 
-from .args import PROG, add_output_flags, emit, memory_gib_arg, positive_int_arg, real_arg, size_arg
+from .args import (
+    PROG,
+    add_output_flags,
+    emit,
+    memory_gib_arg,
+    path_arg,
+    positive_int_arg,
+    real_arg,
+    size_arg,
+)
 from .executor_args import add_executor_options, executor_from_args
 from .output import dumps_json, format_number, format_table
 
 # argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
 TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weight_decay", "loss",
                   "test_size", "success_error")
-_GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
+_GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "activation", "seeds",
+                 "seed_start")
 
 #: Largest ``--threads``: torch takes a C int, and more threads than this helps no machine.
 MAX_THREADS = 1024
@@ -55,11 +66,7 @@ def threads_arg(text: str) -> int:
     return value
 
 
-def path_arg(text: str) -> str:
-    """A file path: anything but the empty string (which would silently mean no file)."""
-    if not text:
-        raise argparse.ArgumentTypeError("must not be empty")
-    return text
+# path_arg: one line at parse time for any path that cannot name a file (args.path_problem)
 
 
 def add_training_options(p) -> None:
@@ -117,8 +124,11 @@ def register(sub) -> None:
                       help="training-set size m (default: online, fresh samples every step)")
     data.add_argument("--online", action="store_true", help="online training (the default)")
     p.add_argument("--init", choices=INITS, default="dense", help="first-layer init "
-                   "(default dense)")
-    p.add_argument("--s", type=size_arg, help="support size of sparse init (with --init sparse)")
+                   "(default dense; sparse: U(+-1/sqrt(s)) values, sparse-gaussian: N(0, 1/s))")
+    p.add_argument("--s", type=size_arg, help="support size of a sparse init (with --init "
+                   "sparse or sparse-gaussian)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default=DEFAULT_ACTIVATION,
+                   help=f"hidden-layer nonlinearity (default {DEFAULT_ACTIVATION})")
     p.add_argument("--seeds", type=positive_int_arg, default=1,
                    help="number of seeds N: seeds seed-start .. seed-start + N - 1 (default 1)")
     p.add_argument("--seed-start", type=size_arg, default=0, help="first seed (default 0)")
@@ -150,6 +160,8 @@ def register(sub) -> None:
                    help="training-set sizes, 'online' for fresh data (default online)")
     g.add_argument("--init", choices=INITS, nargs="+", help="inits (default dense)")
     g.add_argument("--s", type=size_arg, nargs="+", help="sparse-init support sizes")
+    g.add_argument("--activation", choices=ACTIVATIONS, nargs="+",
+                   help=f"hidden-layer nonlinearities (default {DEFAULT_ACTIVATION})")
     g.add_argument("--seeds", type=positive_int_arg, help="seeds per point (default 1)")
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
     add_training_options(p)
@@ -185,9 +197,11 @@ def _samples_text(samples) -> str:
 
 
 def _point_text(config: dict) -> str:
-    init = f"sparse s={config['s']}" if config["init"] == "sparse" else "dense"
+    init = get_init(config["init"]).label(config["s"]) + " init"
+    if config["activation"] != DEFAULT_ACTIVATION:
+        init += f", {config['activation']} activation"
     return (f"n={config['n']}, k={config['k']}, width {config['width']}, m "
-            f"{_samples_text(config['samples'])}, {init} init, depth {config['depth']}, "
+            f"{_samples_text(config['samples'])}, {init}, depth {config['depth']}, "
             f"{config['loss']} loss, lr {config['lr']:g}, wd {config['weight_decay']:g}, batch "
             f"{config['batch_size']}, T {config['max_steps']}")
 
@@ -200,7 +214,8 @@ def ci_text(rate: float, low: float, high: float) -> str:
 
 def _cmd_train(args) -> str:
     point = dict(n=args.n, k=args.k, width=args.width, samples=None if args.online else
-                 args.samples, init=args.init, s=args.s, **given_options(args, TRAIN_OPTIONS))
+                 args.samples, init=args.init, s=args.s, activation=args.activation,
+                 **given_options(args, TRAIN_OPTIONS))
     RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
     set_threads(args)
     configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
@@ -266,15 +281,18 @@ def _cmd_sweep(args) -> str:
     out = {"store": str(args.store), "executor": executor_text, **summary.as_dict()}
     if args.json:
         return dumps_json(out)
+    # the activation column only when some point is not the default ReLU
+    activations = any(p["activation"] != DEFAULT_ACTIVATION for p in summary.points)
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
-             "-" if p["s"] is None else p["s"], p["runs"], p["successes"],
-             ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
+             "-" if p["s"] is None else p["s"], *([p["activation"]] if activations else []),
+             p["runs"], p["successes"], ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
              median_text(p["median_steps_to_success"], p["max_steps"])]
             for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
              f"{summary.successes} successes; executor {executor_text}")
-    table = format_table(["n", "k", "width", "samples", "init", "s", "runs", "successes",
+    table = format_table(["n", "k", "width", "samples", "init", "s",
+                          *(["activation"] if activations else []), "runs", "successes",
                           "success rate [Wilson 95%]", "median steps to success (KM)"], rows,
                          title=title)
     return table + ("\n\nmedian steps to success: Kaplan-Meier median over all runs, a run "

@@ -38,8 +38,26 @@ def as_result(arr):
 
 
 def _first_bad(arr: np.ndarray, bad: np.ndarray):
-    """Return the first offending element of ``arr`` (as a Python scalar) for messages."""
-    return np.broadcast_to(arr, bad.shape)[bad].flat[0].item()
+    """Return the first offending element of ``arr`` (as a Python scalar) for messages.
+
+    Object arrays (Python ints beyond 2**64, say) hold plain Python numbers, which have no
+    ``.item()``: they are returned as they are.
+    """
+    value = np.broadcast_to(arr, bad.shape)[bad].flat[0]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _show(value) -> str:
+    """A number for a one-line message: exact up to 16 digits, else about 6 significant ones
+    (a 300-digit integer says nothing a reader can use)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and abs(value) >= 10**16:
+        digits = len(str(abs(value)))
+        lead = str(abs(value))[:6]
+        sign = "-" if value < 0 else ""
+        return f"{sign}{lead[0]}.{lead[1:]}e+{digits - 1}"
+    return str(value)
 
 
 #: Largest integer below which every integer is exact in float64. Combinatorial sizes (n, k,
@@ -104,8 +122,7 @@ def check_size(name: str, value, minimum: int = 1, exact: bool = False) -> np.nd
         source = raw if raw.dtype.kind in "iuO" else arr
         bad = np.asarray(source > MAX_EXACT_SIZE, dtype=bool)
         if bad.any():
-            shown = _first_bad(source, bad)
-            shown = f"{shown:g}" if isinstance(shown, float) else str(shown)
+            shown = _show(_first_bad(source, bad))
             raise ValueError(f"{name} must be <= 2**53 = {MAX_EXACT_SIZE} (exact in floating "
                              f"point), got {shown}")
     return arr
@@ -127,7 +144,7 @@ def check_int(name: str, value, minimum: int = 1, strict: bool = False) -> int:
     else:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if result < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {result}")
+        raise ValueError(f"{name} must be >= {minimum}, got {_show(result)}")
     return result
 
 

@@ -16,7 +16,12 @@ from parity_frontiers.theory.checks import check_int
 from parity_frontiers.verify.config import RunConfig, RunResult, group_by_shape, unique_configs
 from parity_frontiers.verify.experiments.grid import describe_point
 from parity_frontiers.verify.experiments.handoff import ResultHandoff
-from parity_frontiers.verify.training.device import check_device
+from parity_frontiers.verify.experiments.limits import (
+    available_memory_bytes,
+    check_memory_fits,
+    note_estimate,
+)
+from parity_frontiers.verify.training.device import check_device, default_memory_cap
 
 __all__ = ["plan_ensembles", "train_runs"]
 
@@ -49,9 +54,20 @@ def plan_ensembles(configs: Sequence[RunConfig], device: str = "auto",
     plan = []
     for group in group_by_shape(configs):
         size = int(trainer.max_ensemble_size(group[0], memory_cap_bytes, device=device))
-        if size < 1:
+        # Refuse with both numbers: over the cap, or over what this machine has free now.
+        one = trainer.estimate_ensemble_bytes(group[0], 1, device)
+        cap = default_memory_cap(device) if memory_cap_bytes is None else memory_cap_bytes
+        check_memory_fits(one, cap, f"one run of {describe_point(group[0].as_dict())}", device)
+        if size < 1:  # pragma: no cover - check_memory_fits refused above
             raise ValueError(f"one run of {describe_point(group[0].as_dict())} does not fit in the "
                              "memory cap")
+        available = available_memory_bytes(device)
+        if available is not None:
+            while size > 1 and trainer.estimate_ensemble_bytes(group[0], size, device) > available:
+                size = max(1, size // 2)
+        note_estimate(trainer.estimate_ensemble_bytes(group[0], size, device),
+                      f"an ensemble of {size} run(s) of {describe_point(group[0].as_dict())}",
+                      device)
         if max_ensemble is not None:
             size = min(size, max_ensemble)
         plan.extend(group[i:i + size] for i in range(0, len(group), size))
