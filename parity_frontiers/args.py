@@ -31,7 +31,19 @@ class Parser(argparse.ArgumentParser):
             r"^-(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^-\d+/\d+$")
 
     def error(self, message):  # noqa: D401 - argparse API
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # One line, whatever the offending value holds (newlines, 300 characters ...).
+        flat = " ".join(str(message).split())
+        if len(flat) > 600:
+            flat = flat[:597] + "..."
+        self.exit(2, f"{self.prog}: error: {flat}\n")
+
+    def _print_message(self, message, file=None):
+        # --help and --version on a closed pipe or an unencodable terminal: no traceback.
+        if message:
+            try:
+                super()._print_message(message, file)
+            except (BrokenPipeError, OSError, UnicodeEncodeError):
+                pass
 
 
 # --- argument types: integral sizes may be written 1e6 --------------------------------------

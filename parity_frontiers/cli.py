@@ -36,12 +36,14 @@ from .args import (
     PROG,
     Parser,
     add_output_flags,
+    add_safety_options,
     emit,
     probability_arg,
     rational_arg,
     real_arg,
     size_arg,
 )
+from .guard import run_command
 from .output import dumps_json, format_fraction, format_number, format_table
 
 
@@ -131,29 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     cli_lottery_ticket.register(sub)
     cli_tabular.register(sub)
     cli_model.register(sub)
+    add_safety_options(parser)  # --new-store, --max-seconds where they apply
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # "parity-frontiers simulate lottery", "parity-frontiers results export", ...
-    where = " ".join([PROG, args.command] + [getattr(args, name) for name in ("kind", "action")
-                                             if getattr(args, name, None)])
-    try:
-        text = args.handler(args)
-    except ValueError as exc:
-        print(f"{where}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{where}: interrupted", file=sys.stderr)
-        return 130
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # e.g. piped into `head`
-        sys.stderr.close()
-    return 0
+    # Every way out is one line on stderr and a status (0, 2, 130; 1 for a bug): guard.py.
+    return run_command(args)
 
 
 # --- subcommands ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import time
 import numba
 import numpy as np
 
+from parity_frontiers.simulate.budget import check_seconds
 from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.theory.checks import check_int, check_rational, check_subset_size
 
@@ -128,24 +129,39 @@ def check_trials(trials) -> int:
     return trials
 
 
-def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds: float = 0.25):
+def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds: float = 0.25,
+                  seconds_per_trial: float | None = None):
     """Call ``step(start, stop)`` over consecutive trial ranges covering [0, trials).
 
     Chunks grow until each takes about ``target_seconds``, so a tqdm bar (on stderr, shown only
     on a terminal, and only when ``progress``) advances smoothly. Each trial's randomness depends
     on its index alone, so the chunking never changes the numbers.
+
+    Inside a :func:`simulate.budget.time_budget`, the total time is checked before the first
+    chunk from ``seconds_per_trial`` (a calibrated a priori cost, when the caller has one) and
+    after every later chunk from the measured rate (the first chunk may include compilation),
+    refusing with ValueError as soon as the estimate exceeds the budget.
     """
+    what = f"{label} simulation of {trials:,} trials"
+    if seconds_per_trial is not None:
+        check_seconds(seconds_per_trial * trials, what)
     bar = progress_bar(trials, unit="trial", desc=label, enabled=progress, leave=False,
                        smoothing=0.3)
     try:
-        start, size = 0, 1
+        start, size, spent, chunks = 0, 1, 0.0, 0
         while start < trials:
             stop = min(trials, start + size)
             began = time.perf_counter()
             step(start, stop)
             elapsed = time.perf_counter() - began
             bar.update(stop - start)
+            rate = elapsed / (stop - start)
             start = stop
+            spent += elapsed
+            chunks += 1
+            if chunks > 1 and start < trials and (elapsed >= 0.02 or spent >= 0.5):
+                check_seconds(spent + rate * (trials - start), what,
+                              f"extrapolated from the first {start:,} trials")
             if elapsed < target_seconds / 2:
                 growth = 2 if elapsed * 4 > target_seconds else 8
                 size = min(MAX_CHUNK_TRIALS, size * growth)

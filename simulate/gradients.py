@@ -55,6 +55,11 @@ from parity_frontiers.simulate._neurons import (
     draw_weights,
 )
 from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.budget import (
+    SECONDS_PER_ENUMERATED,
+    SECONDS_PER_SAMPLE_WORD,
+    parallel_speedup,
+)
 from parity_frontiers.simulate.estimates import ExactMean, proportion_estimate
 from parity_frontiers.theory.checks import check_int, check_rational, check_subset_size
 from parity_frontiers.theory.fourier_gaps import (
@@ -323,7 +328,11 @@ def simulate_gradient(n, k, s, samples, bias=0, overlap=None, weights="pm1", tri
         coordinates[:] = class_counts[0]  # the same for every trial: fixed by the overlap
 
     with numba_threads(threads):
-        run_in_chunks(step, trials, progress, "gradient")
+        cost = SECONDS_PER_SAMPLE_WORD * m * (n / 64 + 1)
+        if enumerate_population:
+            cost += SECONDS_PER_ENUMERATED * 2.0**s * s
+        run_in_chunks(step, trials, progress, "gradient",
+                      seconds_per_trial=cost / parallel_speedup(threads, trials))
 
     exact_classes, exact_gap = (_theory_classes(s, k, bias_exact, overlap)
                                 if weights == "pm1" else ({}, None))

@@ -31,6 +31,7 @@ from parity_frontiers.simulate._config import (
 )
 from parity_frontiers.simulate._neurons import SCAN_LIMIT, draw_subset
 from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.budget import SECONDS_PER_DRAW, parallel_speedup
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.theory.lottery import (
     MAX_LAW_LENGTH,
@@ -133,7 +134,9 @@ def simulate_lottery(n, k, s, width=1, trials=10_000, seed=0, threads=None, prog
         totals[:] += histograms.sum(axis=0)
 
     with numba_threads(threads):
-        run_in_chunks(step, trials, progress, "lottery")
+        run_in_chunks(step, trials, progress, "lottery",
+                      seconds_per_trial=SECONDS_PER_DRAW * (width * s + 1)
+                      / parallel_speedup(threads, trials))
 
     neurons = trials * width
     any_lucky = proportion_estimate(tally["any"], trials, seed)
