@@ -63,12 +63,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from scipy import special
+
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.theory.checks import check_int
 from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS, curve_key, fit_frontier
 from parity_frontiers.verify.config import MAX_SEED, RunConfig, RunResult
-from scipy import special
+from parity_frontiers.verify.experiments.limits import MAX_LATTICE_POINTS
 
 __all__ = ["SearchSettings", "CurveFrontier", "search_frontiers", "curve_templates",
            "sample_lattice", "SEARCH_STATUSES", "CURVE_ID_FIELDS"]
@@ -159,6 +161,8 @@ class SearchSettings:
         elif self.m_max <= self.m_min:
             raise ValueError(f"m_max must be larger than m_min, got m_min={self.m_min}, "
                              f"m_max={self.m_max}")
+        else:
+            _check_lattice_size(self.m_min, self.m_max, self.points_per_decade)
 
     @property
     def probe(self) -> int:
@@ -173,6 +177,20 @@ class SearchSettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_lattice_size(m_min: int, m_max: int, points_per_decade: int) -> int:
+    """Steps of the lattice from m_min to m_max; refused past :data:`MAX_LATTICE_POINTS`
+    before anything is allocated (``--points-per-decade 1e9`` would ask for gigabytes)."""
+    decades = math.log10(m_max / m_min)
+    steps = math.floor(points_per_decade * decades + 1e-9)
+    if steps + 1 > MAX_LATTICE_POINTS:
+        most = max(1, math.floor((MAX_LATTICE_POINTS - 1) / decades))
+        raise ValueError(f"points_per_decade {points_per_decade:,} over the {decades:.3g} decades "
+                         f"from m_min={m_min} to m_max={m_max} makes a lattice of "
+                         f"{steps + 1:,} sizes, more than {MAX_LATTICE_POINTS:,}; use at most "
+                         f"{most:,} per decade")
+    return steps
 
 
 def sample_lattice(m_min: int, m_max: int, points_per_decade: int) -> np.ndarray:
@@ -192,7 +210,7 @@ def sample_lattice(m_min: int, m_max: int, points_per_decade: int) -> np.ndarray
         raise ValueError(f"m_max must be larger than m_min, got {m_min} and {m_max}")
     if m_max > MAX_SAMPLES:
         raise ValueError(f"m_max must be at most {MAX_SAMPLES:.0e}, got {m_max}")
-    steps = math.floor(points_per_decade * math.log10(m_max / m_min) + 1e-9)
+    steps = _check_lattice_size(m_min, m_max, points_per_decade)
     values = np.rint(m_min * 10.0 ** (np.arange(steps + 1) / points_per_decade))
     values = np.unique(np.append(values.astype(np.int64), m_max))
     return values[values <= m_max]

@@ -24,7 +24,7 @@ import re
 
 __all__ = ["available_memory_bytes", "check_memory_fits", "note_estimate", "last_estimate",
            "out_of_memory_message", "is_out_of_memory", "format_bytes", "MAX_DEPTH",
-           "MAX_LATTICE_POINTS"]
+           "MAX_LATTICE_POINTS", "estimate_ensemble_seconds"]
 
 #: Most hidden layers a run may have. The paper trains depth 1 (2-layer MLPs); a hundred
 #: layers is already far beyond anything this toolkit is meant for, and a larger value is a
@@ -172,3 +172,31 @@ def out_of_memory_message(exc: BaseException) -> str:
                 f"{format_bytes(noted['bytes'])}: lower --memory-cap or --max-ensemble, or free "
                 "memory")
     return f"ran out of memory ({first}); use smaller sizes or free memory"
+
+
+# --- time of training ------------------------------------------------------------------------
+
+#: Fixed cost of one training step of an ensemble (Python and kernel launches), seconds.
+STEP_OVERHEAD_SECONDS = {"cpu": 1.5e-4, "cuda": 2e-4}
+#: Sustained float32 rate of the training step (flop/s): measured 6e10 to 8e10 on one core of
+#: this project's machine (widths 64 to 2048, depth 1 to 3, ensembles 1 to 16); the CPU value
+#: is half that, so estimates err long. The CUDA value is a modest GPU's.
+FLOP_RATE = {"cpu": 3e10, "cuda": 5e12}
+
+
+def estimate_ensemble_seconds(config, ensemble_size: int, device="cpu") -> float:
+    """Worst-case wall time of training ``ensemble_size`` runs of ``config`` together.
+
+    Every run taking all ``max_steps`` (none succeeds early): per step, the fixed overhead
+    :data:`STEP_OVERHEAD_SECONDS` plus the forward and backward pass of a minibatch (6 flops per
+    parameter and sample) and the share of the periodic evaluation on ``test_size`` samples (2
+    flops per parameter and sample every ``eval_every`` steps), at :data:`FLOP_RATE`. Within
+    3x of the measured time on small CPU cases (tests/test_fuzz_cli.py).
+    """
+    kind = "cuda" if str(getattr(device, "type", device)).startswith("cuda") else "cpu"
+    width, depth = int(config.width), int(config.depth)
+    params = config.n * width + (depth - 1) * width * (width + 1) + 2 * width + 1
+    per_step = 6.0 * config.batch_size * params + 2.0 * config.test_size * params / max(
+        1, config.eval_every)
+    flops = float(ensemble_size) * per_step
+    return float(config.max_steps) * (STEP_OVERHEAD_SECONDS[kind] + flops / FLOP_RATE[kind])

@@ -11,6 +11,7 @@ import importlib
 import time
 from collections.abc import Callable, Sequence
 
+from parity_frontiers.simulate.budget import check_seconds
 from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.theory.checks import check_int
 from parity_frontiers.verify.config import RunConfig, RunResult, group_by_shape, unique_configs
@@ -19,6 +20,7 @@ from parity_frontiers.verify.experiments.handoff import ResultHandoff
 from parity_frontiers.verify.experiments.limits import (
     available_memory_bytes,
     check_memory_fits,
+    estimate_ensemble_seconds,
     note_estimate,
 )
 from parity_frontiers.verify.training.device import check_device, default_memory_cap
@@ -70,6 +72,12 @@ def plan_ensembles(configs: Sequence[RunConfig], device: str = "auto",
                       device)
         if max_ensemble is not None:
             size = min(size, max_ensemble)
+        # The longest stretch between two stored results: refused up front past --max-seconds.
+        seconds = estimate_ensemble_seconds(group[0], min(size, len(group)), device)
+        check_seconds(seconds, f"training an ensemble of {min(size, len(group))} run(s) of "
+                               f"{describe_point(group[0].as_dict())} for up to "
+                               f"{group[0].max_steps:,} steps",
+                      "estimated worst case, no run stopping early")
         plan.extend(group[i:i + size] for i in range(0, len(group), size))
     return plan
 
