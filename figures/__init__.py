@@ -1,4 +1,4 @@
-"""Theory-vs-experiment plots and reports (DESIGN.md, ``figures/``).
+"""Theory-vs-experiment plots and reports (docs/design.md, ``figures/``).
 
 * :mod:`figures.style` -- palette (Okabe-Ito), headless figures, PNG + PDF saving, caveats;
 * :mod:`figures.frontier_plots` -- success heatmap over (m, width) with the measured and

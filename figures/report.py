@@ -196,7 +196,7 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
         paths += frontier_plots.steps_curves(points, out_dir)
     problems = sorted({(p["n"], p["k"]) for p in points})
     if "sq" in want:
-        # The sweep's own problems, and two where the bound bites (PAPER.md section 2).
+        # The sweep's own problems, and two where the bound bites (docs/theory.md §2).
         sq_problems = sorted(set(problems) | {(300, 4), (1000, 8)})[:4]
         widths = sorted({p["width"] for p in points} | {10, 100_000})
         steps = sorted({p["max_steps"] for p in points} | {100_000})

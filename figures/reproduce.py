@@ -7,7 +7,7 @@ Scales are sweep files shipped in ``figures/scales/`` (schema: :mod:`verify.swee
 * ``cpu`` -- (50, 3) and (30, 3), widths 16..1024, m = 100..1e4 and online, dense and s = 2,
   16 seeds, T = 2e4: 2560 runs for a 2-core CPU (the committed reference report in
   ``figures/reference/cpu/``);
-* ``paper`` -- the grid of PAPER.md section 5 (about 1.3e5 runs), for a GPU or a cluster.
+* ``paper`` -- the grid of docs/theory.md §5 (about 1.3e5 runs), for a GPU or a cluster.
 
 :func:`reproduce` trains what the store lacks (a killed run resumes where it stopped), then
 analyses the scale's runs only (a store may hold other sweeps too) and writes the report.

@@ -1,6 +1,6 @@
 """Shared figure conventions: palette, headless figures, and saving as PNG + PDF.
 
-Every figure module of :mod:`figures` uses this small API (DESIGN.md, ``figures/``):
+Every figure module of :mod:`figures` uses this small API (docs/design.md, ``figures/``):
 
 * :data:`PALETTE` -- the Okabe-Ito colour-blind-safe colours, in order of use; :data:`MARKERS`
   -- markers to pair with them, so series stay distinguishable in greyscale too.

@@ -1,6 +1,6 @@
 r"""Tabular proxy figure: test error against training fraction, one panel per dataset.
 
-The analogue of the paper's Figure 3 (PAPER.md, "Tabular proxy"): for each dataset, the mean
+The analogue of the paper's Figure 3 (docs/theory.md §5.10): for each dataset, the mean
 test error of every model (random forest, dense and sparse-init MLPs) over trials against the
 training fraction (log axis, as in the paper), with its 95% band: the union of Student's t over
 trials and the Wilson interval of the pooled test errors (:func:`verify.tabular.benchmark

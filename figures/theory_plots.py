@@ -109,7 +109,7 @@ def sq_boundary_curve(n, k, widths, steps, delta=1.0) -> dict:
     r"""Sample size on the boundary of Proposition 3 for each hidden width, in log10.
 
     With r = w(n + 2) + 1 parameters for width w (:func:`theory.sq_bound.two_layer_param_count`)
-    and tau = 1/sqrt(m) (PAPER.md section 2), the bound allows success probability at most
+    and tau = 1/sqrt(m) (docs/theory.md §2), the bound allows success probability at most
     delta exactly at
 
     .. math:: m^*(w) = \frac{\delta \binom{n}{k}}{2\, r(w)\, T},
@@ -212,7 +212,7 @@ def sq_frontier_figure(problems, widths, steps, samples_range, out_dir, stem="sq
     solid for delta = 1 (below it the bound forbids certain success) and dashed for
     delta = 1/2 (below it, success in half the runs). The region where success probability
     ``min(deltas)`` is ruled out even at the largest T shown is shaded. Source: the paper's
-    Proposition 3 with tau = 1/sqrt(m) (PAPER.md section 2). A boundary that misses the
+    Proposition 3 with tau = 1/sqrt(m) (docs/theory.md §2). A boundary that misses the
     axes is named in a note on the panel (left: the bound is vacuous over the range shown).
 
     This layout keeps the two resources a sweep varies on the axes, so a sweep's cells can be
@@ -346,7 +346,7 @@ def lottery_figure(n, k, s_values, widths, trials, seed, out_dir, stem="lottery"
     r"""Plot P(at least one lucky neuron among r) against width r, exact and Monte Carlo.
 
     A neuron with a uniform s-subset support is lucky when its overlap with the parity set is
-    min(s, k) (PAPER.md section 3: S inside U for s >= k, Theorem 4; U inside S for s < k,
+    min(s, k) (docs/theory.md §3: S inside U for s >= k, Theorem 4; U inside S for s < k,
     Theorem 5), with probability p; for r independent neurons
 
     .. math:: P(\text{at least one lucky among } r) = 1 - (1 - p)^r .

@@ -127,7 +127,7 @@ def _cmd_plot(args) -> str:
 def findings_table(findings: dict | list, title: str | None = None) -> str:
     """The paper's findings and their verdicts as a table (report and demo)."""
     rows = [[f["id"], f["claim"], f["verdict"]] for f in findings]
-    return format_table(["#", "finding (PAPER.md section 5)", "verdict"], rows, title=title)
+    return format_table(["#", "finding (docs/theory.md §5)", "verdict"], rows, title=title)
 
 
 def _cmd_report(args) -> str:

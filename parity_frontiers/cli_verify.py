@@ -115,7 +115,7 @@ def register(sub) -> None:
                        description="Trains an ensemble of 2-layer (or deeper) ReLU MLPs on "
                                    "(n, k)-sparse parity, one per seed, and reports each "
                                    "seed's outcome and the success rate with its Wilson 95% "
-                                   "interval (PAPER.md section 5).")
+                                   "interval (docs/theory.md §5).")
     p.add_argument("--n", type=size_arg, required=True, help="input dimension")
     p.add_argument("--k", type=size_arg, required=True, help="parity degree")
     p.add_argument("--width", type=size_arg, required=True, help="hidden width r")

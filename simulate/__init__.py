@@ -1,4 +1,4 @@
-"""Numba Monte Carlo of the idealised mechanisms (DESIGN.md, ``simulate/``).
+"""Numba Monte Carlo of the idealised mechanisms (docs/design.md, ``simulate/``).
 
 * :func:`simulate_lottery` -- lucky neurons of s-sparse initialisation (checks theory.lottery);
 * :func:`simulate_gradient` -- population (enumerated) and m-sample gradients of one sparse

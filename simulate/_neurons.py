@@ -2,7 +2,7 @@
 
 A neuron is relu(w . x_U + b) with support U (|U| = s), weights on U drawn from one of two laws,
 
-* ``WEIGHTS_PM1``: w_u = +-1 with equal probability (the idealised neuron of PAPER.md sec. 4),
+* ``WEIGHTS_PM1``: w_u = +-1 with equal probability (the idealised neuron of docs/theory.md §4),
 * ``WEIGHTS_GAUSSIAN``: w_u ~ N(0, 1) i.i.d.,
 
 and a fixed bias b (the same for every neuron; a bias law beyond a constant is not needed by the

@@ -2,7 +2,7 @@ r"""Gradients of sparse ReLU neurons at initialisation: population and m-sample,
 
 For the correlation loss (equal to the hinge loss while the output is below 1 in magnitude) the
 gradient of a neuron a relu(w . x_U + b) on input weight i is -a E[chi_S(x) x_i g(x)] with
-g(x) = 1[w . x_U + b > 0] (PAPER.md sec. 4). This module reports the correlations
+g(x) = 1[w . x_U + b > 0] (docs/theory.md §4). This module reports the correlations
 E[chi_S(x) x_i g(x)] (a = -1), which carry the same magnitudes:
 
 * **population**, by exhaustive enumeration of x_U in {-1, +1}^s (s <= :data:`MAX_ENUM_S`):

@@ -9,7 +9,7 @@ nothing). It records, per trial, the number of lucky neurons,
 
 and the histogram of overlaps |U n S| over all neurons (the hypergeometric law). The estimates
 are the per-neuron lucky rate, P(at least one lucky among width) and each overlap frequency,
-each with a Wilson 95% interval, next to theory's exact value (PAPER.md sec. 3).
+each with a Wilson 95% interval, next to theory's exact value (docs/theory.md §3).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 r"""One-step feature selection by a layer of random sparse neurons: the simulated frontier.
 
-The idealised mechanism behind Theorems 4 and 5 (PAPER.md secs. 3-4): draw r neurons with
+The idealised mechanism behind Theorems 4 and 5 (docs/theory.md §3-4): draw r neurons with
 uniform s-sparse supports, take one population-free gradient step from m samples of an
 (n, k)-sparse parity, and ask whether some neuron's gradient singles out S:
 

@@ -60,7 +60,7 @@ def _comb0(a: int, b: int) -> int:
 @functools.cache
 def paper_inner_sums(s: int) -> tuple[tuple[int, ...], ...]:
     """K[h][d] = sum_q (-1)^q C(d, q) C(s - d, h - q) for h, d in 0..s: the inner sum of
-    PAPER.md section 4's double sum (the Krawtchouk polynomial K_h(d; s)), typed in here."""
+    docs/theory.md §4's double sum (the Krawtchouk polynomial K_h(d; s)), typed in here."""
     return tuple(tuple(sum((-1) ** q * _comb0(d, q) * _comb0(s - d, h - q)
                            for q in range(d + 1))
                        for d in range(s + 1))

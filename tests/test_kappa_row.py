@@ -1,4 +1,4 @@
-"""kappa_row_exact (three-term recurrence) against the PAPER.md double sum, and limits."""
+"""kappa_row_exact (three-term recurrence) against the docs/theory.md §4 double sum, and limits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from parity_frontiers.theory.fourier_gaps import MAX_KAPPA_ROW_S, MAX_KAPPA_S
 
 
 def paper_double_sum(s: int, b: Fraction, d: int) -> Fraction:
-    """kappa(s, b, d) = 2^-s sum_{h: s-2h+b>0} sum_q (-1)^q C(d,q) C(s-d,h-q) (PAPER.md 4)."""
+    """kappa(s, b, d) = 2^-s sum_{h: s-2h+b>0} sum_q (-1)^q C(d,q) C(s-d,h-q)
+    (docs/theory.md eq. (4.3))."""
     total = 0
     for h in range(s + 1):
         if s - 2 * h + b > 0:

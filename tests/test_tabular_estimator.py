@@ -38,7 +38,7 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-# --- init law (verify/model.py's law, PAPER.md section 5) ------------------------------------
+# --- init law (verify/model.py's law, docs/theory.md §5) ------------------------------------
 
 def test_sparse_init_supports_are_uniform_s_subsets_and_values_uniform():
     n, width, s = 10, 3000, 2

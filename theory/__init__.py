@@ -1,6 +1,6 @@
 """Exact and symbolic theory of the Pareto frontiers of sparse-parity learning.
 
-Predicted frontiers, no randomness (DESIGN.md, ``theory/``):
+Predicted frontiers, no randomness (docs/design.md, ``theory/``):
 
 * :mod:`theory.sq_bound` -- the SQ lower bound of Proposition 3 over (params, steps,
   samples, luck);

@@ -1,4 +1,4 @@
-r"""Exact Fourier gaps of sparse ReLU neurons at initialisation (PAPER.md section 4, derived).
+r"""Exact Fourier gaps of sparse ReLU neurons at initialisation (docs/theory.md §4, derived).
 
 A neuron a * relu(w.x + b) with support U (|U| = s), weights w_j = +-1 on U and zero elsewhere,
 bias b. Under the correlation loss (equal to the hinge loss while |output| < 1) the population
@@ -102,7 +102,7 @@ def _krawtchouk(t: int, e: int, N: int) -> int:
 def kappa_exact(s, bias, d) -> Fraction:
     r"""Exact degree-d Fourier coefficient kappa(s, b, d) of z -> 1[sum(z) + b > 0].
 
-    The double sum of PAPER.md section 4 (module docstring) telescopes (derived here): the
+    The double sum of docs/theory.md §4 (module docstring) telescopes (derived here): the
     partial sums of Krawtchouk polynomials are Krawtchouk polynomials,
     :math:`\sum_{h \le t} K_h(d; s) = K_t(d - 1; s - 1)` for d >= 1 (divide the generating
     function :math:`(1-x)^d (1+x)^{s-d}` by :math:`1 - x`), so with H the threshold count
@@ -219,7 +219,7 @@ def _check_skj(s, k, overlap):
 def neuron_gradient_by_class(s, k, bias, overlap=None, output_weight=1):
     """Population-gradient magnitude of a +-1 s-sparse ReLU neuron, per coordinate class.
 
-    See the table in the module docstring (derived here from PAPER.md section 4). Classes that
+    See the table in the module docstring (derived here from docs/theory.md §4). Classes that
     cannot occur for this overlap (e.g. ``in_S_in_U`` when overlap = 0) are omitted.
 
     Parameters
@@ -321,7 +321,7 @@ def _check_index_set(name, values, n):
 
 
 def fourier_gap(s, k, bias, overlap=None, output_weight=1) -> Fraction:
-    """Fourier gap: smallest |gradient| on S minus largest |gradient| off S (PAPER.md sec. 4).
+    """Fourier gap: smallest |gradient| on S minus largest |gradient| off S (docs/theory.md §4).
 
     For the lucky over-sparse neuron (overlap = k) this is
     ``|kappa(s, b, k-1)| - |kappa(s, b, k+1)|`` (the second term absent when s = k). A gap
@@ -367,7 +367,7 @@ def hoeffding_sample_size(gap, n, delta) -> int:
     r"""Samples that separate S by its gradient with probability >= 1 - delta.
 
     Each empirical gradient coordinate is a mean of m terms in [-1, 1]; Hoeffding plus a
-    union bound over the n coordinates gives (PAPER.md section 4)
+    union bound over the n coordinates gives (docs/theory.md §4)
 
     .. math:: m = \Bigl\lceil \frac{8 \ln(2n/\delta)}{\mathrm{gap}^2} \Bigr\rceil .
 

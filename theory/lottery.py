@@ -1,4 +1,4 @@
-r"""Lottery-ticket probabilities of s-sparse initialisation (PAPER.md section 3).
+r"""Lottery-ticket probabilities of s-sparse initialisation (docs/theory.md §3).
 
 A hidden neuron's support U is a uniform s-subset of [n]; the target S is a fixed k-subset.
 The overlap |U n S| is hypergeometric, and a neuron is *lucky* when its overlap is as large as

@@ -9,7 +9,7 @@ Read as a frontier: the largest success probability the bound allows is
 
 .. math:: \delta^*(n, k, r, T, \tau) = \min\Bigl(1,\; \frac{2\,r\,T}{\tau^2 \binom{n}{k}}\Bigr),
 
-and a sample of m examples gives gradient precision tau = 1/sqrt(m) (PAPER.md section 2), so
+and a sample of m examples gives gradient precision tau = 1/sqrt(m) (docs/theory.md §2), so
 the "cost" r T m / delta must exceed C(n, k)/2. All functions here broadcast over numpy arrays
 and work in log-space, so C(1e6, 500) neither overflows nor turns into a silent inf.
 """

@@ -37,7 +37,7 @@ def overlap_sum_law(n: int, k: int, s: int, count: int) -> np.ndarray:
     .. math:: P(T = t) = (p^{*K})(t), \qquad p(j) = \binom{k}{j}\binom{n-k}{s-j} / \binom{n}{s}
 
     the K-fold convolution of the hypergeometric overlap law (:func:`theory.lottery.overlap_pmf`,
-    PAPER.md Sec. 3); entry t is P(T = t), t = 0 .. K min(s, k).
+    docs/theory.md §3); entry t is P(T = t), t = 0 .. K min(s, k).
 
     Examples
     --------

@@ -3,7 +3,7 @@
 A sweep writes each :class:`~verify.config.RunResult` in its own committed transaction the
 moment the run finishes, keyed by :meth:`RunConfig.key` (a digest of every config field and the
 seed) with ``INSERT OR IGNORE``. So a sweep killed at any point loses no finished run, and a
-resumed sweep neither repeats nor duplicates one (DESIGN.md, ``verify/``).
+resumed sweep neither repeats nor duplicates one (docs/design.md, ``verify/``).
 
 Schema (version 1)
 ------------------

@@ -1,4 +1,4 @@
-r"""Sparse-parity data, deterministic per run seed (PAPER.md Sec. 1 and 5).
+r"""Sparse-parity data, deterministic per run seed (docs/theory.md §1 and §5).
 
 The task: a hidden set :math:`S \subset \{0, \dots, n-1\}` of :math:`k` coordinates, drawn
 uniformly; inputs :math:`x` uniform on :math:`\{-1, +1\}^n`; label

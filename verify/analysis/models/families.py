@@ -32,7 +32,7 @@ are centred at the geometric means of the fitting data (``constants`` ``n_ref``,
   :math:`c_i \pi(m, n)` -- ``c_i`` absorbs what luck beyond the support needs (signs, bias,
   the partial-progress step for s < k) and may exceed 1 where unlucky neurons also help;
   :math:`\pi` is the chance the m-sample gradient resolves the neuron's Fourier gap, a
-  logistic in ln m located at :math:`m_0(n) = e^{a_i} (n/n_{\rm ref})^{b_i}` (PAPER §4 puts
+  logistic in ln m located at :math:`m_0(n) = e^{a_i} (n/n_{\rm ref})^{b_i}` (docs/theory.md §4 puts
   :math:`m_0 \propto \ln n / \mathrm{gap}^2`, the gap shrinking with n); (3) one working
   neuron suffices. By Poisson thinning the working neurons are Poisson with mean
   :math:`c_i r p_{\rm lucky} \pi`, and P is the chance of at least one. Consequences the
@@ -42,7 +42,7 @@ are centred at the geometric means of the fitting data (``constants`` ``n_ref``,
   width exponent to the steepness in m; the n-dependence of the needed width is fixed by
   :math:`p_{\rm lucky} \approx s^{\underline k}/n^{\underline k}` rather than fitted.
 
-* ``sq`` (baseline, 2 parameters): the shape of the SQ bound (PAPER §2, Prop. 3) read as a
+* ``sq`` (baseline, 2 parameters): the shape of the SQ bound (docs/theory.md §2, Prop. 3) read as a
   frontier, :math:`m^* = c \binom{n}{k} / (r_{\rm par} T)` with :math:`r_{\rm par}` the
   parameter count (:func:`theory.sq_bound.two_layer_param_count`, w(n + 2) + 1) and T the
   step budget, with a logistic in ln m around it: :math:`\operatorname{logit} P =

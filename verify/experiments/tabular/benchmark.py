@@ -1,6 +1,6 @@
 r"""The tabular benchmark: MLP variants against a tuned random forest, by training fraction.
 
-For every dataset, trial and training fraction (PAPER.md, "Tabular proxy"; the paper's Fig. 3)
+For every dataset, trial and training fraction (docs/theory.md §5.10; the paper's Fig. 3)
 one stratified test split is drawn per (dataset, trial), the training set is the fraction's
 nested stratified subsample of the rest (:mod:`verify.tabular.datasets`), and every model is
 fit on it and scored on the test split. Each result is one row of the table ``tabular_runs``

@@ -1,6 +1,6 @@
 r"""Datasets of the tabular proxy and their stratified train / test / fraction splits.
 
-Three sources (PAPER.md, "Tabular proxy"):
+Three sources (docs/theory.md §5.10):
 
 * ``sklearn``: classification datasets that ship inside scikit-learn (always offline):
   ``iris``, ``wine``, ``breast_cancer``, ``digits``;

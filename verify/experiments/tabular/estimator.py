@@ -1,6 +1,6 @@
 r"""A scikit-learn compatible ReLU MLP classifier with dense or s-sparse first-layer init.
 
-The tabular proxy of the paper (PAPER.md, "Tabular proxy"; Sec. 5 of Edelman et al. 2023):
+The tabular proxy of the paper (docs/theory.md §5.10; Sec. 5 of Edelman et al. 2023):
 wide MLPs whose first layer starts *sparse* -- every first-layer neuron connected to s random
 input features -- against random forests on small training sets.
 
@@ -110,7 +110,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     r"""ReLU MLP classifier (torch) with dense or s-sparse first-layer initialisation.
 
     See the module docstring for the model, the init law and the training loop
-    (source: PAPER.md "Tabular proxy" and Sec. 5; the value scale of the sparse init is our
+    (source: docs/theory.md §5.10 and Sec. 5; the value scale of the sparse init is our
     choice, as in :mod:`verify.model`).
 
     Parameters

@@ -1,6 +1,6 @@
 """The random-forest baseline of the tabular proxy, with a small documented tuning grid.
 
-The paper compares its MLPs with *tuned* random forests (PAPER.md, "Tabular proxy"). Ours:
+The paper compares its MLPs with *tuned* random forests (docs/theory.md §5.10). Ours:
 :class:`sklearn.ensemble.RandomForestClassifier` with ``n_estimators`` trees (default 100), one
 forest per point of :data:`FOREST_GRID`, keeping the one of best *out-of-bag* accuracy
 (Breiman 2001: each tree is scored on the rows its bootstrap sample left out, an honest
