@@ -86,6 +86,10 @@ def _analysis(args):
 
     check_out_dir(args.out, create=False)  # before any work; created when writing
     results = load_results(args.store)
+    if getattr(args, "kind", "all") in ("lottery", "all"):  # its Monte Carlo, before analysis
+        from .work_estimates import check_lottery_figure
+
+        check_lottery_figure(results, args.lottery_trials)
     expected = None
     if args.config:
         from parity_frontiers.verify.experiments.grid import grid_from_toml

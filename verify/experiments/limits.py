@@ -131,17 +131,18 @@ def last_estimate() -> dict:
 
 
 def check_memory_fits(estimate_bytes: int, cap_bytes: int | None, what: str,
-                      device="cpu", available: int | None = -1) -> None:
+                      device="cpu", available: int | None = -1,
+                      cap_name: str = "the memory cap (--memory-cap)") -> None:
     """Refuse (ValueError) an estimate above the cap or above the memory available now.
 
     ``available`` defaults to :func:`available_memory_bytes` of ``device`` (pass None to skip
     that half, e.g. when the work runs on another machine). The message names the estimate and
-    whichever limit it exceeds, with its number.
+    whichever limit it exceeds, with its number (``cap_name`` says which cap it is).
     """
     note_estimate(estimate_bytes, what, device)
     if cap_bytes is not None and estimate_bytes > cap_bytes:
-        raise ValueError(f"{what} needs an estimated {format_bytes(estimate_bytes)}, over the "
-                         f"memory cap of {format_bytes(cap_bytes)} (--memory-cap)")
+        raise ValueError(f"{what} needs an estimated {format_bytes(estimate_bytes)}, over "
+                         f"{cap_name} of {format_bytes(cap_bytes)}")
     if available == -1:
         available = available_memory_bytes(device)
     if available is not None and estimate_bytes > available:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import time
@@ -51,7 +52,7 @@ from parity_frontiers.verify.experiments.tabular.datasets import (
 )
 
 __all__ = ["ModelSpec", "parse_model", "TabularStore", "TABLE", "run_benchmark", "summarize",
-           "DEFAULT_MLP_SETTINGS", "DEFAULT_MODELS"]
+           "DEFAULT_MLP_SETTINGS", "DEFAULT_MODELS", "estimate_mlp_bytes", "check_mlp_memory"]
 
 #: Table of tabular results inside a results store.
 TABLE = "tabular_runs"
@@ -137,7 +138,7 @@ def parse_model(text: str, mlp_settings: dict | None = None, forest_trees: int =
         raise ValueError(bad)
     try:
         hidden = tuple(int(float(w)) for w in parts[1].lower().split("x"))
-    except ValueError:
+    except (ValueError, OverflowError):  # "mlp:abc", "mlp:1e400", "mlp:nan"
         raise ValueError(bad) from None
     if not hidden or any(w < 1 for w in hidden):
         raise ValueError(bad)
@@ -371,6 +372,9 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
             raise ValueError(f"dataset {name}: {exc}") from None
         for f in fractions:
             train_counts(pool, f, min_per_class, dataset=name, class_labels=labels)
+        for spec in specs:  # memory of the largest fit, refused before anything is trained
+            if spec.kind == "mlp":
+                check_mlp_memory(spec, data, device)
 
     tasks = []
     for name in names:
@@ -412,6 +416,55 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
     keys = {t[0] for t in tasks}
     return {"trained": trained, "skipped": len(tasks) - len(todo), "tasks": len(tasks),
             "summary": summarize([r for r in rows if r["key"] in keys and r["model"] in labels])}
+
+
+def estimate_mlp_bytes(hidden: Sequence[int], n_features: int, n_classes: int, n_rows: int,
+                       batch_size: int = 128, validation_fraction: float = 0.1) -> int:
+    """Estimated peak memory (bytes) of fitting and scoring one MLP of the benchmark.
+
+    With P parameters: float32 weights, gradients, two Adam moments, the best-epoch copy and
+    the initial weights kept for rewinding (24 P), the float64 copy used to predict (8 P) and
+    its float32 arrays (8 P); the standardised data (float64 and float32 copies, 12 bytes per
+    value) and the validation forward pass (its rows through the widest layer, twice), a
+    minibatch's activations and gradients (3 x 4 bytes per unit), the prediction chunks (2 x
+    64 MiB); plus 15% and 16 MiB of slack, as the trainer's estimate
+    (:func:`verify.training.trainer.estimate_ensemble_bytes`).
+    """
+    widths = [int(n_features), *(int(h) for h in hidden), int(n_classes)]
+    params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=False))
+    widest = max(widths)
+    validation = math.ceil(validation_fraction * n_rows)
+    total = (40 * params + 12 * n_rows * n_features + 2 * 4 * validation * widest
+             + 12 * min(batch_size, n_rows) * sum(widths) + 2 * 64 * 2**20)
+    return int(1.15 * total) + 16 * 2**20
+
+
+def check_mlp_memory(spec: ModelSpec, data, device: str = "auto") -> None:
+    """Refuse (ValueError, naming both numbers) an MLP whose fit needs more memory than the
+    device's default cap or than is available now (:mod:`verify.experiments.limits`)."""
+    from parity_frontiers.verify.experiments.limits import check_memory_fits
+
+    kind = "cpu"
+    if device in ("cuda", "auto"):
+        import sys
+
+        torch = sys.modules.get("torch")
+        if device == "cuda" or (torch is not None and torch.cuda.is_available()):
+            kind = "cuda"
+    if kind == "cpu":
+        from parity_frontiers.verify.training.device import DEFAULT_CPU_MEMORY_CAP_BYTES as cap
+    else:
+        from parity_frontiers.verify.training.device import default_memory_cap
+
+        cap = default_memory_cap(kind)
+    settings = {**DEFAULT_MLP_SETTINGS, **spec.settings}
+    labels = len(np.unique(data.y))
+    estimate = estimate_mlp_bytes(spec.hidden, data.X.shape[1], labels, len(data.y),
+                                  int(settings["batch_size"]),
+                                  float(settings["validation_fraction"] or 0.0))
+    check_memory_fits(estimate, cap, f"fitting {spec.label} on {data.name} "
+                                     f"({len(data.y)} rows, {data.X.shape[1]} features)", kind,
+                      cap_name=f"the default cap of one fit on the {kind.upper()}")
 
 
 def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
