@@ -39,8 +39,9 @@ from torch import nn
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.training import trainer as vtrainer
 from parity_frontiers.verify.training.data import make_run_data, unpack_pm1
+from parity_frontiers.verify.training.memory import estimate_ensemble_bytes
 from parity_frontiers.verify.training.model import init_params, stack_params, to_sequential
-from parity_frontiers.verify.training.trainer import estimate_ensemble_bytes, train_ensemble
+from parity_frontiers.verify.training.trainer import train_ensemble
 
 
 def _maxrss_mib() -> float:

@@ -41,13 +41,14 @@ from parity_frontiers.verify.experiments.pruning import (
 )
 from parity_frontiers.verify.training import trainer as vtrainer
 from parity_frontiers.verify.training.data import BatchStream, hidden_set, make_run_data, unpack_pm1
+from parity_frontiers.verify.training.memory import eval_steps
 from parity_frontiers.verify.training.model import (
     init_params,
     init_supports,
     stack_params,
     to_sequential,
 )
-from parity_frontiers.verify.training.trainer import eval_steps, train_ensemble
+from parity_frontiers.verify.training.trainer import train_ensemble
 
 SMALL = dict(n=12, k=3, width=32, keep=4, sgd_seeds=3, max_steps=2000, retrain_steps=400,
              eval_every=50, test_size=1000)

@@ -1,4 +1,5 @@
-"""The results store: round trip, no duplicates, WAL, crash safety, and foreign files untouched."""
+"""The results store: round trip, no duplicates, WAL, crash safety, foreign files untouched, and
+stores of schema 1 read unchanged and upgraded only by a write."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import pytest
+
 from parity_frontiers.verify.config import RunConfig, RunResult
 from parity_frontiers.verify.experiments.export import export, export_format, load_dataframe
 from parity_frontiers.verify.experiments.store import (
@@ -22,6 +24,7 @@ from parity_frontiers.verify.experiments.store import (
     SCHEMA_VERSION,
     ResultsStore,
 )
+from parity_frontiers.verify.experiments.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -527,3 +530,133 @@ def test_export_output_paths_refused(filled_store, tmp_path):
         export(path, "", "csv")
     with pytest.raises(ValueError, match="store path is empty"):
         export("", tmp_path / "x.csv")
+
+
+# --- schema 2: the activation column, and stores of schema 1 ------------------------------------
+
+V1_REFERENCE = ROOT / "figures" / "reference" / "cpu" / "runs.db"  # written by schema 1
+
+
+def _v1_copy(tmp_path) -> Path:
+    path = tmp_path / "v1.db"
+    path.write_bytes(V1_REFERENCE.read_bytes())
+    return path
+
+
+def _meta(path: Path) -> dict:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return dict(con.execute("SELECT key, value FROM meta"))
+    finally:
+        con.close()
+
+
+def test_schema_2_round_trips_activation_and_sparse_gaussian(tmp_path):
+    path = tmp_path / "runs.db"
+    results = [make_result(0), make_result(1, activation="abs"),
+               make_result(2, init="sparse-gaussian", s=2, activation="abs")]
+    with ResultsStore(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert [store.add(r) for r in results] == [True, True, True]
+    with ResultsStore(path, readonly=True) as store:
+        assert store.results() == results
+        assert store.count(activation="abs") == 2 and store.count(activation="relu") == 1
+        row = store.rows(init="sparse-gaussian")[0]
+        assert (row["activation"], row["s"]) == ("abs", 2)
+        assert store.results(activation=["relu"]) == results[:1]
+    assert _meta(path)["schema_version"] == "2"
+
+
+def test_a_schema_1_store_is_read_as_relu_without_a_byte_changing(tmp_path):
+    path = _v1_copy(tmp_path)
+    before = sha256(path)
+    assert _meta(path)["schema_version"] == "1"
+    with ResultsStore(path, readonly=True) as store:
+        assert store.schema_version == 1
+        total = store.count()
+        assert total == 2560 and store.count(activation="relu") == total
+        assert store.count(activation="abs") == 0 and store.count(activation=["abs"]) == 0
+        assert store.count(activation=["abs", "relu"], init="sparse") == store.count(init="sparse")
+        assert {row["activation"] for row in store.rows()} == {"relu"}
+        results = store.results(activation="relu")
+        assert len(results) == total and {r.config.activation for r in results} == {"relu"}
+        # its keys are still its configs' keys: a sweep over the same grid skips every run
+        assert store.completed_keys() == {r.config.key() for r in results}
+    out = tmp_path / "v1.csv"
+    assert export(path, out) == total
+    with open(out, newline="") as handle:
+        read = list(csv.DictReader(handle))
+    assert list(read[0]) == list(COLUMNS) and {r["activation"] for r in read} == {"relu"}
+    assert sha256(path) == before
+    wal = Path(f"{path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_the_committed_reference_stores_stay_byte_identical_when_reported_on():
+    from parity_frontiers.figures.report import load_results
+
+    stores = [V1_REFERENCE, *sorted((ROOT / "figures" / "reference" / "frontier_search")
+                                    .rglob("*.db"))]
+    before = {p: sha256(p) for p in stores}
+    for path in stores:
+        results = load_results(path)  # what `report` and `plot` read, read-only
+        assert results and {r.config.activation for r in results} == {"relu"}
+    assert {p: sha256(p) for p in stores} == before
+
+
+def test_resuming_a_finished_sweep_leaves_a_schema_1_store_untouched(tmp_path):
+    path = _v1_copy(tmp_path)
+    before = sha256(path)
+    with ResultsStore(path) as store:  # opened for writing, as a sweep does
+        configs = [r.config for r in store.results()]
+        summary = run_sweep(configs, store, device="cpu", progress=False)
+        assert (summary.total, summary.skipped, summary.trained) == (2560, 2560, 0)
+        store.check()
+    assert sha256(path) == before and _meta(path)["schema_version"] == "1"
+
+
+def test_the_first_write_upgrades_a_schema_1_store_in_place(tmp_path):
+    path = _v1_copy(tmp_path)
+    with ResultsStore(path, readonly=True) as store:
+        old = store.results()
+    first, second = ResultsStore(path), ResultsStore(path)  # e.g. two sweeps at once
+    try:
+        assert first.schema_version == second.schema_version == 1
+        assert first.add(make_result(0, activation="abs"))
+        assert first.schema_version == 2
+        meta = _meta(path)
+        assert (meta["schema_version"], meta["upgraded_from"]) == ("2", "1")
+        assert meta["upgraded_at"] and meta["upgraded_by"].startswith("parity-frontiers")
+        # the other connection still thinks schema 1: it sees the new column and row, and its
+        # own upgrade finds the work done
+        assert second.count(activation="abs") == 1
+        assert second.add(make_result(1, init="sparse-gaussian", s=2))
+        assert second.schema_version == 2
+    finally:
+        first.close()
+        second.close()
+    with ResultsStore(path, readonly=True) as store:
+        assert store.schema_version == 2
+        assert store.results(keys=[r.config.key() for r in old]) == old
+        assert store.count(activation="relu") == len(old) + 1
+        assert [r.config.activation for r in store.results(activation="abs")] == ["abs"]
+    con = sqlite3.connect(path)
+    try:
+        columns = {row[1]: row for row in con.execute("PRAGMA table_info(runs)")}
+    finally:
+        con.close()
+    assert columns["activation"][3] == 1 and columns["activation"][4] == "'relu'"  # NOT NULL
+
+
+def test_a_store_lacking_columns_of_its_schema_is_refused_untouched(tmp_path):
+    path = tmp_path / "runs.db"
+    ResultsStore(path).close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE runs DROP COLUMN activation")  # schema 2 says it must be there
+    con.commit()
+    con.close()
+    before = sha256(path)
+    for readonly in (True, False):
+        with pytest.raises(ValueError, match="schema 2 that lacks the columns activation"):
+            ResultsStore(path, readonly=readonly)
+    assert sha256(path) == before

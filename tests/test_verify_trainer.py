@@ -1,17 +1,25 @@
-"""verify.data, verify.model and verify.trainer: learning, exactness against a plain PyTorch loop,
-independence of ensemble companions, divergence isolation, determinism, init law, bad input."""
+"""verify.training (data, model, memory, step, evaluation, ensemble, trainer): learning, exactness
+against a plain PyTorch loop, independence of ensemble companions, divergence isolation,
+determinism, init law, memory plan, bad input."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.training import data as vdata
+from parity_frontiers.verify.training import device as vdevice
+from parity_frontiers.verify.training import ensemble as vensemble
+from parity_frontiers.verify.training import evaluation as vevaluation
+from parity_frontiers.verify.training import memory as vmemory
 from parity_frontiers.verify.training import model as vmodel
 from parity_frontiers.verify.training import trainer as vtrainer
 from parity_frontiers.verify.training.data import (
@@ -21,6 +29,11 @@ from parity_frontiers.verify.training.data import (
     pack_pm1,
     unpack_pm1,
 )
+from parity_frontiers.verify.training.memory import (
+    estimate_ensemble_bytes,
+    eval_steps,
+    max_ensemble_size,
+)
 from parity_frontiers.verify.training.model import (
     ensemble_forward,
     init_params,
@@ -28,12 +41,8 @@ from parity_frontiers.verify.training.model import (
     stack_params,
     to_sequential,
 )
-from parity_frontiers.verify.training.trainer import (
-    estimate_ensemble_bytes,
-    eval_steps,
-    max_ensemble_size,
-    train_ensemble,
-)
+from parity_frontiers.verify.training.registry import get_activation
+from parity_frontiers.verify.training.trainer import train_ensemble
 
 CORE_FIELDS = ("success", "steps_to_success", "test_error", "train_error", "end_reason",
                "steps_run")
@@ -54,7 +63,8 @@ def seeds_of(base: RunConfig, seeds):
 # (1) It learns.
 
 
-@pytest.mark.parametrize("init", [{}, {"init": "sparse", "s": 2}])
+@pytest.mark.parametrize("init", [{}, {"init": "sparse", "s": 2},
+                                  {"init": "sparse-gaussian", "s": 2, "activation": "abs"}])
 def test_small_parity_is_learned_by_every_seed(init):
     base = RunConfig(n=20, k=3, width=256, samples=None, max_steps=3000, eval_every=100,
                      test_size=2000, **init)
@@ -105,7 +115,7 @@ def _reference_run(config: RunConfig, steps: int) -> torch.nn.Sequential:
     """One run trained alone by nn.Sequential + torch.optim.SGD on the run's own batches."""
     data = make_run_data(config)
     init = stack_params([init_params(config)])
-    model = to_sequential(init, 0)
+    model = to_sequential(init, 0, config.activation)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     stream = BatchStream(config)
     s = torch.from_numpy(data.parity_set)
@@ -134,14 +144,14 @@ def _reference_run(config: RunConfig, steps: int) -> torch.nn.Sequential:
 def _ensemble_params_after(configs, steps, monkeypatch):
     """Train for exactly ``steps`` steps (early stop off) and capture the final parameters."""
     captured = {}
-    original = vtrainer._Ensemble.remove
+    original = vtrainer.Ensemble.remove
 
     def spy(self, local):
         captured["params"] = [p.clone() for p in self.params()]
         captured["active"] = list(self.active)
         original(self, local)
 
-    monkeypatch.setattr(vtrainer._Ensemble, "remove", spy)
+    monkeypatch.setattr(vtrainer.Ensemble, "remove", spy)
     configs = [dataclasses.replace(c, max_steps=steps) for c in configs]
     train_ensemble(configs, device="cpu", early_stop=False)
     assert captured["active"] == list(range(len(configs)))
@@ -152,6 +162,8 @@ def _ensemble_params_after(configs, steps, monkeypatch):
     dict(samples=300, loss="hinge"),
     dict(samples=None, loss="square", depth=2),
     dict(samples=50, loss="logistic", init="sparse", s=2, n=13),
+    dict(samples=300, loss="hinge", activation="abs"),
+    dict(samples=None, loss="logistic", depth=2, activation="abs", init="sparse-gaussian", s=3),
 ])
 def test_matches_per_run_pytorch_loop(monkeypatch, kwargs):
     base = RunConfig(**{"n": 16, "k": 3, "width": 64, "eval_every": 20, "test_size": 100,
@@ -172,20 +184,28 @@ def test_matches_per_run_pytorch_loop(monkeypatch, kwargs):
 
 def test_trainer_state_holds_the_model_init():
     configs = seeds_of(RunConfig(n=9, k=2, width=5, depth=3), [0, 4])
-    state = vtrainer._init_state(configs, torch.device("cpu"))
+    state = vtrainer.init_state(configs, torch.device("cpu"))
     expected = stack_params([init_params(c) for c in configs])
-    for got, want in zip(vtrainer._from_state(state), expected, strict=True):
+    for got, want in zip(vtrainer.from_state(state), expected, strict=True):
         assert torch.equal(got, want)
 
 
-def test_ensemble_forward_matches_sequential():
+@pytest.mark.parametrize("activation", ["relu", "abs"])
+def test_ensemble_forward_matches_sequential(activation):
     cfg = RunConfig(n=11, k=2, width=9, depth=3, seed=3)
     params = stack_params([init_params(dataclasses.replace(cfg, seed=s)) for s in range(3)])
     x = torch.from_numpy(np.random.default_rng(0).choice([-1.0, 1.0], size=(3, 7, 11))).float()
-    f = ensemble_forward(params, x)
+    f = ensemble_forward(params, x, activation)
     for i in range(3):
-        torch.testing.assert_close(f[i], to_sequential(params, i)(x[i])[:, 0])
+        torch.testing.assert_close(f[i], to_sequential(params, i, activation)(x[i])[:, 0])
     assert sum(p.numel() for p in to_sequential(params, 0).parameters()) == param_count(cfg)
+    # the trainer's own forward (its state layout, reused buffers) computes the same outputs
+    state = vtrainer.init_state([dataclasses.replace(cfg, seed=s, activation=activation)
+                                  for s in range(3)], torch.device("cpu"))
+    inputs = torch.cat([x, torch.ones((3, 7, 1))], 2)  # the bias column of the trainer's layout
+    bufs = vevaluation.Buffers(torch.device("cpu"))
+    torch.testing.assert_close(
+        vevaluation.forward_into(state, inputs, bufs, get_activation(activation)), f)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +231,7 @@ def test_nan_in_one_run_does_not_touch_the_others(monkeypatch):
                      test_size=1000)
     clean = train_ensemble(seeds_of(base, [0, 1, 2]), device="cpu")
 
-    original = vtrainer._init_run_params
+    original = vensemble._init_run_params
 
     def poisoned(config):
         params = original(config)
@@ -219,7 +239,7 @@ def test_nan_in_one_run_does_not_touch_the_others(monkeypatch):
             params[0][3, 5] = np.nan
         return params
 
-    monkeypatch.setattr(vtrainer, "_init_run_params", poisoned)
+    monkeypatch.setattr(vensemble, "_init_run_params", poisoned)
     results = train_ensemble(seeds_of(base, [0, 1, 2]), device="cpu")
     bad = results[1]
     assert bad.end_reason == "diverged" and not bad.success and bad.steps_to_success is None
@@ -382,7 +402,7 @@ def test_memory_cap_is_enforced_before_allocating(monkeypatch):
     def no_allocation(*args, **kwargs):
         raise AssertionError("allocated before checking the cap")
 
-    monkeypatch.setattr(vtrainer, "_Ensemble", no_allocation)
+    monkeypatch.setattr(vtrainer, "Ensemble", no_allocation)
     with pytest.raises(ValueError, match=f"{estimate} bytes.*cap"):
         train_ensemble(seeds_of(cfg, range(64)), device="cpu", memory_cap_bytes=2**30)
 
@@ -397,7 +417,7 @@ def test_max_ensemble_size_is_the_largest_under_the_cap():
     # The default cap is the device's: 4 GiB on the CPU, a fraction of the GPU's memory on
     # CUDA (the default device "auto" is CUDA where there is one; seen on an H200).
     assert max_ensemble_size(cfg, device="cpu") == max_ensemble_size(
-        cfg, vtrainer.DEFAULT_CPU_MEMORY_CAP_BYTES, device="cpu")
+        cfg, vdevice.DEFAULT_CPU_MEMORY_CAP_BYTES, device="cpu")
     with pytest.raises(ValueError, match="ensemble_size"):
         estimate_ensemble_bytes(cfg, 0)
 
@@ -427,8 +447,8 @@ def test_helpers_reject_bad_packing():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_default_cap_on_cuda_is_the_gpu_fraction():
     cfg = RunConfig(n=100, k=3, width=1000, samples=10_000)
-    cap = vtrainer.default_memory_cap("cuda")
-    assert cap == int(vtrainer.DEFAULT_CUDA_MEMORY_FRACTION
+    cap = vdevice.default_memory_cap("cuda")
+    assert cap == int(vdevice.DEFAULT_CUDA_MEMORY_FRACTION
                       * torch.cuda.get_device_properties(0).total_memory)
     assert max_ensemble_size(cfg, device="cuda") == max_ensemble_size(cfg, cap, device="cuda")
 
@@ -444,7 +464,7 @@ def test_cuda_matches_cpu(samples):
     # agree to float32 rounding of different kernels.
     states = []
     for device in ("cpu", "cuda"):
-        ens = vtrainer._Ensemble(configs, torch.device(device))
+        ens = vtrainer.Ensemble(configs, torch.device(device))
         ens.train_window(20)
         states.append([p.cpu() for p in ens.params()])
     for c, g in zip(*states, strict=True):
@@ -464,24 +484,24 @@ def test_giving_up_on_chance_level_runs_changes_nothing(monkeypatch):
                      test_size=2000)
     configs = seeds_of(base, range(3))
     calls = []
-    original = vtrainer._count_errors
+    original = vensemble.count_errors
 
     def counting(*args, **kwargs):
         wrong, complete = original(*args, **kwargs)
         calls.append(complete)
         return wrong, complete
 
-    monkeypatch.setattr(vtrainer, "_count_errors", counting)
+    monkeypatch.setattr(vensemble, "count_errors", counting)
     # chunks of a few hundred samples, so that the test set is read in several
-    monkeypatch.setattr(vtrainer, "EVAL_CHUNK_BYTES", {"cpu": 2**18, "cuda": 2**18})
+    monkeypatch.setattr(vmemory, "EVAL_CHUNK_BYTES", {"cpu": 2**18, "cuda": 2**18})
     quick = train_ensemble(configs, device="cpu")
     assert False in calls  # some evaluations were cut short
 
-    def full(state, packed, labels, rows, n, chunk, bufs, give_up_above=None,
+    def full(state, packed, labels, rows, n, chunk, bufs, activation, give_up_above=None,
              check_every=None):
-        return original(state, packed, labels, rows, n, chunk, bufs)
+        return original(state, packed, labels, rows, n, chunk, bufs, activation)
 
-    monkeypatch.setattr(vtrainer, "_count_errors", full)
+    monkeypatch.setattr(vensemble, "count_errors", full)
     slow = train_ensemble(configs, device="cpu")
     assert [core(r) for r in quick] == [core(r) for r in slow]
 
@@ -490,15 +510,13 @@ def test_windows_drawn_in_blocks_train_identically(monkeypatch):
     # An evaluation window longer than DRAW_BYTES_PER_RUN is drawn in blocks: the trajectory
     # must not change (the batch stream does not depend on its cut), and an online run's
     # result, train-error sample included, must not depend on its ensemble companions.
-    import parity_frontiers.verify.training.trainer as trainer
-
     offline = RunConfig(n=10, k=2, width=32, samples=300, max_steps=400, eval_every=200,
                         test_size=500)
     online = RunConfig(n=10, k=2, width=32, max_steps=400, eval_every=200, test_size=500)
     whole = [train_ensemble(seeds_of(c, range(3)), device="cpu") for c in (offline, online)]
-    monkeypatch.setattr(trainer, "DRAW_BYTES_PER_RUN", 3000)  # blocks of a few steps
-    assert trainer._draw_steps(offline) < offline.eval_every
-    assert trainer._draw_steps(online) < online.eval_every
+    monkeypatch.setattr(vmemory, "DRAW_BYTES_PER_RUN", 3000)  # blocks of a few steps
+    assert vmemory.draw_steps(offline) < offline.eval_every
+    assert vmemory.draw_steps(online) < online.eval_every
     blocks = [train_ensemble(seeds_of(c, range(3)), device="cpu") for c in (offline, online)]
     for a, b in zip(whole[0], blocks[0], strict=True):
         assert core(a) == core(b)
@@ -508,3 +526,27 @@ def test_windows_drawn_in_blocks_train_identically(monkeypatch):
     alone = train_ensemble(seeds_of(online, [1]), device="cpu")[0]
     assert core(alone) == core(blocks[1][1])
     assert alone.extra["train_error_samples"] == blocks[1][1].extra["train_error_samples"]
+
+
+# ---------------------------------------------------------------------------------------------
+# (9) The memory plan: torch-free, and it counts what the activation keeps.
+
+
+def test_memory_plan_does_not_import_torch():
+    code = ("import sys\n"
+            "from parity_frontiers.verify.config import RunConfig\n"
+            "from parity_frontiers.verify.training.memory import max_ensemble_size\n"
+            "size = max_ensemble_size(RunConfig(n=50, k=3, width=1000, samples=10_000), "
+            "device='cpu')\n"
+            "print(size > 0, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_memory_estimate_counts_pre_activations():
+    relu = RunConfig(n=50, k=3, width=1000, depth=2, batch_size=64)
+    absolute = dataclasses.replace(relu, activation="abs")
+    extra = estimate_ensemble_bytes(absolute, 8, "cpu") - estimate_ensemble_bytes(relu, 8, "cpu")
+    # one more float32 [E, B, r] buffer per hidden layer (plus the 15% slack)
+    assert abs(extra - 1.15 * 4 * 8 * 64 * 2 * 1000) <= 1

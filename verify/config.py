@@ -1,10 +1,19 @@
 """One training run's full configuration and its outcome.
 
 A :class:`RunConfig` names everything that determines a run (problem, model, optimiser, budget
-and seed), so its :meth:`RunConfig.key` -- a SHA-256 of the canonical JSON of every field --
+and seed), so its :meth:`RunConfig.key` -- a SHA-256 of the canonical JSON of its fields --
 identifies the run in the results store: the same config and seed is the same row, and a resumed
 sweep skips it. :meth:`RunConfig.shape_key` drops the fields that may differ inside one
 ensemble (the seed), so runs that share it can be trained together as stacked parameters.
+
+Key stability: a field added after the store's first schema (:data:`KEY_OPTIONAL_DEFAULTS`:
+``activation``) enters the hashed JSON only when it differs from the value every earlier run
+had, so the key of every config that could be written before the field existed is unchanged
+(tests pin keys computed before it was added).
+
+The values of ``init``, ``activation`` and ``loss`` are the names of
+:mod:`~parity_frontiers.verify.training.registry` (torch-free to import): ``INITS``,
+``ACTIVATIONS`` and ``LOSSES`` below are its names when this module was imported.
 """
 
 from __future__ import annotations
@@ -17,13 +26,29 @@ from dataclasses import asdict, dataclass, field, fields
 from numbers import Real
 
 import numpy as np
+
 from parity_frontiers.theory.checks import check_int, check_subset_size
+from parity_frontiers.verify.training.registry import (
+    ACTIVATION_REGISTRY,
+    DEFAULT_ACTIVATION,
+    INIT_REGISTRY,
+    LOSS_REGISTRY,
+    get_activation,
+    get_init,
+    get_loss,
+)
 
-__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "LOSSES", "group_by_shape",
-           "unique_configs"]
+__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "ACTIVATIONS", "LOSSES",
+           "SPARSE_INITS", "KEY_OPTIONAL_DEFAULTS", "group_by_shape", "unique_configs"]
 
-INITS = ("dense", "sparse")
-LOSSES = ("hinge", "square", "logistic")
+#: Registered names (snapshots at import; validation reads the registries themselves).
+INITS = tuple(INIT_REGISTRY)
+SPARSE_INITS = tuple(name for name, law in INIT_REGISTRY.items() if law.sparse)
+ACTIVATIONS = tuple(ACTIVATION_REGISTRY)
+LOSSES = tuple(LOSS_REGISTRY)
+#: Fields added after the first store schema, with the value every earlier run had: they are
+#: hashed into :meth:`RunConfig.key` only when they differ from it (module docstring).
+KEY_OPTIONAL_DEFAULTS = {"activation": DEFAULT_ACTIVATION}
 END_REASONS = ("success", "max_steps", "diverged")
 
 #: Seeds are stored as SQLite INTEGERs (signed 64-bit).
@@ -46,10 +71,11 @@ class RunConfig:
         Hidden width r of each hidden layer.
     samples : int or None
         Training-set size m (offline), or None for online (fresh samples every step).
-    init : {"dense", "sparse"}
-        PyTorch default init, or s-sparse init of the first layer.
+    init : {"dense", "sparse", "sparse-gaussian"}
+        First-layer init law (:data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY`):
+        PyTorch's default, or an s-sparse one (uniform or Gaussian values on the support).
     s : int or None
-        Support size of sparse init (required for, and only for, ``init="sparse"``).
+        Support size of a sparse init (required for, and only for, a sparse ``init``).
     depth : int
         Number of hidden layers (2-layer MLP = depth 1).
     seed : int
@@ -63,6 +89,9 @@ class RunConfig:
         Held-out test set size (1e4 as in the paper).
     success_error : float
         A run succeeds when test error <= this (0.1 as in the paper).
+    activation : {"relu", "abs"}
+        Hidden-layer nonlinearity (:data:`~parity_frontiers.verify.training.registry.
+        ACTIVATION_REGISTRY`); ReLU as in the paper by default.
     """
 
     n: int
@@ -81,6 +110,9 @@ class RunConfig:
     loss: str = "hinge"
     test_size: int = 10_000
     success_error: float = 0.1
+    # Fields added later go last (positional construction keeps its meaning) and into
+    # KEY_OPTIONAL_DEFAULTS (keys of earlier configs keep theirs).
+    activation: str = DEFAULT_ACTIVATION
 
     def __post_init__(self):
         # Normalise types first (numpy ints, int learning rates): equal configs must hash to
@@ -96,15 +128,16 @@ class RunConfig:
         check_subset_size("k", self.k, self.n)
         if self.samples is not None:
             self._set("samples", check_int("samples", self.samples, 1, strict=True))
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
-        if self.init == "sparse":
+        if get_init(self.init).sparse:
             if self.s is None:
-                raise ValueError("sparse init needs s (the support size of each neuron)")
+                raise ValueError(f"{self.init} init needs s (the support size of each neuron)")
             self._set("s", check_int("s", self.s, 1, strict=True))
             check_subset_size("s", self.s, self.n)
         elif self.s is not None:
-            raise ValueError("s is only meaningful with init='sparse'")
+            sparse = " or ".join(f"init={name!r}" for name, law in INIT_REGISTRY.items()
+                                 if law.sparse)
+            raise ValueError(f"s is only meaningful with {sparse}, not init={self.init!r}")
+        get_activation(self.activation)
         for name in ("lr", "weight_decay", "success_error"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
@@ -120,8 +153,7 @@ class RunConfig:
         if self.success_error >= 1:
             raise ValueError(f"success_error must be in [0, 1) (a test error), got "
                              f"{self.success_error:g}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        get_loss(self.loss)
 
     def _set(self, name: str, value) -> None:
         object.__setattr__(self, name, value)  # the dataclass is frozen
@@ -130,13 +162,24 @@ class RunConfig:
         return asdict(self)
 
     def key(self) -> str:
-        """SHA-256 hex digest of the canonical JSON of every field (the store's primary key)."""
-        return self._cached("_key", lambda: _digest(self.as_dict()))
+        """SHA-256 hex digest of the canonical JSON of the fields (the store's primary key).
+
+        Every field is hashed, except a field of :data:`KEY_OPTIONAL_DEFAULTS` at its default
+        (added after the first store schema: the keys of earlier configs do not change).
+        """
+        return self._cached("_key", lambda: _digest(self._hashed()))
 
     def shape_key(self) -> str:
-        """Digest of every field but the seed: runs sharing it can form one ensemble."""
+        """Digest as :meth:`key`'s without the seed: runs sharing it can form one ensemble."""
         return self._cached("_shape_key", lambda: _digest(
-            {k: v for k, v in self.as_dict().items() if k != "seed"}))
+            {k: v for k, v in self._hashed().items() if k != "seed"}))
+
+    def _hashed(self) -> dict:
+        fields_ = self.as_dict()
+        for name, default in KEY_OPTIONAL_DEFAULTS.items():
+            if fields_[name] == default:
+                del fields_[name]
+        return fields_
 
     def _cached(self, name: str, compute):
         # A config is immutable, and sweeps, stores and executors ask for its digests many

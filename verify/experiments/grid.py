@@ -7,11 +7,13 @@ trains it.
 Grid rules
 ----------
 Every grid value may be one value or a list. The grid is the product
-n x k x width x samples x init x s x seeds, with two rules:
+n x k x width x samples x init x s x activation x seeds, with two rules:
 
-* ``s`` applies only to sparse init: with ``init = ["dense", "sparse"]`` and ``s = [2, 4]`` the
-  grid has the dense runs once (without s) and the sparse runs with s = 2 and s = 4. ``s``
-  without any sparse init, or sparse init without ``s``, is an error.
+* ``s`` applies only to the sparse inits (``sparse``, ``sparse-gaussian``: the entries of
+  :data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY` that take a support size):
+  with ``init = ["dense", "sparse"]`` and ``s = [2, 4]`` the grid has the dense runs once
+  (without s) and the sparse runs with s = 2 and s = 4. ``s`` without any sparse init, or a
+  sparse init without ``s``, is an error.
 * A grid point that is not a valid config (k > n, s > n, ...) is an error naming the point: no
   part of a grid is silently dropped.
 
@@ -35,8 +37,9 @@ Two tables, both with only the keys below (anything else is an error)::
     k = 3                        # parity degrees
     width = [16, 64]             # hidden widths r
     samples = [100, 1000, "online"]  # training-set sizes m; "online" = fresh data (default)
-    init = ["dense", "sparse"]   # default "dense"
+    init = ["dense", "sparse"]   # default "dense"; also "sparse-gaussian"
     s = [2]                      # sparse-init support sizes (sparse runs only)
+    activation = ["relu", "abs"] # hidden nonlinearity (default "relu")
     seeds = 8                    # N seeds: seed_start .. seed_start + N - 1 (default 1)
     seed_start = 0               # or: seeds = [0, 3, 7] (then no seed_start)
 
@@ -72,12 +75,17 @@ from collections.abc import Sequence
 from dataclasses import fields
 from itertools import product
 
-from parity_frontiers.verify.config import INITS, MAX_SEED, RunConfig
+from parity_frontiers.verify.config import MAX_SEED, RunConfig
+from parity_frontiers.verify.training.registry import (
+    ACTIVATION_REGISTRY,
+    DEFAULT_ACTIVATION,
+    INIT_REGISTRY,
+)
 
 __all__ = ["build_grid", "read_sweep_toml", "grid_from_toml", "describe_point", "GRID_KEYS",
            "TRAIN_KEYS", "MAX_GRID_RUNS"]
 
-GRID_KEYS = ("n", "k", "width", "samples", "init", "s", "seeds", "seed_start")
+GRID_KEYS = ("n", "k", "width", "samples", "init", "s", "activation", "seeds", "seed_start")
 TRAIN_KEYS = tuple(f.name for f in fields(RunConfig)
                    if f.name not in GRID_KEYS and f.name != "seed")
 _INT_TRAIN = ("depth", "max_steps", "eval_every", "batch_size", "test_size")
@@ -159,7 +167,7 @@ def _real(name: str, value) -> float:
 
 
 def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_start=0,
-               **train) -> list[RunConfig]:
+               activation=DEFAULT_ACTIVATION, **train) -> list[RunConfig]:
     """The product grid of run configs (rules in the module docstring).
 
     Parameters
@@ -168,9 +176,11 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
         Input dimensions, parity degrees, hidden widths.
     samples : int, "online", None or a sequence of them
         Training-set sizes; None / "online" is online training (the default).
-    init : {"dense", "sparse"} or a sequence of them
+    init : {"dense", "sparse", "sparse-gaussian"} or a sequence of them
     s : int or sequence of int, optional
         Support sizes of sparse init (sparse runs only).
+    activation : {"relu", "abs"} or a sequence of them
+        Hidden-layer nonlinearities (default "relu").
     seeds : int or sequence of int
         A count N of seeds starting at ``seed_start``, or an explicit list.
     seed_start : int
@@ -203,18 +213,17 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
     ks = [_size("k", v) for v in _as_list("k", k)]
     widths = [_size("width", v) for v in _as_list("width", width)]
     sample_list = list(dict.fromkeys(_samples(v) for v in _as_list("samples", samples)))
-    inits = _as_list("init", init)
-    for value in inits:
-        if not isinstance(value, str) or value not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {_short(value)}")
+    inits = _names("init", init, INIT_REGISTRY)
+    activations = _names("activation", activation, ACTIVATION_REGISTRY)
     s_list = [] if s is None else [_size("s", v) for v in _as_list("s", s)]
-    if "sparse" in inits and not s_list:
-        raise ValueError("sparse init needs s (the support size of each neuron)")
-    if s_list and "sparse" not in inits:
+    sparse = [name for name in inits if INIT_REGISTRY[name].sparse]
+    if sparse and not s_list:
+        raise ValueError(f"{sparse[0]} init needs s (the support size of each neuron)")
+    if s_list and not sparse:
         raise ValueError("s applies only to sparse init, and the grid has no sparse init")
     seed_list = _seed_list(seeds, seed_start)
-    points = len(ns) * len(ks) * len(widths) * len(sample_list) * sum(
-        len(s_list) if init_ == "sparse" else 1 for init_ in inits)
+    points = len(ns) * len(ks) * len(widths) * len(sample_list) * len(activations) * sum(
+        len(s_list) if init_ in sparse else 1 for init_ in inits)
     n_seeds = _length(seed_list)
     total = points * n_seeds
     if total > MAX_GRID_RUNS:
@@ -225,9 +234,11 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
     _check_seed_range(seed_list)
 
     configs = []
-    for n_, k_, width_, samples_, init_ in product(ns, ks, widths, sample_list, inits):
-        for s_ in (s_list if init_ == "sparse" else [None]):
-            point = dict(n=n_, k=k_, width=width_, samples=samples_, init=init_, s=s_, **fixed)
+    for n_, k_, width_, samples_, init_, act in product(ns, ks, widths, sample_list, inits,
+                                                         activations):
+        for s_ in (s_list if init_ in sparse else [None]):
+            point = dict(n=n_, k=k_, width=width_, samples=samples_, init=init_, s=s_,
+                         activation=act, **fixed)
             for seed in seed_list:
                 try:
                     configs.append(RunConfig(seed=seed, **point))
@@ -236,6 +247,15 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
                 except TypeError as exc:  # pragma: no cover - guarded by the checks above
                     raise ValueError(str(exc)) from None
     return configs
+
+
+def _names(key: str, value, registry: dict) -> list[str]:
+    """Registered names, one or a list (a clear error naming the registered ones)."""
+    names = _as_list(key, value)
+    for name in names:
+        if not isinstance(name, str) or name not in registry:
+            raise ValueError(f"{key} must be one of {tuple(registry)}, got {_short(name)}")
+    return names
 
 
 def _seed_list(seeds, seed_start) -> Sequence[int]:
@@ -285,8 +305,11 @@ def _count_text(count: int) -> str:
 
 
 def describe_point(point: dict) -> str:
+    """``(n=30, k=3, width=64, samples=online, init=dense)``: the grid axes of a point (s only
+    when set, activation only when not the default)."""
     shown = {k: ("online" if k == "samples" and v is None else v) for k, v in point.items()
-             if k in GRID_KEYS and not (k == "s" and v is None)}
+             if k in GRID_KEYS and not (k == "s" and v is None)
+             and not (k == "activation" and v == DEFAULT_ACTIVATION)}
     return "(" + ", ".join(f"{k}={v}" for k, v in shown.items()) + ")"
 
 

@@ -73,8 +73,9 @@ from parity_frontiers.verify.experiments.pruning import (
 )
 from parity_frontiers.verify.training.data import hidden_set
 from parity_frontiers.verify.training.device import check_device
+from parity_frontiers.verify.training.memory import max_ensemble_size
 from parity_frontiers.verify.training.model import init_params, init_supports
-from parity_frontiers.verify.training.trainer import max_ensemble_size, train_ensemble
+from parity_frontiers.verify.training.trainer import train_ensemble
 
 __all__ = [
     "ARMS",

@@ -5,23 +5,38 @@ moment the run finishes, keyed by :meth:`RunConfig.key` (a digest of every confi
 seed) with ``INSERT OR IGNORE``. So a sweep killed at any point loses no finished run, and a
 resumed sweep neither repeats nor duplicates one (docs/design.md, ``verify/``).
 
-Schema (version 1)
+Schema (version 2)
 ------------------
 ``meta(key TEXT PRIMARY KEY, value TEXT)``
-    ``schema_version``, ``created_by`` (package version), ``created_at`` (UTC ISO time).
+    ``schema_version``, ``created_by`` (package version), ``created_at`` (UTC ISO time); after
+    an upgrade also ``upgraded_from``, ``upgraded_by``, ``upgraded_at``.
 ``runs``
     ``key`` (TEXT PRIMARY KEY, :meth:`RunConfig.key`), ``shape_key`` (all fields but the seed),
     one column per :class:`RunConfig` field (``n``, ``k``, ``width``, ``samples`` (NULL =
     online), ``init``, ``s`` (NULL unless sparse), ``depth``, ``seed``, ``max_steps``,
     ``eval_every``, ``batch_size``, ``lr``, ``weight_decay``, ``loss``, ``test_size``,
-    ``success_error``), the outcome (``success`` 0/1, ``steps_to_success`` (NULL if never),
-    ``test_error``, ``train_error``, ``end_reason``, ``steps_run``, ``wall_seconds``),
-    ``finished_at`` (UTC ISO time of the insert), ``version`` (package version that trained
-    it), ``config_json`` (canonical JSON of the config: the source of truth) and ``extra_json``
-    (:attr:`RunResult.extra`).
+    ``success_error``, ``activation``), the outcome (``success`` 0/1, ``steps_to_success``
+    (NULL if never), ``test_error``, ``train_error``, ``end_reason``, ``steps_run``,
+    ``wall_seconds``), ``finished_at`` (UTC ISO time of the insert), ``version`` (package
+    version that trained it), ``config_json`` (canonical JSON of the config: the source of
+    truth) and ``extra_json`` (:attr:`RunResult.extra`).
 
 The file carries ``PRAGMA application_id`` = :data:`APPLICATION_ID` and is in WAL mode (readers
 never block the writer, and a commit is one append to the log).
+
+Older stores
+------------
+Version 1 had no ``activation`` column (every run of it is a ReLU net). Such a store opens
+without change: reading it (``readonly=True``: reports, exports, DataFrames) never writes to
+it, and its rows read with ``activation = "relu"`` (:data:`LEGACY_DEFAULTS`; a filter on
+``activation`` works as if the column were there). Opening it for writing does not change it
+either -- a resumed sweep that finds every run stored leaves it byte for byte as it was. Only
+the first :meth:`ResultsStore.add` upgrades it in place, in one transaction before the run is
+inserted: ``ALTER TABLE runs ADD COLUMN activation TEXT NOT NULL DEFAULT 'relu'`` (so the old
+rows read "relu") and ``schema_version`` 2 in ``meta``. Its keys stay valid: a config at the
+default activation has the key it had before the field existed (:meth:`RunConfig.key`). After
+the upgrade, versions of this package that know only schema 1 refuse the store ("newer than
+this package").
 
 Safety of existing files
 ------------------------
@@ -63,16 +78,16 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.config import KEY_OPTIONAL_DEFAULTS, RunConfig, RunResult
 
 __all__ = ["ResultsStore", "APPLICATION_ID", "SCHEMA_VERSION", "CONFIG_COLUMNS", "OUTCOME_COLUMNS",
            "COLUMNS", "immediate_transaction", "insert_or_ignore", "package_version", "utc_now",
-           "connect_read_only"]
+           "connect_read_only", "LEGACY_DEFAULTS"]
 
 #: ``PRAGMA application_id`` of a results store: the ASCII bytes "PFRS" (parity-frontiers
 #: results store) as a big-endian 32-bit integer, as SQLite stores it at header offset 68.
 APPLICATION_ID = 0x50465253
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_SIZE = 100
@@ -87,7 +102,12 @@ CONFIG_COLUMNS = {
     "eval_every": "INTEGER NOT NULL", "batch_size": "INTEGER NOT NULL", "lr": "REAL NOT NULL",
     "weight_decay": "REAL NOT NULL", "loss": "TEXT NOT NULL", "test_size": "INTEGER NOT NULL",
     "success_error": "REAL NOT NULL",
+    # schema 2
+    "activation": f"TEXT NOT NULL DEFAULT '{KEY_OPTIONAL_DEFAULTS['activation']}'",
 }
+#: Columns a version-1 store lacks, with the value each of its runs has (the RunConfig fields
+#: added since, at the defaults every earlier run had).
+LEGACY_DEFAULTS = dict(KEY_OPTIONAL_DEFAULTS)
 OUTCOME_COLUMNS = {
     "success": "INTEGER NOT NULL", "steps_to_success": "INTEGER", "test_error": "REAL",
     "train_error": "REAL", "end_reason": "TEXT NOT NULL", "steps_run": "INTEGER NOT NULL",
@@ -233,8 +253,9 @@ def connect_read_only(path: Path, **kwargs) -> sqlite3.Connection:
     return con
 
 
-def _check_existing(path: Path) -> None:
-    """Raise ValueError unless ``path`` is a results store we can open; never writes to it."""
+def _check_existing(path: Path) -> int:
+    """Its schema version if ``path`` is a results store we can open, else ValueError; never
+    writes to it."""
     try:
         with open(path, "rb") as handle:
             header = handle.read(_HEADER_SIZE)
@@ -278,9 +299,13 @@ def _check_existing(path: Path) -> None:
     if found > SCHEMA_VERSION:
         raise ValueError(f"{path} is a results store of schema version {found}, newer than this "
                          f"package's {SCHEMA_VERSION}: upgrade parity-frontiers to read it")
-    if found < SCHEMA_VERSION or set(COLUMNS) - columns:
-        raise ValueError(f"{path} is a results store of an older schema ({found}) that this "
-                         "version cannot read")
+    if found < 1:
+        raise ValueError(f"{path} is a damaged results store (schema version {found})")
+    needed = set(COLUMNS) - (set(LEGACY_DEFAULTS) if found == 1 else set())
+    if needed - columns:
+        raise ValueError(f"{path} is a results store of schema {found} that lacks the columns "
+                         f"{', '.join(sorted(needed - columns))} (damaged?); it was left untouched")
+    return found
 
 
 def _signed32(value: int) -> int:
@@ -362,14 +387,14 @@ class ResultsStore:
         if self.readonly:
             if not self.path.exists():
                 raise ValueError(f"results store {self.path} does not exist")
-            _check_existing(self.path)
+            self.schema_version = _check_existing(self.path)
             try:
                 self._con = connect_read_only(self.path, timeout=60, isolation_level=None)
             except sqlite3.Error as exc:
                 raise _store_error(self.path, exc, "opening it", writing=False) from None
             return
         if self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0):
-            _check_existing(self.path)
+            self.schema_version = _check_existing(self.path)
         else:
             if not self.path.parent.is_dir():
                 raise ValueError(f"cannot create {self.path}: directory {self.path.parent} "
@@ -380,7 +405,8 @@ class ResultsStore:
                 problem = _write_problem(self.path)
                 raise ValueError(f"cannot create results store {self.path}: "
                                  f"{problem or exc}") from None
-            _check_existing(self.path)  # also covers losing a creation race to a non-store
+            # also covers losing a creation race to a non-store
+            self.schema_version = _check_existing(self.path)
         try:
             # Autocommit mode: every add() is its own explicit BEGIN IMMEDIATE ... COMMIT.
             self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -456,6 +482,8 @@ class ResultsStore:
         """
         if self.readonly:
             raise ValueError(f"results store {self.path} is open read-only")
+        if self.schema_version < SCHEMA_VERSION:
+            self._upgrade()
         config = result.config
         values = {"key": config.key(), "shape_key": config.shape_key(), **config.as_dict(),
                   "success": int(bool(result.success)),
@@ -470,6 +498,26 @@ class ResultsStore:
         with self._sqlite("storing a run", writing=True) as con:
             return insert_or_ignore(con, "runs", COLUMNS, values)
 
+    def _upgrade(self) -> None:
+        """Bring an older store to :data:`SCHEMA_VERSION` in one transaction (module docstring:
+        the columns it lacks, with their defaults). Another process may have done it first:
+        the columns are looked up inside the transaction."""
+        with self._sqlite("upgrading it to the current schema", writing=True) as con:
+            with immediate_transaction(con):
+                present = _present_columns(con)
+                for name in LEGACY_DEFAULTS:
+                    if name not in present:
+                        con.execute(f"ALTER TABLE runs ADD COLUMN {name} {CONFIG_COLUMNS[name]}")
+                (found,) = con.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if int(found) < SCHEMA_VERSION:
+                    con.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                        [("schema_version", str(SCHEMA_VERSION)), ("upgraded_from", str(found)),
+                         ("upgraded_by", f"parity-frontiers {package_version()}"),
+                         ("upgraded_at", utc_now())])
+        self.schema_version = SCHEMA_VERSION
+
     # --- reading ----------------------------------------------------------------------------
 
     def completed_keys(self) -> set[str]:
@@ -483,8 +531,8 @@ class ResultsStore:
 
     def count(self, **where) -> int:
         """Number of stored runs, optionally only those matching ``where`` (see :meth:`rows`)."""
-        clause, params = _where(where)
         with self._sqlite("counting runs") as con:
+            clause, params = _where(where, _present_columns(con))
             return con.execute(f"SELECT COUNT(*) FROM runs{clause}", params).fetchone()[0]
 
     def rows(self, keys: Iterable[str] | None = None, **where) -> list[dict]:
@@ -498,20 +546,22 @@ class ResultsStore:
             Equality filters on columns, e.g. ``n=30, init="sparse"``; ``samples=None`` selects
             online runs; a list or tuple value matches any of its elements.
 
-        ``success`` comes back as a bool.
+        ``success`` comes back as a bool; a column an older store lacks comes back as its
+        :data:`LEGACY_DEFAULTS` value.
         """
-        clause, params = _where(where)
-        if keys is None:
-            batches = [(clause, params)]
-        else:
-            # Look the keys up in batches (SQLite caps the bound parameters of one statement)
-            # rather than reading the whole store and filtering here.
-            keys = list(dict.fromkeys(keys))
-            joiner = " AND " if clause else " WHERE "
-            batches = [(clause + joiner + f"key IN ({', '.join('?' * len(batch))})",
-                        params + batch)
-                       for batch in (keys[i:i + 500] for i in range(0, len(keys), 500))]
         with self._sqlite("reading runs") as con:
+            present = _present_columns(con)
+            clause, params = _where(where, present)
+            if keys is None:
+                batches = [(clause, params)]
+            else:
+                # Look the keys up in batches (SQLite caps the bound parameters of one
+                # statement) rather than reading the whole store and filtering here.
+                keys = list(dict.fromkeys(keys))
+                joiner = " AND " if clause else " WHERE "
+                batches = [(clause + joiner + f"key IN ({', '.join('?' * len(batch))})",
+                            params + batch)
+                           for batch in (keys[i:i + 500] for i in range(0, len(keys), 500))]
             con.row_factory = sqlite3.Row
             try:
                 found = [(r["rowid"], r) for sql, values in batches for r in con.execute(
@@ -520,7 +570,8 @@ class ResultsStore:
                 con.row_factory = None
         rows = []
         for _, r in sorted(found, key=lambda pair: pair[0]):
-            row = {name: r[name] for name in COLUMNS}
+            row = {name: r[name] if name in present else LEGACY_DEFAULTS[name]
+                   for name in COLUMNS}
             row["success"] = bool(row["success"])
             rows.append(row)
         return rows
@@ -545,11 +596,21 @@ def _float_or_none(value):
     return None if value is None else float(value)
 
 
-def _where(where: dict) -> tuple[str, list]:
+def _present_columns(con: sqlite3.Connection) -> set[str]:
+    """The columns of ``runs`` in this file (an older store lacks some of COLUMNS)."""
+    return {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+
+
+def _where(where: dict, in_file: set[str]) -> tuple[str, list]:
     clauses, params = [], []
     for name, value in where.items():
         if name not in COLUMNS:  # column names go into the SQL text: whitelist them
             raise ValueError(f"unknown results column {name!r}; columns are {', '.join(COLUMNS)}")
+        if name not in in_file:  # an older store: every row holds the legacy default
+            values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+            if LEGACY_DEFAULTS[name] not in values:
+                clauses.append("0")
+            continue
         if isinstance(value, (list, tuple, set, frozenset)):
             values = list(value)
             parts = [f"{name} IS NULL" for v in values if v is None]

@@ -1,16 +1,21 @@
 """Training of real MLPs on sparse parity: the only part of the toolkit that imports torch.
 
+* :mod:`.registry` -- the extension points: activations, init laws and losses (torch-free);
 * :mod:`.data` -- sparse-parity data, bit-packed, from per-run seeded streams;
-* :mod:`.model` -- stacked MLP parameters and their initialisation laws;
-* :mod:`.trainer` -- :func:`train_ensemble`, many runs at once as batched matmuls, with
-  per-run early stopping and divergence isolation, and the device and memory policy.
+* :mod:`.model` -- stacked MLP parameters, their initialisation, the reference forward pass;
+* :mod:`.memory` -- the memory estimate of an ensemble and its evaluation points (torch-free);
+* :mod:`.step` -- the fused hand-written SGD step of a whole ensemble;
+* :mod:`.evaluation` -- error counts on the test and training sets;
+* :mod:`.ensemble`, :mod:`.trainer` -- :func:`train_ensemble`, many runs at once as batched
+  matmuls, with per-run early stopping and divergence isolation;
+* :mod:`.device` -- devices and the default memory cap.
 
-Planning code (grids, stores, executors) imports this package's modules only where it trains.
+Planning code (grids, stores, executors) imports only the torch-free modules unless it trains.
 """
 
 from parity_frontiers.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "train_ensemble": "trainer", "resolve_device": "trainer",
-    "max_ensemble_size": "trainer", "estimate_ensemble_bytes": "trainer",
+    "train_ensemble": "trainer", "resolve_device": "device",
+    "max_ensemble_size": "memory", "estimate_ensemble_bytes": "memory",
 })

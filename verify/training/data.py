@@ -39,7 +39,7 @@ zero, so equal samples have equal packed rows. Labels are int8 +-1.
 
 Examples
 --------
->>> from verify.config import RunConfig
+>>> from parity_frontiers.verify.config import RunConfig
 >>> cfg = RunConfig(n=10, k=3, width=8, samples=5, seed=1, test_size=4)
 >>> data = make_run_data(cfg)
 >>> data.train_packed.shape, data.test_packed.shape, len(data.parity_set)
@@ -56,7 +56,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from parity_frontiers.verify.config import RunConfig
+from parity_frontiers.verify.training.memory import packed_width  # torch-free, shared
 
 __all__ = [
     "STREAM_PARITY_SET",
@@ -83,11 +85,6 @@ STREAM_PARITY_SET, STREAM_TRAIN, STREAM_TEST, STREAM_INIT, STREAM_BATCHES = rang
 def stream_rng(seed: int, stream: int) -> np.random.Generator:
     """PCG64 generator of one stream of one run: ``SeedSequence(seed, spawn_key=(stream,))``."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream,))))
-
-
-def packed_width(n: int) -> int:
-    """Bytes per packed sample, ceil(n / 8)."""
-    return (n + 7) // 8
 
 
 def _words_per_sample(n: int) -> int:

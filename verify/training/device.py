@@ -60,7 +60,10 @@ def resolve_device(device="auto"):
 
 
 def default_memory_cap(device="cpu") -> int:
-    """:data:`DEFAULT_CPU_MEMORY_CAP_BYTES` on the CPU, else that fraction of the GPU memory."""
+    """:data:`DEFAULT_CPU_MEMORY_CAP_BYTES` on the CPU, else that fraction of the GPU memory.
+    ``"cpu"`` is answered without importing torch (planning code)."""
+    if isinstance(device, str) and device == "cpu":
+        return DEFAULT_CPU_MEMORY_CAP_BYTES
     dev = resolve_device(device)
     if dev.type == "cuda":
         import torch  # a CUDA device is in use, so torch is loaded already

@@ -1,7 +1,7 @@
-r"""ReLU MLPs of an ensemble as stacked parameter tensors, with dense or s-sparse init.
+r"""MLPs of an ensemble as stacked parameter tensors, with dense or s-sparse init.
 
-Architecture (PAPER.md Sec. 5: 2-layer ReLU MLP; deeper ones for the tabular proxy):
-:math:`h_0 = x \in \{-1,+1\}^n`, :math:`h_l = \mathrm{ReLU}(W_l h_{l-1} + b_l)` for
+Architecture (docs/theory.md §5.1: 2-layer ReLU MLP; deeper ones for the tabular proxy):
+:math:`h_0 = x \in \{-1,+1\}^n`, :math:`h_l = \phi(W_l h_{l-1} + b_l)` for
 :math:`l = 1..L` (``depth`` = L hidden layers of width r), output
 :math:`f(x) = a^\top h_L + c`. For an ensemble of E runs the parameters are stacked along a
 leading run axis, in this order::
@@ -9,10 +9,14 @@ leading run axis, in this order::
     W1 [E, r, n], b1 [E, r], (W_l [E, r, r], b_l [E, r] for l = 2..L), a [E, r], c [E]
 
 (each W in ``nn.Linear``'s [out, in] layout, so run i is exactly the ``nn.Sequential`` that
-:func:`to_sequential` builds).
+:func:`to_sequential` builds). :math:`\phi` is the config's activation (``relu`` by default;
+:data:`~parity_frontiers.verify.training.registry.ACTIVATION_REGISTRY`).
 
 Init law
 --------
+The first layer is drawn by the config's init law
+(:data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY`); the others are dense.
+
 Dense (``init="dense"``): PyTorch's default ``nn.Linear`` law for every layer: weights and
 biases i.i.d. :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})` (kaiming-uniform
 with a = sqrt(5) reduces to this bound), fan_in = n for the first layer and r after it.
@@ -27,13 +31,19 @@ value scale; this is our choice. Layers after the first and the output layer use
 law. The mask only shapes the *initialisation*: training updates every weight, so the first
 layer may become dense (as in the paper's sparse initialisation).
 
-Draw order (``STREAM_INIT`` of :mod:`verify.data`, float32 via ``Generator.random``): the
-sparse supports (if any), W1, b1, then W_l, b_l for deeper layers, then a, c. A value
-:math:`U(-B, B)` is :math:`(2u - 1) B` with u uniform on [0, 1) in float32.
+Sparse Gaussian (``init="sparse-gaussian"``, support size s): the same supports (the same draw),
+but the s non-zero weights and the bias are i.i.d. :math:`N(0, 1/s)` (LeCun-normal on the s
+connected inputs): pre-activation variance 1 from the weights, three times the ``sparse`` law's
+1/3, and unbounded values. Deeper layers and the output as for ``sparse``.
+
+Draw order (``STREAM_INIT`` of :mod:`.data`, float32 via ``Generator.random``, or
+``Generator.standard_normal`` for Gaussian values): the sparse supports (if any), W1, b1, then
+W_l, b_l for deeper layers, then a, c. A value :math:`U(-B, B)` is :math:`(2u - 1) B` with u
+uniform on [0, 1) in float32.
 
 Examples
 --------
->>> from verify.config import RunConfig
+>>> from parity_frontiers.verify.config import RunConfig
 >>> cfg = RunConfig(n=6, k=2, width=4, init="sparse", s=2, seed=0)
 >>> p = init_params(cfg)
 >>> [w.shape for w in p]
@@ -49,9 +59,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
+
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.training.data import STREAM_INIT, stream_rng
-from torch import nn
+from parity_frontiers.verify.training.registry import (
+    DEFAULT_ACTIVATION,
+    DEFAULT_INIT,
+    get_activation,
+    get_init,
+    uniform_values,
+)
 
 __all__ = [
     "init_layer",
@@ -60,12 +78,11 @@ __all__ = [
     "init_params",
     "init_supports",
     "stack_params",
+    "mlp_forward",
     "ensemble_forward",
+    "ActivationModule",
     "to_sequential",
 ]
-
-# Neurons per block when drawing sparse supports, so the random keys stay a few MB at any width.
-_MASK_BLOCK_ELEMENTS = 1 << 22
 
 
 def param_shapes(config: RunConfig) -> list[tuple[int, ...]]:
@@ -82,72 +99,41 @@ def param_count(config: RunConfig) -> int:
     return sum(math.prod(shape) for shape in param_shapes(config))
 
 
-def _uniform(rng: np.random.Generator, shape, bound: float) -> np.ndarray:
-    u = rng.random(shape, dtype=np.float32)
-    return (np.float32(2) * u - np.float32(1)) * np.float32(bound)
+def init_layer(rng: np.random.Generator, fan_out: int, fan_in: int, s: int | None = None,
+               init: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    r"""One layer's float32 (W ``[fan_out, fan_in]``, b ``[fan_out]``) by an init law.
 
-
-def _sparse_supports(rng: np.random.Generator, rows: int, n: int, s: int) -> np.ndarray:
-    """``rows`` independent uniform s-subsets of range(n), as int64 ``[rows, s]``."""
-    if s * s <= n:
-        # s independent uniform draws, rows with a repeat redrawn: uniform over ordered
-        # s-tuples of distinct inputs, hence over s-subsets; O(rows s), a repeat has chance
-        # < s^2 / 2n <= 1/2.
-        support = rng.integers(0, n, size=(rows, s))
-        bad = np.arange(rows)
-        while True:
-            ordered = np.sort(support[bad], axis=1)
-            bad = bad[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
-            if not len(bad):
-                return support
-            support[bad] = rng.integers(0, n, size=(len(bad), s))
-    # Otherwise: the s smallest of n i.i.d. uniform keys sit at a uniformly random s-subset.
-    block = max(1, _MASK_BLOCK_ELEMENTS // n)
-    parts = []
-    for start in range(0, rows, block):
-        keys = rng.random((min(block, rows - start), n))
-        parts.append(np.argpartition(keys, s - 1, axis=1)[:, :s] if s < n
-                     else np.tile(np.arange(n), (keys.shape[0], 1)))
-    return np.concatenate(parts)
-
-
-def init_layer(rng: np.random.Generator, fan_out: int, fan_in: int,
-               s: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    r"""One ReLU layer's float32 (W ``[fan_out, fan_in]``, b ``[fan_out]``) by this module's law.
-
-    ``s=None``: PyTorch's ``nn.Linear`` default, every weight and the bias
-    :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`. Otherwise s-sparse: each
-    row non-zero on a uniform s-subset of the inputs, those weights and the bias
-    :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`, as a fresh ``nn.Linear(s, 1)``. The draws come from
+    ``init`` names the law in :data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY`;
+    by default ``"dense"`` without ``s`` (PyTorch's ``nn.Linear`` default) and ``"sparse"``
+    with it (each row non-zero on a uniform s-subset of the inputs, those weights and the bias
+    :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`, as a fresh ``nn.Linear(s, 1)``). The draws come from
     ``rng`` in a fixed order (supports, weights, bias), so one generator gives one layer.
     """
-    if s is None:
-        bound = 1 / math.sqrt(fan_in)
-        return _uniform(rng, (fan_out, fan_in), bound), _uniform(rng, (fan_out,), bound)
-    support = _sparse_supports(rng, fan_out, fan_in, s)
-    w = np.zeros((fan_out, fan_in), dtype=np.float32)
-    np.put_along_axis(w, support, _uniform(rng, (fan_out, s), 1 / math.sqrt(s)), axis=1)
-    return w, _uniform(rng, (fan_out,), 1 / math.sqrt(s))
+    if init is None:
+        init = DEFAULT_INIT if s is None else "sparse"
+    return get_init(init).draw_layer(rng, fan_out, fan_in, s)
 
 
 def init_params(config: RunConfig) -> list[np.ndarray]:
     """Initial float32 parameters of one run (host arrays), drawn from its seed.
 
-    See the module docstring for the law: dense PyTorch default, or s-sparse first layer with
-    non-zero weights and bias :math:`U(-1/\\sqrt{s}, 1/\\sqrt{s})`.
+    See the module docstring for the laws: the config's init law for the first layer
+    (:data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY`), PyTorch's default for
+    the others.
     """
     rng = stream_rng(config.seed, STREAM_INIT)
     r, n = config.width, config.n
-    params = list(init_layer(rng, r, n, config.s if config.init == "sparse" else None))
+    params = list(get_init(config.init).draw_layer(rng, r, n, config.s))
     bound = 1 / math.sqrt(r)
     for _ in range(config.depth - 1):
-        params += [_uniform(rng, (r, r), bound), _uniform(rng, (r,), bound)]
-    params += [_uniform(rng, (r,), bound), _uniform(rng, (), bound)]
+        params += [uniform_values(rng, (r, r), bound), uniform_values(rng, (r,), bound)]
+    params += [uniform_values(rng, (r,), bound), uniform_values(rng, (), bound)]
     return params
 
 
 def init_supports(config: RunConfig) -> np.ndarray:
-    """First-layer supports that :func:`init_params` draws for a sparse-init run.
+    """First-layer supports that :func:`init_params` draws for a sparse-init run (any sparse
+    law of the registry: they all draw the supports first, by the same sampler).
 
     Row j is the sorted set of the s inputs neuron j is connected to at initialisation (int64
     ``[width, s]``), from the same draw as :func:`init_params`, so it is exact even where a
@@ -164,11 +150,12 @@ def init_supports(config: RunConfig) -> np.ndarray:
     >>> bool((mask == (init_params(cfg)[0] != 0)).all())
     True
     """
-    if config.init != "sparse":
-        raise ValueError("init_supports needs a sparse-init config (a dense neuron's support "
-                         "is every input)")
+    law = get_init(config.init)
+    if not law.sparse:
+        raise ValueError(f"init_supports needs a sparse-init config, got init={config.init!r} "
+                         "(a dense neuron's support is every input)")
     rng = stream_rng(config.seed, STREAM_INIT)
-    return np.sort(_sparse_supports(rng, config.width, config.n, config.s), axis=1)
+    return np.sort(law.supports(rng, config.width, config.n, config.s), axis=1)
 
 
 def stack_params(runs: Sequence[Sequence[np.ndarray]], device="cpu") -> list[torch.Tensor]:
@@ -184,25 +171,65 @@ def stack_params(runs: Sequence[Sequence[np.ndarray]], device="cpu") -> list[tor
     return out
 
 
-def ensemble_forward(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+def mlp_forward(layers: Sequence[torch.Tensor], x: torch.Tensor,
+                activation: str = DEFAULT_ACTIVATION) -> torch.Tensor:
+    r"""The MLP whose (W, b) pairs are ``layers`` on inputs ``x``: :math:`\phi` after every
+    layer but the last (the one forward pass of the toolkit's reference and tabular nets).
+
+    Two layouts, both ``nn.Linear``'s [out, in]: one network (W ``[out, in]``, b ``[out]``,
+    ``x [N, in]`` -> ``[N, out]``, by ``F.linear`` in any dtype) or an ensemble (W
+    ``[E, out, in]``, b ``[E, out]``, ``x [E, N, in]`` -> ``[E, N, out]``, batched matmuls over
+    the run axis). Out of place, so autograd can differentiate it. The trainer's fused step and
+    its evaluation compute the same function in their own layout, in reused buffers
+    (:mod:`.step`, :mod:`.evaluation`).
+    """
+    phi = get_activation(activation)
+    last = len(layers) - 2
+    h = x
+    for index in range(0, len(layers), 2):
+        w, b = layers[index], layers[index + 1]
+        if w.dim() == 2:
+            h = torch.nn.functional.linear(h, w, b)
+        else:
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        if index < last:
+            h = phi(h)
+    return h
+
+
+def ensemble_forward(params: Sequence[torch.Tensor], x: torch.Tensor,
+                     activation: str = DEFAULT_ACTIVATION) -> torch.Tensor:
     r"""Outputs :math:`f_e(x_{e,j})` of every run on its own inputs: ``[E, N]``.
 
-    ``x`` is float32 ``[E, N, n]`` (run e sees ``x[e]``); the layers are batched matmuls over
-    the run axis.
+    ``params`` in this module's layout; ``x`` is float32 ``[E, N, n]`` (run e sees ``x[e]``).
+    :func:`mlp_forward` with the output layer as a ``[E, 1, r]`` matrix.
     """
-    h = x
-    hidden = params[:-2]
-    for w, b in zip(hidden[0::2], hidden[1::2], strict=True):
-        h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)).clamp_(min=0)
     a, c = params[-2], params[-1]
-    return torch.baddbmm(c.view(-1, 1, 1), h, a.unsqueeze(2)).squeeze(2)
+    layers = [*params[:-2], a.unsqueeze(1), c.unsqueeze(1)]
+    return mlp_forward(layers, x, activation).squeeze(2)
 
 
-def to_sequential(params: Sequence[torch.Tensor], i: int) -> nn.Sequential:
-    """The single ``nn.Sequential`` (Linear, ReLU, ..., Linear(r, 1)) equal to run ``i``.
+class ActivationModule(nn.Module):
+    """A registered activation as an ``nn.Module`` (for ``nn.Sequential``)."""
+
+    def __init__(self, name: str = DEFAULT_ACTIVATION):
+        super().__init__()
+        self.activation = name
+        self._phi = get_activation(name)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self._phi(z)
+
+    def extra_repr(self) -> str:
+        return repr(self.activation)
+
+
+def to_sequential(params: Sequence[torch.Tensor], i: int,
+                  activation: str = DEFAULT_ACTIVATION) -> nn.Sequential:
+    """The single ``nn.Sequential`` (Linear, activation, ..., Linear(r, 1)) equal to run ``i``.
 
     Its parameters are float32 copies of run i's, on the same device; ``model(x)[:, 0]`` equals
-    ``ensemble_forward(params, ...)[i]``.
+    ``ensemble_forward(params, ..., activation)[i]``.
     """
     hidden = params[:-2]
     layers: list[nn.Module] = []
@@ -212,7 +239,7 @@ def to_sequential(params: Sequence[torch.Tensor], i: int) -> nn.Sequential:
         with torch.no_grad():
             lin.weight.copy_(w[i])
             lin.bias.copy_(b[i])
-        layers += [lin, nn.ReLU()]
+        layers += [lin, ActivationModule(activation)]
     a, c = params[-2], params[-1]
     head = nn.Linear(a.shape[1], 1, device=a.device)
     with torch.no_grad():
