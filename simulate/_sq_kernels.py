@@ -23,10 +23,16 @@ from parity_frontiers.simulate._rng import next_u64, trial_state, uniform
 def draw_network(seed, stream, n, width, s, sparse, weights, biases, outputs):
     """Draw a 2-layer ReLU net at initialisation from stream ``stream`` of ``seed``.
 
-    Dense: W_ji and b_j ~ U(-1/sqrt(n), 1/sqrt(n)) (PyTorch nn.Linear default). Sparse: neuron j
-    has a uniform s-subset support, its s weights and its bias ~ U(-1/sqrt(s), 1/sqrt(s)), every
-    other input weight 0. Output layer a_j and c ~ U(-1/sqrt(width), 1/sqrt(width)): the laws of
-    verify/model.py. Returns the output bias c.
+    The Numba twin of two entries of the trainer's init registry
+    (``parity_frontiers.verify.training.registry.INIT_REGISTRY``; simulate/ may not import
+    verify/, so the law is restated here): ``sparse=False`` mirrors ``INIT_REGISTRY["dense"]``,
+    W_ji and b_j ~ U(-1/sqrt(n), 1/sqrt(n)) (PyTorch nn.Linear default); ``sparse=True``
+    mirrors ``INIT_REGISTRY["sparse"]``, neuron j has a uniform s-subset support, its s weights
+    and its bias ~ U(-1/sqrt(s), 1/sqrt(s)), every other input weight 0. The output layer a_j and
+    c ~ U(-1/sqrt(width), 1/sqrt(width)) as ``verify.training.model.init_params`` draws it. It
+    mirrors the *law*, not the draws (its own generator, float64): tests/test_registries.py
+    checks that the two agree in distribution. ``sparse-gaussian`` has no twin. Returns the
+    output bias c.
     """
     state = trial_state(seed, stream)
     weights[:, :] = 0.0

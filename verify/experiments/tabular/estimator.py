@@ -1,4 +1,4 @@
-r"""A scikit-learn compatible ReLU MLP classifier with dense or s-sparse first-layer init.
+r"""A scikit-learn compatible MLP classifier with dense or s-sparse first-layer init.
 
 The tabular proxy of the paper (docs/theory.md §5.10; Sec. 5 of Edelman et al. 2023):
 wide MLPs whose first layer starts *sparse* -- every first-layer neuron connected to s random
@@ -6,19 +6,23 @@ input features -- against random forests on small training sets.
 
 Model
 -----
-:math:`h_0 = z` (the standardised input), :math:`h_l = \mathrm{ReLU}(W_l h_{l-1} + b_l)` for
-the hidden layers ``hidden_layer_sizes`` = :math:`(r_1, \dots, r_L)`, logits
-:math:`W_{L+1} h_L + b_{L+1}` with one output per class, trained with softmax cross-entropy
-(binary problems too: two logits).
+:math:`h_0 = z` (the standardised input), :math:`h_l = \phi(W_l h_{l-1} + b_l)` for
+the hidden layers ``hidden_layer_sizes`` = :math:`(r_1, \dots, r_L)` (:math:`\phi` = ReLU by
+default, any ``activation`` of the registry), logits :math:`W_{L+1} h_L + b_{L+1}` with one
+output per class, trained with softmax cross-entropy (binary problems too: two logits). The
+forward pass is :func:`~parity_frontiers.verify.training.model.mlp_forward`, the trainer's.
 
-Init law (the one :mod:`verify.model` documents, per layer of any width):
+Init law: the first layer is drawn by the ``init`` entry of
+:data:`~parity_frontiers.verify.training.registry.INIT_REGISTRY` (the laws the trainer uses and
+tests), the other layers by ``dense``:
 
 * dense: weights and biases i.i.d. :math:`U(-1/\sqrt{\text{fan\_in}}, 1/\sqrt{\text{fan\_in}})`
   (PyTorch's ``nn.Linear`` default);
-* sparse (first layer only): each neuron has ``s`` non-zero weights on inputs chosen uniformly
-  without replacement, weights *and bias* i.i.d. :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`; the other
-  layers are dense. The supports come from :mod:`verify.model`'s sampler, so the law is the one
-  tested there. Training updates every weight (the mask shapes the start only).
+* sparse: each neuron has ``s`` non-zero weights on inputs chosen uniformly without
+  replacement, weights *and bias* i.i.d. :math:`U(-1/\sqrt{s}, 1/\sqrt{s})`;
+* sparse-gaussian: the same supports, weights and bias i.i.d. :math:`N(0, 1/s)`.
+
+Training updates every weight (the mask shapes the start only).
 
 ``s`` larger than the number of features is capped at it (a neuron cannot see more inputs
 than exist): then every neuron sees every input, with the :math:`1/\sqrt{s}` scale.
@@ -53,11 +57,13 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
-from parity_frontiers.verify.config import INITS
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
+
+from parity_frontiers.verify.config import ACTIVATIONS, INITS
+from parity_frontiers.verify.training.registry import DEFAULT_ACTIVATION, get_activation, get_init
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data
@@ -65,7 +71,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
     def validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-__all__ = ["SparseInitMLPClassifier", "INITS", "OPTIMIZERS", "DEVICES"]
+__all__ = ["SparseInitMLPClassifier", "INITS", "ACTIVATIONS", "OPTIMIZERS", "DEVICES"]
 
 OPTIMIZERS = ("adam", "sgd")
 DEVICES = ("auto", "cpu", "cuda")
@@ -117,11 +123,11 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     ----------
     hidden_layer_sizes : tuple of int, default (256,)
         Widths of the hidden layers; its length is the depth.
-    init : {"sparse", "dense"}, default "sparse"
-        First-layer initialisation.
+    init : {"sparse", "dense", "sparse-gaussian"}, default "sparse"
+        First-layer initialisation (a name of the init registry).
     s : int, default 2
-        Inputs per first-layer neuron with ``init="sparse"`` (capped at the number of
-        features); ignored for dense init.
+        Inputs per first-layer neuron with a sparse init (capped at the number of features);
+        ignored for dense init.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     momentum : float, default 0.9
@@ -147,6 +153,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None, default None
     device : {"auto", "cpu", "cuda"}, default "auto"
         Where to train: "auto" is CUDA when available.
+    activation : {"relu", "abs"}, default "relu"
+        Hidden-layer nonlinearity (a name of the activation registry).
 
     Attributes
     ----------
@@ -189,7 +197,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden_layer_sizes=(256,), init="sparse", s=2, optimizer="adam",
                  learning_rate=1e-3, momentum=0.9, weight_decay=0.0, batch_size=128,
                  max_epochs=200, early_stopping=True, validation_fraction=0.1, patience=200,
-                 min_steps=0, tol=1e-4, standardize=True, random_state=None, device="auto"):
+                 min_steps=0, tol=1e-4, standardize=True, random_state=None, device="auto",
+                 activation=DEFAULT_ACTIVATION):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.init = init
         self.s = s
@@ -207,6 +216,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
+        self.activation = activation
 
     # --- validation ---------------------------------------------------------------------------
 
@@ -223,8 +233,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         if not sizes:
             raise ValueError("hidden_layer_sizes must have at least one layer")
         sizes = tuple(_check_positive_int("hidden_layer_sizes entry", w) for w in sizes)
-        if self.init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+        law = get_init(self.init)  # ValueError naming the registered laws
+        get_activation(self.activation)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.device not in DEVICES:
@@ -234,7 +244,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         return dict(
             sizes=sizes,
-            s=_check_positive_int("s", self.s) if self.init == "sparse" else None,
+            s=_check_positive_int("s", self.s) if law.sparse else None,
             learning_rate=_check_real("learning_rate", self.learning_rate, 0, None, True),
             momentum=_check_real("momentum", self.momentum, 0, 1, high_open=True),
             weight_decay=_check_real("weight_decay", self.weight_decay, 0, None),
@@ -252,6 +262,8 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self."""
         import torch
+
+        from parity_frontiers.verify.training.model import mlp_forward
 
         params = self._checked_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
@@ -281,7 +293,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         train_idx, val_idx = self._split(y_index, params["validation_fraction"], split_rng)
         self.validation_used_ = val_idx is not None
         n_features = X.shape[1]
-        self.effective_s_ = (min(params["s"], n_features) if self.init == "sparse" else None)
+        self.effective_s_ = None if params["s"] is None else min(params["s"], n_features)
         widths = (n_features, *params["sizes"], len(self.classes_))
         weights = self._init_weights(widths, init_rng)
         self.initial_coefs_ = [w.T.copy() for w, _ in weights]
@@ -307,6 +319,9 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         batch = min(params["batch_size"], n_train)
         loss_fn = torch.nn.functional.cross_entropy
 
+        def forward(inputs):
+            return mlp_forward(tensors, inputs, self.activation)
+
         start = time.perf_counter()
         self.loss_curve_, self.validation_loss_curve_ = [], []
         best, best_epoch, stale_steps, steps = math.inf, 0, 0, 0
@@ -320,7 +335,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
             for begin in range(0, n_train, batch):
                 rows = order[begin:begin + batch]
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(_forward(tensors, X_train[rows]), y_train[rows])
+                loss = loss_fn(forward(X_train[rows]), y_train[rows])
                 loss.backward()
                 opt.step()
                 total += loss.detach() * len(rows)  # on the device: one sync per epoch
@@ -332,7 +347,7 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
             self.loss_curve_.append(train_loss)
             if val_idx is not None:
                 with torch.no_grad():
-                    watched = float(loss_fn(_forward(tensors, X_val), y_val))
+                    watched = float(loss_fn(forward(X_val), y_val))
                 self.validation_loss_curve_.append(watched)
             else:
                 watched = train_loss
@@ -380,20 +395,23 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         return train, val
 
     def _init_weights(self, widths, rng):
-        """(W [fan_out, fan_in], b [fan_out]) float32 per layer, by the module's init law."""
-        from parity_frontiers.verify.training.model import init_layer
-
+        """(W [fan_out, fan_in], b [fan_out]) float32 per layer: the ``init`` law for the first
+        layer, the dense law after it (module docstring)."""
+        first, dense = get_init(self.init), get_init("dense")
         layers = []
         for index, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-            sparse = index == 0 and self.init == "sparse"
-            w, b = init_layer(rng, fan_out, fan_in, self.effective_s_ if sparse else None)
-            layers.append((w, b))
+            if index == 0:
+                layers.append(first.draw_layer(rng, fan_out, fan_in, self.effective_s_))
+            else:
+                layers.append(dense.draw_layer(rng, fan_out, fan_in))
         return layers
 
     # --- prediction ---------------------------------------------------------------------------
 
     def _logits(self, X) -> np.ndarray:
         import torch
+
+        from parity_frontiers.verify.training.model import mlp_forward
 
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
@@ -408,8 +426,10 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
                         torch.tensor(b, dtype=torch.float64, device=device)]
         widest = max(w.shape[1] for w in self.coefs_)
         chunk = max(1, _PREDICT_CHUNK_BYTES // (8 * widest))
+        # a model pickled before the activation parameter existed is a ReLU net
+        activation = getattr(self, "activation", DEFAULT_ACTIVATION)
         with torch.no_grad():
-            parts = [_forward(tensors, Z[i:i + chunk]).cpu().numpy()
+            parts = [mlp_forward(tensors, Z[i:i + chunk], activation).cpu().numpy()
                      for i in range(0, len(Z), chunk)]
         return np.concatenate(parts) if parts else np.empty((0, len(self.classes_)))
 
@@ -433,15 +453,3 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         return tags
 
-
-def _forward(tensors, X):
-    """Logits of the MLP whose [W, b] pairs (torch layout) are ``tensors``."""
-    import torch
-
-    h = X
-    last = len(tensors) - 2
-    for index in range(0, len(tensors), 2):
-        h = torch.nn.functional.linear(h, tensors[index], tensors[index + 1])
-        if index < last:
-            h = torch.relu(h)
-    return h
