@@ -53,7 +53,6 @@ float32 weights, so they do not depend on how the rows are batched.
 from __future__ import annotations
 
 import math
-import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -100,20 +99,8 @@ def _check_real(name, value, low, high, low_open=False, high_open=False):
     return float(value)
 
 
-def _resolve_device(device):
-    import torch
-
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' requested but CUDA is not available")
-    return torch.device(device)
-
-
 class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
-    r"""ReLU MLP classifier (torch) with dense or s-sparse first-layer initialisation.
+    r"""MLP classifier (trained by torch) with dense or s-sparse first-layer initialisation.
 
     See the module docstring for the model, the init law and the training loop
     (source: docs/theory.md §5.10 and Sec. 5; the value scale of the sparse init is our
@@ -260,10 +247,14 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     # --- fitting ------------------------------------------------------------------------------
 
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self."""
-        import torch
+        """Train on ``X`` (n_samples, n_features) and class labels ``y``; returns self.
 
-        from parity_frontiers.verify.training.model import mlp_forward
+        The training loop runs in :func:`~parity_frontiers.verify.training.classifier.
+        fit_classifier` (torch is imported there, on first fit)."""
+        from parity_frontiers.verify.training.classifier import (
+            fit_classifier,
+            resolve_classifier_device,
+        )
 
         params = self._checked_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
@@ -272,14 +263,13 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError("SparseInitMLPClassifier needs at least 2 classes in the data, got "
                              f"{len(self.classes_)} class")
-        device = _resolve_device(self.device)
+        resolve_classifier_device(self.device)  # CUDA asked for and absent: fail before work
         rng = check_random_state(self.random_state)
         # One draw from random_state seeds everything, so an int seed or a RandomState both
         # give independent but reproducible streams for init, split and batch order.
         seed = int(rng.randint(np.iinfo(np.int32).max))
         streams = np.random.SeedSequence(seed).spawn(3)
         init_rng, split_rng = (np.random.default_rng(s) for s in streams[:2])
-        batch_gen = torch.Generator().manual_seed(int(streams[2].generate_state(1)[0]))
 
         if self.standardize:
             mean = X.mean(axis=0)
@@ -299,76 +289,21 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         self.initial_coefs_ = [w.T.copy() for w, _ in weights]
         self.initial_intercepts_ = [b.copy() for _, b in weights]
 
-        tensors = []
-        for w, b in weights:
-            tensors += [torch.tensor(w, device=device, requires_grad=True),
-                        torch.tensor(b, device=device, requires_grad=True)]
-        if self.optimizer == "adam":
-            opt = torch.optim.Adam(tensors, lr=params["learning_rate"],
-                                   weight_decay=params["weight_decay"])
-        else:
-            opt = torch.optim.SGD(tensors, lr=params["learning_rate"],
-                                  momentum=params["momentum"],
-                                  weight_decay=params["weight_decay"])
-        Z_t = torch.tensor(Z, device=device)
-        y_t = torch.tensor(y_index, dtype=torch.long, device=device)
-        X_train, y_train = Z_t[train_idx], y_t[train_idx]
-        if val_idx is not None:
-            X_val, y_val = Z_t[val_idx], y_t[val_idx]
-        n_train = len(train_idx)
-        batch = min(params["batch_size"], n_train)
-        loss_fn = torch.nn.functional.cross_entropy
-
-        def forward(inputs):
-            return mlp_forward(tensors, inputs, self.activation)
-
-        start = time.perf_counter()
-        self.loss_curve_, self.validation_loss_curve_ = [], []
-        best, best_epoch, stale_steps, steps = math.inf, 0, 0, 0
-        best_state = None
-        epoch = 0
-        steps_per_epoch = math.ceil(n_train / batch)
-        max_epochs = max(params["max_epochs"], math.ceil(params["min_steps"] / steps_per_epoch))
-        for epoch in range(1, max_epochs + 1):
-            order = torch.randperm(n_train, generator=batch_gen).to(device)
-            total = torch.zeros((), device=device)
-            for begin in range(0, n_train, batch):
-                rows = order[begin:begin + batch]
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(forward(X_train[rows]), y_train[rows])
-                loss.backward()
-                opt.step()
-                total += loss.detach() * len(rows)  # on the device: one sync per epoch
-            steps += steps_per_epoch
-            train_loss = float(total) / n_train
-            if not math.isfinite(train_loss):
-                raise ValueError(f"training diverged at epoch {epoch} (loss {train_loss}); "
-                                 "lower learning_rate")
-            self.loss_curve_.append(train_loss)
-            if val_idx is not None:
-                with torch.no_grad():
-                    watched = float(loss_fn(forward(X_val), y_val))
-                self.validation_loss_curve_.append(watched)
-            else:
-                watched = train_loss
-            if watched < best - params["tol"]:
-                best, best_epoch, stale_steps = watched, epoch, 0
-                if val_idx is not None:
-                    best_state = [t.detach().clone() for t in tensors]
-            else:
-                stale_steps += steps_per_epoch
-                if self.early_stopping and stale_steps >= params["patience"] \
-                        and steps >= params["min_steps"]:
-                    break
-        if best_state is None:  # no validation split: keep the last epoch's weights
-            best_state, best_epoch = [t.detach() for t in tensors], epoch
-        self.n_epochs_, self.best_epoch_, self.n_steps_ = epoch, best_epoch, steps
-        self.best_validation_loss_ = best if val_idx is not None else None
-        arrays = [t.cpu().numpy().astype(np.float32) for t in best_state]
-        self.coefs_ = [w.T.copy() for w in arrays[0::2]]
-        self.intercepts_ = [b.copy() for b in arrays[1::2]]
-        self.device_ = str(device)
-        self.fit_seconds_ = time.perf_counter() - start
+        fit = fit_classifier(
+            weights, Z, y_index, train_idx, val_idx, activation=self.activation,
+            optimizer=self.optimizer, learning_rate=params["learning_rate"],
+            momentum=params["momentum"], weight_decay=params["weight_decay"],
+            batch_size=params["batch_size"], max_epochs=params["max_epochs"],
+            min_steps=params["min_steps"], patience=params["patience"], tol=params["tol"],
+            early_stopping=bool(self.early_stopping), device=self.device,
+            batch_seed=int(streams[2].generate_state(1)[0]))
+        self.loss_curve_, self.validation_loss_curve_ = fit.loss_curve, fit.validation_loss_curve
+        self.n_epochs_, self.best_epoch_, self.n_steps_ = fit.n_epochs, fit.best_epoch, fit.n_steps
+        self.best_validation_loss_ = fit.best_validation_loss
+        self.coefs_ = [w.T.copy() for w in fit.params[0::2]]
+        self.intercepts_ = [b.copy() for b in fit.params[1::2]]
+        self.device_ = fit.device
+        self.fit_seconds_ = fit.seconds
         return self
 
     def _split(self, y_index, fraction, rng):
@@ -409,29 +344,15 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
     # --- prediction ---------------------------------------------------------------------------
 
     def _logits(self, X) -> np.ndarray:
-        import torch
-
-        from parity_frontiers.verify.training.model import mlp_forward
+        from parity_frontiers.verify.training.classifier import classifier_logits
 
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        # A model fit on CUDA and unpickled where there is none predicts on the CPU.
-        on_cuda = self.device_.startswith("cuda")
-        device = torch.device(self.device_ if not on_cuda or torch.cuda.is_available()
-                              else "cpu")
-        Z = torch.tensor((X - self.input_mean_) / self.input_scale_, device=device)
-        tensors = []
-        for w, b in zip(self.coefs_, self.intercepts_, strict=True):
-            tensors += [torch.tensor(w.T, dtype=torch.float64, device=device),
-                        torch.tensor(b, dtype=torch.float64, device=device)]
-        widest = max(w.shape[1] for w in self.coefs_)
-        chunk = max(1, _PREDICT_CHUNK_BYTES // (8 * widest))
         # a model pickled before the activation parameter existed is a ReLU net
         activation = getattr(self, "activation", DEFAULT_ACTIVATION)
-        with torch.no_grad():
-            parts = [mlp_forward(tensors, Z[i:i + chunk], activation).cpu().numpy()
-                     for i in range(0, len(Z), chunk)]
-        return np.concatenate(parts) if parts else np.empty((0, len(self.classes_)))
+        return classifier_logits(self.coefs_, self.intercepts_,
+                                 (X - self.input_mean_) / self.input_scale_, activation,
+                                 self.device_, _PREDICT_CHUNK_BYTES)
 
     def predict_proba(self, X) -> np.ndarray:
         r"""Class probabilities, the softmax of the logits: shape (n_samples, n_classes).
