@@ -9,6 +9,7 @@
 * :mod:`.ensemble`, :mod:`.trainer` -- :func:`train_ensemble`, many runs at once as batched
   matmuls, with per-run early stopping and divergence isolation;
 * :mod:`.device` -- devices and the default memory cap.
+* :mod:`.classifier` -- the torch engine of the tabular proxy's scikit-learn classifier.
 
 Planning code (grids, stores, executors) imports only the torch-free modules unless it trains.
 """
