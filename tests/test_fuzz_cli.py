@@ -48,7 +48,7 @@ CORPUS = HERE / "fuzz_corpus.json"
 LONG = "a" * 300
 
 settings.register_profile(
-    "fuzz", max_examples=int(os.environ.get("PARITY_FRONTIERS_FUZZ_EXAMPLES", "30")),
+    "fuzz", max_examples=int(os.environ.get("PARITY_FRONTIERS_FUZZ_EXAMPLES", "50")),
     deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                            HealthCheck.filter_too_much])
@@ -353,15 +353,17 @@ def _value_pool(action: argparse.Action) -> list[str]:
     return valid
 
 
-def _option_strategy(action: argparse.Action):
-    """Tokens for one option: its flag and zero or more values."""
+def _option_strategy(action: argparse.Action, hostility: float):
+    """Tokens for one option: its flag and zero or more values, each hostile with probability
+    ``hostility`` (drawn per example: some examples are all valid, some mostly hostile)."""
     flag = st.sampled_from([s for s in action.option_strings if s.startswith("--")]
                            or action.option_strings)
     if action.nargs == 0:
         return flag.map(lambda f: [f])
     valid = st.sampled_from(_value_pool(action))
-    value = st.one_of(valid, valid, valid, st.sampled_from(HOSTILE),
-                      st.text(max_size=12))
+    hostile = st.one_of(st.sampled_from(HOSTILE), st.sampled_from(HOSTILE),
+                        st.text(max_size=12))
+    value = st.floats(0, 1).flatmap(lambda u: hostile if u < hostility else valid)
     if action.nargs in ("+", "*"):
         values = st.lists(value, min_size=1 if action.nargs == "+" else 0, max_size=3)
     else:
@@ -400,13 +402,15 @@ def command_lines(draw, commands=None):
                                    st.sampled_from(HOSTILE))))
     options = [a for a in parser._actions if a.option_strings
                and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))]
+    hostility = draw(st.sampled_from([0.0, 0.0, 0.05, 0.2, 0.6]))
     chunks = []
     for action in options:
-        wanted = 0.92 if action.required else 0.3
+        wanted = (0.97 if action.required else 0.25) if hostility < 0.5 else \
+            (0.9 if action.required else 0.35)
         if draw(st.floats(0, 1)) < wanted:
-            chunks.append(draw(_option_strategy(action)))
+            chunks.append(draw(_option_strategy(action, hostility)))
             if draw(st.floats(0, 1)) < 0.05:  # the same option twice
-                chunks.append(draw(_option_strategy(action)))
+                chunks.append(draw(_option_strategy(action, hostility)))
     chunks = draw(st.permutations(chunks)) if chunks else chunks
     for chunk in chunks:
         argv.extend(chunk)
