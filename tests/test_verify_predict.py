@@ -1,13 +1,16 @@
-"""verify.predict: the SQ check against exact integer arithmetic, the one-step prediction
-against a direct simulate_onestep call, and the fitted theorem constants on data built from
-known constants."""
+"""verify.analysis.predictions: the SQ check against exact integer arithmetic (every layer
+counted), the one-step prediction against a direct simulate_onestep call, the fitted theorem
+constants on data built from known constants, and each prediction's verdict (consistent,
+refuted, not testable here) on synthetic data; plus the exact probabilities of `bound`."""
 
 from __future__ import annotations
 
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
+
 from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS
 from parity_frontiers.verify.analysis.predictions import (
     crossing,
@@ -16,8 +19,8 @@ from parity_frontiers.verify.analysis.predictions import (
     theorem_frontier,
 )
 
-BASE = dict(depth=1, max_steps=1000, eval_every=100, batch_size=32, lr=0.1, weight_decay=0.01,
-            loss="hinge", test_size=1000, success_error=0.1)
+BASE = dict(depth=1, activation="relu", max_steps=1000, eval_every=100, batch_size=32, lr=0.1,
+            weight_decay=0.01, loss="hinge", test_size=1000, success_error=0.1)
 
 
 def _cell(n, k, width, samples, rate=0.5, ci_low=0.3, init="dense", s=None, **extra):
@@ -176,3 +179,124 @@ def test_bound_delta_bad_values_one_line(capsys, text, message):
     assert code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+# --- SQ check: every parameter of deeper nets ---------------------------------------------------
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_sq_check_counts_every_layer(depth):
+    from parity_frontiers.verify.config import RunConfig
+    from parity_frontiers.verify.training.model import param_count
+
+    n, width = 30, 16
+    row = sq_check([_cell(n, 3, width, 100, depth=depth, max_steps=20)])[0]
+    expected = width * (n + 1) + (depth - 1) * width * (width + 1) + width + 1
+    assert row["params"] == expected
+    assert row["params"] == param_count(RunConfig(n=n, k=3, width=width, depth=depth))
+    exact = min(Fraction(1), Fraction(2 * expected * 20 * 100, math.comb(n, 3)))
+    assert row["bound"] == pytest.approx(float(exact), rel=1e-12)
+    if depth == 2:  # the first two layers alone would be r(n + 2) + 1 = 513
+        assert row["params"] == 513 + 16 * 17
+
+
+# --- verdicts of the predictions -----------------------------------------------------------------
+
+def test_sq_verdict_not_testable_consistent_refuted():
+    from parity_frontiers.verify.analysis.prediction_verdicts import sq_verdict
+
+    # The cpu grid's smallest cell: 2 r T m / C(50, 3) = 2 * 833 * 20000 * 100 / 19600 = 1.7e5.
+    cpu = _cell(50, 3, 16, 100, rate=1.0, ci_low=0.8, max_steps=20_000)
+    out = sq_verdict([cpu])
+    assert out["verdict"] == "not testable here"
+    assert out["problems"][0]["smallest_ratio"] == pytest.approx(1.7e5, rel=1e-12)
+    # (1000, 8): bound ~ 1e-15; a cell that fails is consistent, one that succeeds refutes.
+    quiet = _cell(1000, 8, 1, 10, rate=0.0, ci_low=0.0, max_steps=10)
+    assert sq_verdict([quiet])["verdict"] == "consistent"
+    loud = _cell(1000, 8, 1, 10, rate=0.9, ci_low=0.6, max_steps=10)
+    out = sq_verdict([quiet, loud])
+    assert out["verdict"] == "refuted" and len(out["problems"][0]["contradictions"]) == 1
+
+
+def _fit_row(n, width, wins, init="sparse", s=2, target=0.5):
+    from parity_frontiers.verify.analysis.frontier import frontier_table
+
+    cells = [{**BASE, "n": n, "k": 3, "width": width, "init": init, "s": s, "samples": m,
+              "runs": 16, "successes": w} for m, w in zip((100, 300, 1000, 3000), wins,
+                                                           strict=True)]
+    return frontier_table(cells, target)[0]
+
+
+def test_measured_interval_at_95_is_the_frontier_interval():
+    from parity_frontiers.verify.analysis.prediction_verdicts import _measured_interval
+
+    row = _fit_row(30, 16, (0, 5, 12, 16))
+    low, high = _measured_interval(row, 1.959963984540054)
+    assert (low, high) == pytest.approx((row["ci_low"], row["ci_high"]), rel=1e-9)
+
+
+def _onestep(n, width, probabilities, init="sparse", s=2, band=0.05):
+    cells = [{**BASE, "n": n, "k": 3, "width": width, "init": init, "s": s, "samples": m,
+              "predicted": p, "ci_low": max(0.0, p - band), "ci_high": min(1.0, p + band)}
+             for m, p in zip((100, 300, 1000, 3000), probabilities, strict=True)]
+    status, m_star = crossing([c["samples"] for c in cells], probabilities)
+    curve = {**{f: cells[0][f] for f in CURVE_FIELDS}, "status": status, "m_star": m_star,
+             "m_min": 100, "m_max": 3000}
+    return {"cells": cells, "curves": [curve], "skipped": [], "target": 0.5}
+
+
+def test_onestep_verdict_refuted_consistent_untestable():
+    from parity_frontiers.verify.analysis.prediction_verdicts import onestep_verdict
+
+    measured = [_fit_row(30, 16, (0, 5, 12, 16))]  # m* near 400
+    never = onestep_verdict(_onestep(30, 16, (0.0, 0.05, 0.1, 0.2)), measured)
+    assert never["verdict"] == "refuted"
+    curve = never["problems"][0]["curves"][0]
+    assert curve["predicted_interval"] == [3000.0, None] and curve["refuted"]
+    assert 0 < curve["p_any_lucky"] < 1
+    close = onestep_verdict(_onestep(30, 16, (0.0, 0.3, 0.9, 1.0)), measured)
+    assert close["verdict"] == "consistent"
+    early = onestep_verdict(_onestep(30, 16, (0.9, 1.0, 1.0, 1.0)), measured)
+    assert early["verdict"] == "refuted"  # predicts m* < 100, measured ~ 400
+    falling = [_fit_row(30, 16, (16, 12, 5, 0))]  # no crossing from below
+    assert onestep_verdict(_onestep(30, 16, (0.0, 0.3, 0.9, 1.0)), falling)["verdict"] == \
+        "not testable here"
+
+
+def _threshold_runs(n, thresholds, width=16, init="sparse", s=2):
+    """Seed i succeeds at every m >= thresholds[i] (nested training sets)."""
+    from parity_frontiers.verify.config import RunConfig, RunResult
+
+    runs = []
+    for m in (100, 200, 300, 500, 1000, 2000, 3000):
+        for seed, t in enumerate(thresholds):
+            config = RunConfig(n=n, k=3, width=width, samples=m, init=init, s=s, seed=seed,
+                               max_steps=1000)
+            ok = m >= t
+            runs.append(RunResult(config, ok, 500 if ok else None, 0.0, 0.0,
+                                  "success" if ok else "max_steps", 500 if ok else 1000))
+    return runs
+
+
+def test_n_scaling_verdict_consistent_refuted_untestable():
+    from parity_frontiers.verify.analysis.frontier import frontier_table, success_points
+    from parity_frontiers.verify.analysis.prediction_verdicts import n_scaling_verdict
+
+    rng = np.random.default_rng(11)
+    base = np.exp(rng.uniform(np.log(150), np.log(1500), 16))
+
+    def verdict(factor, boot=200):
+        runs = _threshold_runs(30, base) + _threshold_runs(50, base * factor)
+        theorem = theorem_frontier(frontier_table(success_points(runs)))
+        return n_scaling_verdict(runs, theorem, seed=3, bootstrap=boot)
+
+    same = verdict(1.0)  # Thm 5 (s = 2 < k = 3) predicts a ratio of 1
+    group = same["groups"][0]
+    assert same["verdict"] == "consistent" and group["predicted_ratio"] == pytest.approx(1.0)
+    assert group["interval"][0] <= 1.0 <= group["interval"][1]
+    assert "k = 3 is odd (Thm 5 assumes k even)" in group["outside_conditions"]
+    assert verdict(1.0) == same  # seeded bootstrap
+    moved = verdict(4.0)
+    assert moved["verdict"] == "refuted" and moved["groups"][0]["interval"][0] > 1.0
+    one_n = _threshold_runs(30, base)
+    theorem = theorem_frontier(frontier_table(success_points(one_n)))
+    assert n_scaling_verdict(one_n, theorem, bootstrap=10)["verdict"] == "not testable here"

@@ -10,6 +10,8 @@ r"""Predicted frontiers on the grid of a sweep: the three routes of issue 5, nex
   the constants fitted to the measured m* (the docstring states how many).
 
 Each route returns plain rows (dicts) so reports and figures can use them directly.
+:mod:`.prediction_verdicts` then judges each route against the data by a fixed rule
+(consistent, refuted, or not testable here; docs/theory.md §5.7).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from parity_frontiers.theory.sq_bound import sq_max_success_probability, two_layer_param_count
+
+from parity_frontiers.theory.sq_bound import mlp_param_count, sq_max_success_probability
 from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,
     thm4_log10_width,
@@ -28,7 +31,7 @@ from parity_frontiers.theory.upper_bounds import (
 from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS, curve_key, group_rows
 
 __all__ = ["sq_check", "onestep_predictions", "crossing", "theorem_frontier",
-           "mechanism_support"]
+           "mechanism_support", "cell_param_count", "sq_samples"]
 
 
 def _check_points(points) -> list[dict]:
@@ -38,12 +41,19 @@ def _check_points(points) -> list[dict]:
     return points
 
 
-def _sq_samples(point: dict) -> int:
+def sq_samples(point: dict) -> int:
     """The m of Prop. 3 for a cell: its training-set size, or for online training every sample
     the budget can draw (T x batch), the most generous reading of 'samples seen'."""
     if point["samples"] is not None:
         return int(point["samples"])
     return int(point["max_steps"]) * int(point["batch_size"])
+
+
+def cell_param_count(point: dict) -> int:
+    """Every trainable parameter of a cell's MLP: ``depth`` hidden layers of ``width`` and one
+    output, with biases (:func:`theory.sq_bound.mlp_param_count`; equal to
+    ``verify.training.model.param_count``, tested): r(n + 1) + (L - 1) r(r + 1) + r + 1."""
+    return mlp_param_count(point["n"], [point["width"]] * int(point.get("depth", 1) or 1))
 
 
 def sq_check(points: Iterable[dict]) -> list[dict]:
@@ -52,11 +62,10 @@ def sq_check(points: Iterable[dict]) -> list[dict]:
     .. math:: P(\text{success}) \le \min\Bigl(1, \frac{2\, r\, T\, m}{\binom{n}{k}}\Bigr),
               \quad \tau = 1/\sqrt{m}
 
-    with r the parameter count of the cell's MLP (:func:`theory.sq_bound.two_layer_param_count`
-    for depth 1), T its step budget and m its training-set size (online: T x batch, the samples
-    the budget can draw). A cell contradicts the bound when the lower end of its Wilson
-    interval exceeds the bound. Deeper nets are counted with their first two layers only,
-    which lowers r and so can only make a contradiction easier to see.
+    with r every parameter of the cell's MLP (:func:`cell_param_count`: all ``depth`` hidden
+    layers, not only the first two, which would understate r for deeper nets), T its step
+    budget and m its training-set size (online: T x batch, the samples the budget can draw).
+    A cell contradicts the bound when the lower end of its Wilson interval exceeds the bound.
 
     Parameters
     ----------
@@ -78,10 +87,10 @@ def sq_check(points: Iterable[dict]) -> list[dict]:
     """
     rows = []
     for point in _check_points(points):
-        params = two_layer_param_count(point["n"], point["width"])
+        params = cell_param_count(point)
         bound = float(sq_max_success_probability(point["n"], point["k"], params,
                                                  point["max_steps"],
-                                                 samples=_sq_samples(point)))
+                                                 samples=sq_samples(point)))
         rows.append({**{f: point.get(f) for f in ("n", "k", "init", "s", "width", "samples",
                                                   "max_steps")},
                      "params": params, "bound": bound, "success_rate": point["success_rate"],
