@@ -1,4 +1,5 @@
-"""figures.report / reproduce / frontier_plots / findings and their CLI, on a tiny scale.
+"""figures.report / reproduce / frontier_plots and their CLI, on a tiny scale (the findings'
+rules are tested on synthetic runs in tests/test_findings.py).
 
 The tiny scale (tests/data/tiny_scale.toml) stands in for figures/scales/*.toml so that the
 whole pipeline -- sweep, analysis, predictions, every figure, report -- runs in seconds."""
@@ -8,23 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import parity_frontiers.figures.reproduce as reproduce_module
 import pytest
+
+import parity_frontiers.figures.reproduce as reproduce_module
+from parity_frontiers.cli import main
 from parity_frontiers.figures import frontier_plots
 from parity_frontiers.figures.report import completeness, load_results
-from parity_frontiers.verify.analysis.findings import (
-    finding_data_vs_time,
-    finding_small_m,
-    finding_sparse_beats_dense,
-    finding_width_monotone,
-)
 from parity_frontiers.verify.experiments.grid import grid_from_toml
 
-from parity_frontiers.cli import main
-
 TINY = Path(__file__).parent / "data" / "tiny_scale.toml"
-BASE = dict(k=3, depth=1, max_steps=1000, eval_every=100, batch_size=32, lr=0.1,
-            weight_decay=0.01, loss="hinge", test_size=1000, success_error=0.1)
+BASE = dict(k=3, depth=1, activation="relu", max_steps=1000, eval_every=100, batch_size=32,
+            lr=0.1, weight_decay=0.01, loss="hinge", test_size=1000, success_error=0.1)
 
 
 @pytest.fixture
@@ -59,14 +54,20 @@ def test_reproduce_writes_report_and_resumes(tiny_scale, tmp_path, capsys):
     first = json.loads(capsys.readouterr().out)
     assert first["sweep"]["trained"] == 36 and first["sweep"]["skipped"] == 0
     report = (out / "report.md").read_text()
-    assert "## Findings" in report and report.count("| **") == 4
+    # Six findings and three predictions, each with an overall verdict in bold.
+    assert "## Findings" in report and report.count("| **") == 9
+    assert "## Predictions against the data" in report and "limited by luck" not in report
     names = {Path(p).name for p in first["figures"]}
     assert {"success_heatmap_n8_k2.png", "success_vs_m_n8_k2.pdf", "steps_vs_m_n8_k2.png",
             "sq_frontier.png", "lottery.png"} <= names
     for name in names:
         assert (out / name).stat().st_size > 1000
     data = json.loads((out / "report.json").read_text())
-    assert len(data["cells"]) == 12 and len(data["findings"]) == 4
+    assert len(data["cells"]) == 12 and len(data["findings"]) == 6
+    assert set(data["predictions"]) == {"sq", "onestep", "n_scaling"}
+    # Three seeds per cell: no paired test can reach 0.05, and one n gives no n-scaling.
+    assert {f["verdict"] for f in data["findings"]} == {"not testable here"}
+    assert data["predictions"]["n_scaling"]["verdict"] == "not testable here"
     assert data["completeness"]["missing_runs"] == 0
     # The store holds the whole grid now: a resumed sweep trains nothing.
     assert main(["sweep", "--config", str(TINY), "--store", str(out / "runs.db"),
@@ -122,7 +123,7 @@ def test_completeness_counts_missing_cells(tiny_store):
     (["reproduce", "--scale", "huge"], "invalid choice"),
     (["report", "--store", "{tmp}/empty.db", "--out", "{tmp}/empty.db"], "is a file"),
     (["plot", "sq", "--store", "{tmp}/empty.db", "--out", "{tmp}/empty.db/sub"],
-     "cannot create the output folder"),
+     "is a file, not a directory"),  # refused by the parser (args.path_arg)
     (["report", "--store", "{tmp}/empty.db", "--out", "{tmp}/o", "--onestep-trials", "0"],
      "onestep-trials"),
 ])
@@ -131,8 +132,8 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, argv, message):
 
     ResultsStore(tmp_path / "empty.db").close()
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
-    with pytest.raises(SystemExit) if message == "invalid choice" or "trials" in message \
-            else _no_raise():
+    parser_error = message in ("invalid choice", "is a file, not a directory")
+    with pytest.raises(SystemExit) if parser_error or "trials" in message else _no_raise():
         code = main(argv)
         assert code == 2
     err = capsys.readouterr().err.strip()
@@ -171,34 +172,6 @@ def test_thin_cells_are_marked_on_the_figure(tmp_path, monkeypatch):
         frontier_plots.success_heatmap([], tmp_path)
 
 
-def test_findings_verdict_branches():
-    good = [_cell(8, 100, 0), _cell(64, 100, 16, median=900), _cell(8, 1000, 16, median=400),
-            _cell(64, 1000, 16, median=300), _cell(64, 300, 16, median=600)]
-    assert finding_small_m(good)["verdict"] == "reproduced"  # m = 100 << 30^3
-    assert finding_small_m([_cell(8, 100, 0)])["verdict"] == "inconclusive"
-    # No pair here could show a decrease (0/16 below, 16/16 above): nothing to judge.
-    assert finding_width_monotone(good)["verdict"] == "inconclusive"
-    rising = good + [_cell(8, 700, 4), _cell(64, 700, 12)]
-    assert finding_width_monotone(rising)["verdict"] == "reproduced"
-    bad = [_cell(8, 100, 16), _cell(64, 100, 0)]
-    assert finding_width_monotone(bad)["verdict"] == "not reproduced"
-    sparse = [dict(c, init="sparse", s=2, successes=16, success_rate=1.0,
-                   median_steps_to_success=100) for c in good]
-    assert finding_sparse_beats_dense(good + sparse, [])["verdict"] == "reproduced"
-    slow = [dict(c, median_steps_to_success=(c["median_steps_to_success"] or 0) * 10 or None)
-            for c in sparse]
-    assert finding_sparse_beats_dense(good + slow, [])["verdict"] == "not reproduced"
-    assert finding_data_vs_time(good)["verdict"] == "reproduced"  # 900 > 600 > 300 on r = 64
-    rising = [_cell(64, m, 16, median=100 * i) for i, m in enumerate((100, 300, 1000), 1)]
-    assert finding_data_vs_time(rising)["verdict"] == "not reproduced"
-
-
-def test_double_descent_dip_is_found():
-    cells = [_cell(8, 100, 16), _cell(8, 300, 0), _cell(8, 1000, 16)]
-    evidence = finding_data_vs_time(cells)["evidence"]
-    assert len(evidence["significant_dips"]) == 1 and evidence["dips"][0]["m"][1] == 300
-
-
 @pytest.mark.parametrize("scale,runs,n_values", [("smoke", 120, {20}), ("cpu", 2560, {30, 50}),
                                                  ("paper", 129600, {50, 100, 150, 200, 250,
                                                                     300})])
@@ -208,18 +181,6 @@ def test_shipped_scales_parse_to_the_documented_grids(scale, runs, n_values):
     assert {c.init for c in grid} == {"dense", "sparse"} and {c.s for c in grid} == {None, 2}
     with pytest.raises(ValueError, match="unknown scale"):
         reproduce_module.scale_path("huge")
-
-
-def test_width_monotone_counts_only_informative_pairs():
-    """A single 16/16 -> 8/16 drop among many 0/16 and 16/16 pairs must be caught."""
-    cells = []
-    for m in (100, 200, 300, 500, 700, 2000, 3000, 10000):
-        wins = 0 if m < 1000 else 16
-        cells += [_cell(w, m, wins) for w in (16, 64, 256, 1024)]
-    cells += [_cell(16, 1000, 16), _cell(64, 1000, 16), _cell(256, 1000, 16),
-              _cell(1024, 1000, 8)]
-    out = finding_width_monotone(cells)
-    assert out["evidence"]["informative_pairs"] == 1 and out["verdict"] == "not reproduced"
 
 
 def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
@@ -242,9 +203,47 @@ def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
 
 def test_cli_constants_match_the_library():
     """The CLI keeps its own copies so that parsing does not import the figures layer."""
-    from parity_frontiers.figures.report import PLOT_KINDS
-
     from parity_frontiers import cli_figures
+    from parity_frontiers.figures.report import PLOT_KINDS
 
     assert cli_figures.PLOT_KINDS == PLOT_KINDS
     assert cli_figures.SCALES == reproduce_module.SCALES
+
+
+REFERENCE = Path(__file__).parent.parent / "figures" / "reference" / "cpu"
+
+
+def test_reference_report_has_the_per_problem_verdicts():
+    """figures/reference/cpu/report.json, regenerated from its store: the verdicts it states."""
+    data = json.loads((REFERENCE / "report.json").read_text())
+    verdicts = {str(f["id"]): {(p["n"], p["k"]): p["verdict"] for p in f["problems"]}
+                for f in data["findings"]}
+    assert verdicts["1a"] == {(30, 3): "reproduced", (50, 3): "not testable here"}
+    for fid in ("1b", "2", "3", "4a"):
+        assert set(verdicts[fid].values()) == {"reproduced"}
+    assert set(verdicts["4b"].values()) == {"not reproduced"}
+    sparse = {p["n"]: p for p in data["findings"][3]["problems"]}
+    # Paired over seeds: 13 of 16 seeds favour sparse at n = 30 (2^-13), 15 at n = 50.
+    assert sparse[30]["p_sparse_better"] == 2.0 ** -13
+    assert sparse[50]["p_sparse_better"] == 2.0 ** -15
+    pred = data["predictions"]
+    assert pred["sq"]["verdict"] == "not testable here"
+    assert min(p["smallest_ratio"] for p in pred["sq"]["problems"]) == pytest.approx(1.7e5)
+    assert pred["onestep"]["verdict"] == "refuted" and pred["n_scaling"]["verdict"] == "refuted"
+    report = (REFERENCE / "report.md").read_text()
+    assert "limited by luck" not in report and "not testable here" in report
+
+
+def test_render_markdown_states_each_verdict_and_rule():
+    from parity_frontiers.figures.report import render_markdown
+
+    data = json.loads((REFERENCE / "report.json").read_text())
+    analysis = {**data, "points": data["cells"]}
+    text = render_markdown(analysis, [], title="t")
+    for finding in data["findings"]:
+        assert f"| {finding['id']} | {finding['claim']} | all | **{finding['verdict']}** |" \
+            in text
+        assert finding["rule"] in text
+    for item in data["predictions"].values():
+        assert item["rule"] in text
+    assert "| | (50, 3) | not testable here | no grid m exceeds n^k/10" in text
