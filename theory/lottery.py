@@ -22,6 +22,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+
 from parity_frontiers.theory.binomial import log_comb, log_comb_unchecked
 from parity_frontiers.theory.checks import (
     LN10,
@@ -49,6 +50,40 @@ _LOG_C_EXACT_LIMIT = 1e5
 _MAX_PRODUCT_TERMS = 10_000_000
 #: Longest overlap law returned whole by :func:`overlap_pmf` when j is omitted.
 MAX_LAW_LENGTH = 10_000
+#: The overlap law and p_lucky are products of min(s, k) ratios: up to this many factors they
+#: are computed in exact integer arithmetic (then rounded once) wherever the float formula's
+#: error could exceed 1e-13 relative (log-binomials above :data:`_LOG_C_FLOAT_OK`).
+EXACT_TERMS = 2000
+_LOG_C_FLOAT_OK = 200.0
+
+
+def _falling(x: int, m: int) -> int:
+    """x (x - 1) ... (x - m + 1), exact; 0 when m > x >= 0."""
+    if m > x:
+        return 0
+    return math.prod(range(x - m + 1, x + 1)) if m > 0 else 1
+
+
+def _exact_pmf(n: int, k: int, s: int, j: int) -> Fraction:
+    """P(|U n S| = j) as an exact fraction, from min(s, k) factors.
+
+    Hypergeometric symmetry lets the smaller of k and s play the parity's role:
+    P(j) = C(m, j) (M)_j (n - M)_(m - j) / (n)_m with m = min(k, s), M = max(k, s) and
+    (x)_i the falling factorial.
+    """
+    m, big = min(k, s), max(k, s)
+    if j < 0 or j > m:
+        return Fraction(0)
+    numerator = math.comb(m, j) * _falling(big, j) * _falling(n - big, m - j)
+    return Fraction(numerator, _falling(n, m))
+
+
+def _fraction_log(value: Fraction) -> float:
+    """Natural log of a positive fraction, correctly rounded or nearly (huge ones included)."""
+    as_float = float(value)
+    if as_float >= 1e-300:
+        return math.log(as_float)
+    return math.log(value.numerator) - math.log(value.denominator)
 
 
 def _check_nks(n, k, s):
@@ -82,11 +117,34 @@ def overlap_pmf(n, k, s, j=None):
     >>> overlap_pmf(10, 3, 2)
     array([0.46666667, 0.46666667, 0.06666667])
     """
+    n_arr, k_arr, s_arr = _check_nks(n, k, s)
+    if j is None and not (n_arr.ndim or k_arr.ndim or s_arr.ndim) \
+            and min(int(k_arr), int(s_arr)) <= EXACT_TERMS \
+            and float(log_comb_unchecked(n_arr, s_arr)) > _LOG_C_FLOAT_OK:
+        # The whole law in exact integers, each entry rounded once: sums to 1 within 1e-15.
+        return _exact_law(int(n_arr), int(k_arr), int(s_arr))
     with np.errstate(under="ignore"):
         pmf = np.exp(np.asarray(log_overlap_pmf(n, k, s, j)))
     # Subnormal results carry few significant digits; report them as the underflow they are
     # (log-space values: :func:`log_overlap_pmf`).
     return as_result(np.where(pmf < np.finfo(np.float64).tiny, 0.0, pmf))
+
+
+def _exact_law(n: int, k: int, s: int) -> np.ndarray:
+    """The overlap law j = 0 .. min(s, k), each entry the exact value rounded once."""
+    m, big = min(k, s), max(k, s)
+    denominator = _falling(n, m)
+    # N(j) = C(m, j) (big)_j (n - big)_(m - j), by the recurrence
+    # N(j + 1) = N(j) (m - j) (big - j) / ((j + 1) (n - big - m + j + 1)), exact divisions.
+    values = np.zeros(m + 1)
+    low = max(0, m - (n - big))  # smaller overlaps are impossible
+    term = math.comb(m, low) * _falling(big, low) * _falling(n - big, m - low)
+    for j in range(low, m + 1):
+        values[j] = term / denominator  # int / int: correctly rounded
+        if j < m:
+            term = term * (m - j) * (big - j) // ((j + 1) * (n - big - m + j + 1))
+    tiny = np.finfo(np.float64).tiny
+    return np.where(values < tiny, 0.0, values)
 
 
 def log_overlap_pmf(n, k, s, j=None):
@@ -113,8 +171,18 @@ def log_overlap_pmf(n, k, s, j=None):
     ss = np.where(possible, s_arr, 0.0)
     kk = np.where(possible, k_arr, 0.0)
     nn = np.where(possible, n_arr, 0.0)
-    out = (log_comb_unchecked(kk, jj) + log_comb_unchecked(nn - kk, ss - jj)
-           - log_comb_unchecked(nn, ss))
+    log_c = log_comb_unchecked(nn, ss)
+    out = log_comb_unchecked(kk, jj) + log_comb_unchecked(nn - kk, ss - jj) - log_c
+    # The difference of log-binomials keeps ~1e-16 * log C(n, s) absolute error: where that
+    # could pass 1e-13 and the law has few terms, settle each value in exact arithmetic.
+    redo = possible & (log_c > _LOG_C_FLOAT_OK) & (np.minimum(kk, ss) <= EXACT_TERMS)
+    if np.any(redo):
+        shape = np.shape(out)
+        out = np.array(out, dtype=np.float64, ndmin=1).ravel()
+        flat = [np.ravel(x) for x in (nn, kk, ss, jj)]
+        for i in np.flatnonzero(np.ravel(redo)):
+            out[i] = _fraction_log(_exact_pmf(*(int(x[i]) for x in flat)))
+        out = out.reshape(shape)
     return as_result(np.where(possible, out, -np.inf))
 
 
@@ -132,7 +200,17 @@ def _log_p_lucky(n_arr, k_arr, s_arr):
     # The difference of two log-binomials keeps ~1e-16 * log C(n, min) absolute error; past
     # 1e5 that is 1e-11 relative in p and growing, so there sum the ratio term by term:
     # C(big, m) / C(n, m) = prod_{i < m} (1 - (n - big) / (n - i)).
-    redo = (log_c > _LOG_C_EXACT_LIMIT) & (small <= _MAX_PRODUCT_TERMS)
+    exact = (log_c > _LOG_C_FLOAT_OK) & (small <= EXACT_TERMS)
+    if np.any(exact):
+        shape = np.shape(out)
+        out = np.array(out, dtype=np.float64, ndmin=1).ravel()
+        n_b, big_b, small_b, exact_b = (np.broadcast_to(x, shape).ravel()
+                                        for x in (n_arr, big, small, exact))
+        for i in np.flatnonzero(exact_b):
+            m = int(small_b[i])
+            out[i] = _fraction_log(Fraction(_falling(int(big_b[i]), m), _falling(int(n_b[i]), m)))
+        out = out.reshape(shape)
+    redo = (log_c > _LOG_C_EXACT_LIMIT) & (small <= _MAX_PRODUCT_TERMS) & ~exact
     if np.any(redo):
         shape = np.shape(out)
         out = np.array(out, dtype=np.float64, ndmin=1).ravel()
@@ -228,8 +306,10 @@ def width_needed(n, k, s, delta):
 
     .. math:: r = \Bigl\lceil \frac{\log \delta}{\log(1 - p)} \Bigr\rceil
 
-    Returns an int for scalar input, a float64 array of integers otherwise. Widths above
-    2**53 are the nearest float (their last digits carry no information anyway).
+    Returns an exact int for scalar input -- above 2**53 too, settled in exact and
+    high-precision arithmetic when p is a product of at most :data:`EXACT_TERMS` ratios
+    (min(s, k) <= 2000), never below the true minimum -- and a float64 array of integers
+    for array input.
 
     Raises
     ------
@@ -259,22 +339,59 @@ def width_needed(n, k, s, delta):
         r = np.where(_log_fail_all(log_p, r) > log_delta, r + 1, r)
     if r.ndim:
         return r
-    return _settle_exactly(int(n_arr), int(k_arr), int(s_arr), float(delta), int(r))
+    exact_delta = delta if isinstance(delta, Fraction) else float(np.asarray(delta))
+    return _settle_exactly(int(n_arr), int(k_arr), int(s_arr), exact_delta, int(r))
 
 
-def _settle_exactly(n: int, k: int, s: int, delta: float, r: int) -> int:
-    """For small cases, fix r in exact rationals: (1-p)^r <= delta < (1-p)^(r-1).
+def _settle_exactly(n: int, k: int, s: int, delta: float | Fraction, r: int) -> int:
+    """The exact smallest r with (1 - p)^r <= delta, from the float estimate ``r``.
 
-    Floats cannot decide ties such as p = delta = 1/2; rationals can, cheaply while r and the
-    binomials are small (r <= 2000, C(n, min(s, k)) below 1e30).
+    Small cases (r <= 2000, C(n, min(s, k)) below 1e30) in exact rationals, where floats
+    cannot decide ties such as p = delta = 1/2. Otherwise, when p is a product of at most
+    :data:`EXACT_TERMS` ratios, p is formed exactly and r = ceil(log(delta) / log(1 - p)) is
+    settled with mpmath at a precision that grows until the sign of r log(1 - p) - log(delta)
+    at the candidate and its predecessor is certain -- so a width above 2**53 is the exact
+    integer, never below the true minimum. Beyond that, the float estimate is returned.
     """
-    small = min(s, k)
-    if r > 2000 or log_comb(n, small) > 30 * LN10:
+    small, big = min(s, k), max(s, k)
+    if r <= 2000 and log_comb(n, small) <= 30 * LN10:
+        q = 1 - Fraction(math.comb(big, small), math.comb(n, small))
+        d = Fraction(delta)
+        while r > 1 and q ** (r - 1) <= d:
+            r -= 1
+        while q**r > d:
+            r += 1
         return r
-    q = 1 - Fraction(math.comb(max(s, k), small), math.comb(n, small))
-    d = Fraction(delta)
-    while r > 1 and q ** (r - 1) <= d:
-        r -= 1
-    while q**r > d:
-        r += 1
-    return r
+    if small > EXACT_TERMS:
+        return r
+    p = Fraction(_falling(big, small), _falling(n, small))
+    return _settle_with_mpmath(p, Fraction(delta), r)
+
+
+def _settle_with_mpmath(p: Fraction, delta: Fraction, estimate: int) -> int:
+    """Smallest r >= 1 with r log(1 - p) <= log(delta), p and delta exact, 0 < p, delta < 1."""
+    import mpmath
+
+    bits = 128 + 2 * max(estimate, 1).bit_length() + p.denominator.bit_length() // 8
+    for _ in range(8):
+        with mpmath.workprec(bits):
+            log_q = mpmath.log1p(-mpmath.mpf(p.numerator) / p.denominator)
+            log_d = mpmath.log(mpmath.mpf(delta.numerator) / delta.denominator)
+            r = max(1, int(mpmath.ceil(log_d / log_q)))
+            # r is right when r log q <= log d < (r - 1) log q; check both with a margin far
+            # above the rounding error at this precision, else retry with more bits.
+            margin = mpmath.mpf(2) ** (-(bits - 32)) * (abs(log_d) + r * abs(log_q) + 1)
+            upper = r * log_q - log_d  # must be <= 0
+            lower = (r - 1) * log_q - log_d  # must be > 0 (or r == 1)
+            if upper <= -margin and (r == 1 or lower > margin):
+                return r
+            if upper > margin:
+                r += 1
+                if (r - 1) * log_q - log_d > margin and r * log_q - log_d <= -margin:
+                    return r
+            elif r > 1 and lower <= -margin:
+                r -= 1
+                if r * log_q - log_d <= -margin and (r == 1 or (r - 1) * log_q - log_d > margin):
+                    return r
+        bits *= 2
+    return max(1, estimate)  # an exact tie (or no decision): the float answer
