@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
 import numba
@@ -129,6 +130,36 @@ def check_trials(trials) -> int:
     return trials
 
 
+def _interruptible(step, start: int, stop: int) -> None:
+    """``step(start, stop)`` in a helper thread, so that Ctrl-C stops the caller at once.
+
+    A Numba kernel holds the main thread until it returns (a single trial may take seconds),
+    and Python runs its SIGINT handler only between bytecodes of the main thread. The kernels
+    release the GIL (``nogil=True``), so here the main thread waits in short joins and raises
+    KeyboardInterrupt within 0.1 s; the abandoned chunk finishes in its daemon thread and its
+    results are dropped. Numba's thread count is per thread: the helper gets the caller's.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        step(start, stop)  # only the main thread receives signals
+        return
+    threads = numba.get_num_threads()
+    outcome = {}
+
+    def work():
+        try:
+            numba.set_num_threads(threads)
+            step(start, stop)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            outcome["error"] = exc
+
+    helper = threading.Thread(target=work, name="parity-frontiers-chunk", daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(0.1)
+    if "error" in outcome:
+        raise outcome["error"]
+
+
 def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds: float = 0.25,
                   seconds_per_trial: float | None = None):
     """Call ``step(start, stop)`` over consecutive trial ranges covering [0, trials).
@@ -152,7 +183,7 @@ def run_in_chunks(step, trials: int, progress: bool, label: str, target_seconds:
         while start < trials:
             stop = min(trials, start + size)
             began = time.perf_counter()
-            step(start, stop)
+            _interruptible(step, start, stop)
             elapsed = time.perf_counter() - began
             bar.update(stop - start)
             rate = elapsed / (stop - start)

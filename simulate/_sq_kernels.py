@@ -151,7 +151,7 @@ def _exact_neurons(n, weights, biases, outputs, masks, lo, hi, best, energy, mom
         energy[j] = total
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _exact_parallel(n, weights, biases, outputs, masks, nblocks, sup_norm, energy, moments):
     width = weights.shape[0]
     count = masks.shape[0]
@@ -204,7 +204,7 @@ def _sample_bits(state, n, m, bits):
         bits[i, nwords - 1] &= last
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def visible_sample_kernel(n, k, weights, biases, outputs, m, seed, stream, sup_norm):
     """m-sample estimates of the sup-norms of :func:`visible_exact_kernel` for random S.
 
@@ -287,7 +287,7 @@ def _random_mask(state, n, k, support, marks):
     return mask
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def guess_kernel(n, k, queries, tau, adversarial, seed, start, stop, successes, queried):
     """The lucky-guess SQ game for trials start..stop-1 (see :func:`simulate.sq.simulate_sq_guess`).
 

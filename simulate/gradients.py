@@ -147,7 +147,7 @@ def _selection_gap(values, classes, s, k):
     return low - high
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _gradient_kernel(n, k, s, overlap, law, bias, m, enumerate_population, seed, start, stop,
                      class_sums, class_counts, population_class, empirical_gap, population_gap):
     nwords = (m + 63) // 64

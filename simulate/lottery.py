@@ -46,7 +46,7 @@ __all__ = ["simulate_lottery", "MAX_LOTTERY_OVERLAPS"]
 MAX_LOTTERY_OVERLAPS = MAX_LAW_LENGTH
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _lottery_kernel(n, k, s, width, seed, start, stop, lucky_counts, histograms):
     """For trials start..stop-1: lucky_counts[t - start] and histograms[t - start, j]."""
     lucky_overlap = min(s, k)  # S inside U (s >= k) or U inside S (s < k)

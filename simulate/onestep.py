@@ -95,7 +95,7 @@ def _selects(active, yx, nwords, total, support, k, s):
     return True
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, nogil=True)
 def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, selecting, lucky,
                     lucky_selecting):
     """selecting[t, a, b]: neurons among the first widths[b] that select S with samples[a];

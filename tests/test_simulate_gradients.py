@@ -288,7 +288,7 @@ def test_seed_and_progress():
     assert b["gap"]["estimate"] != a["gap"]["estimate"]
 
 
-def _odd_chunks(step, trials, progress, label, target_seconds=0.25):
+def _odd_chunks(step, trials, progress, label, target_seconds=0.25, **_):
     """Chunks of 7 trials, last chunk first."""
     for start in reversed(range(0, trials, 7)):
         step(start, min(trials, start + 7))
@@ -308,7 +308,7 @@ def test_trials_are_a_prefix(monkeypatch):
     # those of a 100-trial run (compared through the count of selecting trials).
     short = simulate_gradient(12, 2, 4, 100, trials=100, seed=14)
 
-    def first_100(step, trials, progress, label, target_seconds=0.25):
+    def first_100(step, trials, progress, label, target_seconds=0.25, **_):
         step(0, 100)
 
     monkeypatch.setattr(gradients_module, "run_in_chunks", first_100)

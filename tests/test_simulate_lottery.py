@@ -144,7 +144,7 @@ def test_progress_does_not_change_the_result():
             == simulate_lottery(*ARGS, **OPTS, seed=6, progress=False))
 
 
-def _odd_chunks(step, trials, progress, label, target_seconds=0.25):
+def _odd_chunks(step, trials, progress, label, target_seconds=0.25, **_):
     """Chunks of 7 trials, last chunk first."""
     starts = list(range(0, trials, 7))
     for start in reversed(starts):
@@ -162,7 +162,7 @@ def test_trials_are_a_prefix(monkeypatch):
     # gives the counts of a 600-trial run.
     short = simulate_lottery(*ARGS, width=7, trials=600, seed=9)
 
-    def first_600(step, trials, progress, label, target_seconds=0.25):
+    def first_600(step, trials, progress, label, target_seconds=0.25, **_):
         step(0, 600)
 
     monkeypatch.setattr(lottery_module, "run_in_chunks", first_600)

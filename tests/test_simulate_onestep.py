@@ -219,14 +219,14 @@ def test_chunking_and_prefix(monkeypatch):
     expected = simulate_onestep(*OARGS, **OOPTS, seed=13)
     short = simulate_onestep(*OARGS, **{**OOPTS, "trials": 50}, seed=13)
 
-    def odd_chunks(step, trials, progress, label, target_seconds=0.25):
+    def odd_chunks(step, trials, progress, label, target_seconds=0.25, **_):
         for start in reversed(range(0, trials, 7)):
             step(start, min(trials, start + 7))
 
     monkeypatch.setattr(onestep_module, "run_in_chunks", odd_chunks)
     assert simulate_onestep(*OARGS, **OOPTS, seed=13) == expected
 
-    def first_50(step, trials, progress, label, target_seconds=0.25):
+    def first_50(step, trials, progress, label, target_seconds=0.25, **_):
         step(0, 50)
 
     monkeypatch.setattr(onestep_module, "run_in_chunks", first_50)
