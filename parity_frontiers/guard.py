@@ -46,7 +46,11 @@ def interrupt_message(args) -> str:
         where = f" in {store}" if store else ""
         return (f"interrupted; every finished run is safe{where}: run the same command again to "
                 "resume")
-    return "interrupted; nothing was written (run the command again to start over)"
+    out = getattr(args, "out", None) or getattr(args, "plot", None)
+    if out:
+        return (f"interrupted; files written so far in {out} may be incomplete: run the same "
+                "command again")
+    return "interrupted; nothing was written: run the same command again to start over"
 
 
 def _write(stream, text: str) -> None:
