@@ -80,6 +80,21 @@ _EXP_BOUNDS = (-15.0, 15.0)  # exponents of n, r, k
 _LC_BOUNDS = (-25.0, 25.0)   # ln of the lottery's c
 
 
+_SHAPE_CACHE: dict = {}
+
+
+def _cached(tag: str, cells: dict, fields: tuple, compute):
+    """``compute(cells)`` memoised on the bytes of ``cells[fields]``: the n-, k-, s- and
+    width-dependent shapes do not change while a likelihood is maximised."""
+    key = (tag,) + tuple(np.ascontiguousarray(cells[f]).tobytes() for f in fields)
+    value = _SHAPE_CACHE.get(key)
+    if value is None:
+        if len(_SHAPE_CACHE) > 4096:
+            _SHAPE_CACHE.clear()
+        value = _SHAPE_CACHE[key] = compute(cells)
+    return value
+
+
 def _init_names(cells) -> list[str]:
     return [name for name, present in (("dense", cells["dense"].any()),
                                        ("sparse", (~cells["dense"]).any())) if present]
@@ -177,8 +192,8 @@ class Lottery(FrontierModel):
         loc = (get("a") + get("b") * np.log(cells["n"] / constants["n_ref"])
                + get("kappa") * np.log(cells["k"] / constants["k_ref"]))
         eta = np.exp(get("g")) * (cells["log_m"] - loc)
-        log_lucky = log_p_lucky(cells["n"].astype(int), cells["k"].astype(int),
-                                cells["support"].astype(int))
+        log_lucky = _cached("lucky", cells, ("n", "k", "support"), lambda c: log_p_lucky(
+            c["n"].astype(int), c["k"].astype(int), c["support"].astype(int)))
         log_lam = get("lc") + np.log(cells["width"]) + log_lucky + special.log_expit(eta)
         lam = np.exp(log_lam)
         with np.errstate(divide="ignore"):
@@ -212,7 +227,7 @@ class SQ(_Logistic):
                 ("g", np.log(3.0), _G_BOUNDS)]
 
     def log_m_star(self, p, cells):
-        return p["lc"] + self.shape(cells)
+        return p["lc"] + _cached("sq", cells, ("n", "k", "width", "max_steps"), self.shape)
 
 
 class Theorem(_Logistic):
@@ -243,7 +258,7 @@ class Theorem(_Logistic):
 
     def log_m_star(self, p, cells):
         lc = np.where(self.over(cells), p.get("lc_thm4", np.nan), p.get("lc_thm5", np.nan))
-        return lc + self.shape(cells)
+        return lc + _cached("theorem", cells, ("n", "k", "support"), self.shape)
 
 
 _MODELS = {m.name: m for m in (Phenomenological(), Lottery(), SQ(), Theorem())}
