@@ -146,9 +146,11 @@ def test_score_of_true_model_is_consistent_and_baseline_worse():
     assert len(out["cells"]) == 2 * 2 * 7
     for key in ("fraction_inside", "m_star_coverage", "cells_inside", "verdict_rule"):
         assert key in out
-    # a model with the wrong slope sign pattern (sq: m* ~ 1/r) is rejected here
-    sq = fit_model("sq", fit_runs, bootstrap=5, starts=1)
-    assert score_model(sq, held)["verdict"] == "rejected"
+    # the same law with every location off by a factor e in m is rejected
+    wrong = truth("phenomenological", {k: v + (1.0 if k.endswith(".a") else 0.0)
+                                       for k, v in CASES["phenomenological"].items()}, runs)
+    wrong.draws = np.tile(wrong.theta, (5, 1))
+    assert score_model(wrong, held)["verdict"] == "rejected"
 
 
 def test_refuses_unfitted_sizes_and_inits():
