@@ -8,6 +8,9 @@ the success threshold; the thin black line is the wide net's own curve over its 
 ``retrain_steps`` steps, for reference. Each arm's legend entry gives its success count and its
 Kaplan-Meier median steps to success. A caveat box says when the wide net itself failed, and
 that the bands are spreads over few seeds, not confidence intervals.
+
+:func:`draw_lottery_ticket` draws into ``ax=`` and returns the Figure; :func:`plot_lottery_ticket`
+writes it (PNG + PDF).
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from parity_frontiers.figures.layout import panel_axes, place_legend
 from parity_frontiers.figures.style import (
     MIN_TRIALS_FOR_INTERVAL,
     PALETTE,
     add_caveat,
+    root_figure,
     save_figure,
-    subplots,
 )
 
-__all__ = ["BAND_QUANTILES", "arm_band", "plot_lottery_ticket"]
+__all__ = ["BAND_QUANTILES", "arm_band", "draw_lottery_ticket", "plot_lottery_ticket"]
 
 #: Quantiles over SGD seeds drawn as each arm's band.
 BAND_QUANTILES = (0.25, 0.75)
@@ -64,8 +68,79 @@ def _median_text(value, budget) -> str:
     return f"median > {budget:g} steps" if value is None else f"median {value:g} steps"
 
 
+def draw_lottery_ticket(result, *, ax=None):
+    """Draw the lottery-ticket curves into ``ax`` (or a new figure) and return the Figure.
+
+    Parameters
+    ----------
+    result : LotteryTicketResult or dict
+        :func:`verify.lottery_ticket.run_lottery_ticket`'s result, or its ``as_dict()`` (the
+        CLI's JSON), so a saved run can be re-plotted.
+    ax : Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line per arm (median over seeds) with its quantile band, the wide net's curve,
+        the threshold; the legend below the axes lists exactly these; caveats wrap inside the
+        axes, clear of the tick labels.
+    """
+    data = result.as_dict() if hasattr(result, "as_dict") else result
+    try:
+        config, wide, arms = data["config"], data["wide"], data["arms"]
+    except (KeyError, TypeError):
+        raise ValueError("result must be a LotteryTicketResult or its as_dict()") from None
+    figure, (axis,), owned = panel_axes(1, ax=ax, figsize=(6.4, 5.0))
+    horizon = 0
+    fewest = None
+    for colour, entry in zip(PALETTE, arms.values(), strict=False):
+        steps = np.asarray(entry["curve_steps"], dtype=np.float64)
+        median, low, high = arm_band(entry["curve_test_error"])
+        runs = len(entry["curve_test_error"])
+        fewest = runs if fewest is None else min(fewest, runs)
+        label = (f"{entry['label']}: {entry['successes']}/{runs} succeed, "
+                 f"{_median_text(entry['median_steps_to_success'], steps[-1])}")
+        axis.fill_between(steps, low, high, color=colour, alpha=0.25, linewidth=0)
+        axis.plot(steps, median, color=colour, linewidth=1.8, label=label)
+        horizon = max(horizon, steps[-1])
+    wide_steps = np.asarray(wide["curve_steps"], dtype=np.float64)
+    shown = wide_steps <= horizon if horizon else np.ones(len(wide_steps), dtype=bool)
+    if shown.any():
+        axis.plot(wide_steps[shown], np.asarray(wide["curve_test_error"])[shown],
+                  color=PALETTE[7], linewidth=0.9,
+                  label=f"full width-{config['width']} net (the one pruned)")
+    axis.axhline(config["success_error"], color=PALETTE[7], linestyle="--", linewidth=0.8,
+                 label=f"success: test error <= {config['success_error']:g}")
+    axis.set_xlabel("SGD steps (batches of fresh samples)")
+    axis.set_ylabel("test error (fraction misclassified)")
+    axis.set_ylim(0, 0.75)  # headroom for the caveat box above the chance level 0.5
+    axis.set_xlim(0, horizon or None)
+    axis.set_title(f"Lottery tickets: ({config['n']}, {config['k']})-parity, s = "
+                   f"{config['s']}, K = {config['keep']} of {config['width']} neurons, seed "
+                   f"{config['seed']}", fontsize=9)
+    place_legend(figure, [axis], owned, fontsize=7, ncols=1)
+    caveats = []
+    if not wide.get("success", True):
+        caveats.append("the wide net never reached the threshold: its top neurons are not a "
+                       "trained solution's")
+    if fewest is not None:
+        # The bands are spread over seeds whatever their number; few seeds make them rough too.
+        few = f"only {fewest} " if fewest < MIN_TRIALS_FOR_INTERVAL else f"{fewest} "
+        caveats.append(f"{few}SGD seeds per arm: lines are medians, bands the "
+                       f"{BAND_QUANTILES[0]:g}-{BAND_QUANTILES[1]:g} quantiles over seeds, "
+                       "not confidence intervals")
+    if caveats:
+        add_caveat(axis, "\n".join(caveats))  # wraps inside the axes
+        # Room for the caveat box above the chance level 0.5 (lines wrap: ~2 per caveat).
+        axis.set_ylim(top=axis.get_ylim()[1] + 0.1 * len(caveats))
+    axis.set_yticks([t for t in axis.get_yticks() if 0 <= t <= 0.6 + 1e-9])
+    return root_figure(figure)
+
+
 def plot_lottery_ticket(result, out_dir, stem: str = "lottery_ticket") -> list[Path]:
     """Draw the lottery-ticket curves and write ``STEM.png`` and ``STEM.pdf`` into ``out_dir``.
+
+    A thin wrapper: :func:`draw_lottery_ticket`, then :func:`figures.style.save_figure`.
 
     Parameters
     ----------
@@ -95,49 +170,4 @@ def plot_lottery_ticket(result, out_dir, stem: str = "lottery_ticket") -> list[P
     ...     [p.name for p in plot_lottery_ticket(res, tmp)]
     ['lottery_ticket.png', 'lottery_ticket.pdf']
     """
-    data = result.as_dict() if hasattr(result, "as_dict") else result
-    try:
-        config, wide, arms = data["config"], data["wide"], data["arms"]
-    except (KeyError, TypeError):
-        raise ValueError("result must be a LotteryTicketResult or its as_dict()") from None
-    fig, ax = subplots(figsize=(6.4, 5.0))
-    horizon = 0
-    fewest = None
-    for colour, entry in zip(PALETTE, arms.values(), strict=False):
-        steps = np.asarray(entry["curve_steps"], dtype=np.float64)
-        median, low, high = arm_band(entry["curve_test_error"])
-        runs = len(entry["curve_test_error"])
-        fewest = runs if fewest is None else min(fewest, runs)
-        label = (f"{entry['label']}: {entry['successes']}/{runs} succeed, "
-                 f"{_median_text(entry['median_steps_to_success'], steps[-1])}")
-        ax.fill_between(steps, low, high, color=colour, alpha=0.25, linewidth=0)
-        ax.plot(steps, median, color=colour, linewidth=1.8, label=label)
-        horizon = max(horizon, steps[-1])
-    wide_steps = np.asarray(wide["curve_steps"], dtype=np.float64)
-    shown = wide_steps <= horizon if horizon else np.ones(len(wide_steps), dtype=bool)
-    ax.plot(wide_steps[shown], np.asarray(wide["curve_test_error"])[shown], color=PALETTE[7],
-            linewidth=0.9, label=f"full width-{config['width']} net (the one pruned)")
-    ax.axhline(config["success_error"], color=PALETTE[7], linestyle="--", linewidth=0.8,
-               label=f"success: test error <= {config['success_error']:g}")
-    ax.set_xlabel("SGD steps (batches of fresh samples)")
-    ax.set_ylabel("test error (fraction misclassified)")
-    ax.set_ylim(0, 0.75)  # headroom for the caveat box above the chance level 0.5
-    ax.set_xlim(0, horizon or None)
-    ax.set_title(f"Lottery tickets: ({config['n']}, {config['k']})-parity, s = {config['s']}, "
-                 f"K = {config['keep']} of {config['width']} neurons, seed {config['seed']}",
-                 fontsize=9)
-    fig.legend(fontsize=7, loc="outside lower center", ncols=1)
-    caveats = []
-    if not wide.get("success", True):
-        caveats.append("the wide net never reached the threshold: its top neurons are not a "
-                       "trained solution's")
-    if fewest is not None:
-        # The bands are spread over seeds whatever their number; few seeds make them rough too.
-        few = f"only {fewest} " if fewest < MIN_TRIALS_FOR_INTERVAL else f"{fewest} "
-        caveats.append(f"{few}SGD seeds per arm: lines are medians, bands the "
-                       f"{BAND_QUANTILES[0]:g}-{BAND_QUANTILES[1]:g} quantiles over seeds, "
-                       "not confidence intervals")
-    if caveats:
-        add_caveat(ax, "\n".join(caveats))
-        ax.set_ylim(top=ax.get_ylim()[1] + 0.08 * len(caveats))  # room for the caveat box
-    return save_figure(fig, out_dir, stem)
+    return save_figure(draw_lottery_ticket(result), out_dir, stem)

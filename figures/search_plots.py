@@ -8,6 +8,10 @@ One row of two panels per (n, k, init, s):
 * right -- the frontier m*(r) against the width r, log-log, with the intervals (open arrows
   for unbounded ends) and the curves whose search ended at a lattice edge drawn as
   triangles at that edge ("< m_min" / "> m_max").
+
+:func:`draw_search` draws into ``ax=`` / ``fig=`` and returns the Figure; :func:`search_figure`
+writes it (PNG + PDF); :func:`stored_search` recomputes a finished search's results from its
+store without training, to redraw it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,19 @@ from collections.abc import Sequence
 
 import numpy as np
 from parity_frontiers.figures.frontier_plots import MIN_SEEDS_FOR_INTERVAL
-from parity_frontiers.figures.style import MARKERS, PALETTE, add_caveat, save_figure, subplots
+from parity_frontiers.figures.layout import log_axis, panel_axes
+from parity_frontiers.figures.style import (
+    MARKERS,
+    PALETTE,
+    add_caveat,
+    root_figure,
+    save_figure,
+)
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.analysis.frontier import group_rows
 from scipy import special
 
-__all__ = ["search_figure"]
+__all__ = ["draw_search", "search_figure", "stored_search", "logistic_curve"]
 
 
 def _panel_key(found) -> tuple:
@@ -35,18 +46,22 @@ def _title(key) -> str:
                                         "dense init")
 
 
-def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") -> list:
+def draw_search(found: Sequence, *, ax=None, fig=None):
     """Draw the search results (a list of :class:`verify.frontier_search.CurveFrontier`).
 
-    Returns the written paths (PNG and PDF).
+    Two panels per (n, k, init, s): ``ax`` takes them in order (left, right of the first
+    group, then of the next ...), e.g. ``ax=axes`` of a ``(groups, 2)`` grid. Both panels have
+    log axes labelled with plain numbers across the data's range (never only 500 .. 1000);
+    the right panel's legend lists only the statuses drawn. Returns the Figure.
     """
     found = list(found)
     if not found:
         raise ValueError("no search results to draw")
     panels = group_rows(found, _panel_key)
-    fig, axes = subplots(len(panels), 2, figsize=(11, 4.2 * len(panels)), squeeze=False)
+    figure, flat, owned = panel_axes(2 * len(panels), ax=ax, fig=fig, ncols=2,
+                                     figsize=(11, 4.2 * len(panels)))
     for row, (key, curves) in enumerate(panels.items()):
-        left, right = axes[row]
+        left, right = flat[2 * row], flat[2 * row + 1]
         widths = sorted({c.curve["width"] for c in curves})
         few = False
         for item in curves:
@@ -60,14 +75,14 @@ def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") ->
             est = [proportion_estimate(int(w), int(r)) for w, r in zip(wins, runs, strict=True)]
             rate = wins / runs
             err = np.array([rate - [e.ci_low for e in est], [e.ci_high for e in est] - rate])
-            left.errorbar(m, rate, yerr=err, fmt="none", ecolor=color, alpha=0.5, lw=1)
+            left.errorbar(m, rate, yerr=np.clip(err, 0, None), fmt="none", ecolor=color,
+                          alpha=0.5, lw=1)
             left.scatter(m, rate, s=12 * runs, color=color, marker=marker, alpha=0.8,
                          label=f"r = {item.curve['width']} ({item.runs} runs, {item.status})")
             _draw_fit(left, item, m, color)
-        left.set_xscale("log")
-        _plain_ticks(left.xaxis)
+        log_axis(left.xaxis)
         left.set_ylim(-0.05, 1.05)
-        left.set_xlabel("training samples m")
+        left.set_xlabel("training samples m (log scale)")
         left.set_ylabel("success rate (Wilson 95%)")
         left.set_title(_title(key) + ": runs placed by the search", fontsize=10)
         left.legend(fontsize=7, loc="lower right")
@@ -77,7 +92,48 @@ def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") ->
         _draw_frontier(right, curves)
         right.set_title(_title(key) + f": frontier m*(r), P(success) = {curves[0].target:g}",
                         fontsize=10)
-    return save_figure(fig, out_dir, stem)
+    return root_figure(figure)
+
+
+def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") -> list:
+    """:func:`draw_search` written to ``out_dir/STEM.png`` and ``.pdf``; returns the paths."""
+    return save_figure(draw_search(found), out_dir, stem)
+
+
+def stored_search(store_path, templates, settings=None) -> list:
+    """The results of a finished search, recomputed from its store without training.
+
+    Runs :func:`verify.frontier_search.search_frontiers` on the stored runs (opened read-only)
+    with an executor that refuses to train: a search that would still want runs (other
+    settings, an unfinished store) raises ``ValueError`` instead. With the command's own
+    settings this redraws ``frontier_search.png`` of a store in a second.
+
+    Parameters
+    ----------
+    store_path : path
+        The search's results store (``--store``).
+    templates : sequence of RunConfig
+        :func:`verify.frontier_search.curve_templates` with the search's training options.
+    settings : SearchSettings, optional
+        The search's settings (``--m-min``, ``--tol``, ``--seed-start`` ...).
+
+    Returns
+    -------
+    list of CurveFrontier
+    """
+    from parity_frontiers.verify.experiments.executors import Executor
+    from parity_frontiers.verify.experiments.frontier_search import search_frontiers
+    from parity_frontiers.verify.experiments.store import ResultsStore
+
+    class _NoTraining(Executor):
+        def train(self, configs, on_result=None, progress=True, _bar=None):
+            raise ValueError(f"the store {store_path} lacks {len(configs)} run(s) that this "
+                             "search would train (other settings, or an unfinished search); "
+                             "nothing was trained")
+
+    with ResultsStore(store_path, readonly=True) as store:
+        return search_frontiers(templates, _NoTraining(), store=store, settings=settings,
+                                progress=False)
 
 
 def _draw_fit(ax, item, m, color) -> None:
@@ -96,59 +152,44 @@ def _draw_fit(ax, item, m, color) -> None:
 
 
 def _draw_frontier(ax, curves) -> None:
-    statuses = {"below_grid": "v", "above_grid": "^"}
-    drawn = False
+    statuses = {"below_grid": ("v", "m* below the searched range"),
+                "above_grid": ("^", "m* above the searched range")}
+    drawn = set()  # legend labels already given: each status once, only if drawn
     for item in sorted(curves, key=lambda c: c.curve["width"]):
         r = item.curve["width"]
         if item.status in statuses:
             edge = min(c["samples"] for c in item.cells) if item.status == "below_grid" \
                 else max(c["samples"] for c in item.cells)
-            ax.plot([r], [edge], statuses[item.status], color=PALETTE[1], mfc="none", ms=9)
-            drawn = True
+            marker, label = statuses[item.status]
+            ax.plot([r], [edge], marker, color=PALETTE[1], mfc="none", ms=9,
+                    label="_" if label in drawn else label)
+            drawn.add(label)
             continue
         if item.m_star is None or item.fit_status not in ("fitted", "extrapolated"):
             continue
         low = item.ci_low if item.ci_low is not None else item.m_star
         high = item.ci_high if item.ci_high is not None else item.m_star
+        label = "converged" if item.status == "converged" else \
+            f"not converged ({item.status})"
         ax.errorbar([r], [item.m_star], yerr=[[item.m_star - low], [high - item.m_star]],
                     fmt="o", color=PALETTE[0], capsize=4,
-                    mfc=PALETTE[0] if item.status == "converged" else "white")
+                    mfc=PALETTE[0] if item.status == "converged" else "white",
+                    label="_" if label in drawn else label)
+        drawn.add(label)
         for end, direction in ((item.ci_low, -1), (item.ci_high, 1)):
             if end is None:  # unbounded: an arrow, never a cap
                 ax.annotate("", xy=(r, item.m_star * 3.0 ** direction), xytext=(r, item.m_star),
                             arrowprops={"arrowstyle": "->", "color": PALETTE[0]})
-        drawn = True
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _plain_ticks(ax.xaxis)
-    _plain_ticks(ax.yaxis)
-    ax.set_xlabel("hidden width r")
+    widths = sorted({c.curve["width"] for c in curves})
+    ax.set_xlim(widths[0] / 1.6, widths[-1] * 1.6)
+    log_axis(ax.xaxis, candidates=widths)
+    log_axis(ax.yaxis)
+    ax.set_xlabel("hidden width r (log scale)")
     ax.set_ylabel("m* (training samples, 95% interval)")
     if not drawn:
         add_caveat(ax, "no curve has a fitted frontier yet")
-    ax.plot([], [], "o", color=PALETTE[0], label="converged")
-    ax.plot([], [], "o", color=PALETTE[0], mfc="white", label="budget / exhausted (not converged)")
-    ax.plot([], [], "v", color=PALETTE[1], mfc="none", label="m* below / above the range")
-    ax.legend(fontsize=7, loc="best")
-
-
-def _plain_ticks(axis) -> None:
-    """Sizes and widths as plain numbers (30, not 3 x 10^1) on a log axis; on an axis of more
-    than a decade, in-between ticks are labelled only at 2, 3 and 5 times a power of ten, so
-    that they never run together."""
-    from matplotlib.ticker import FuncFormatter
-
-    def label(value, _pos, minor):
-        if value <= 0:
-            return ""
-        low, high = sorted(axis.get_view_interval())
-        if not minor or (low > 0 and high / low < 10):  # less than a decade: label them all
-            return f"{value:g}"
-        leading = round(value / 10 ** np.floor(np.log10(value) + 1e-9))
-        return f"{value:g}" if leading in (2, 3, 5) else ""
-
-    axis.set_major_formatter(FuncFormatter(lambda v, p: label(v, p, False)))
-    axis.set_minor_formatter(FuncFormatter(lambda v, p: label(v, p, True)))
+    else:
+        ax.legend(fontsize=7, loc="best")
 
 
 def logistic_curve(intercept: float, slope: float, m: np.ndarray) -> np.ndarray:

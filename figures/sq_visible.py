@@ -1,8 +1,10 @@
 """Figure of the visible fraction: estimated fraction of parities a gradient step can
 see, and the Parseval bound min(1, r / (tau^2 C(n, k))), against tau and against width.
 
-Takes the ``rows`` of :func:`simulate.sq.simulate_sq_visible` (or its whole result) and writes
-``sq_visible.png`` and ``sq_visible.pdf`` through :mod:`figures.style`. A log axis cannot show
+Takes the ``rows`` of :func:`simulate.sq.simulate_sq_visible` (or its whole result):
+:func:`draw_sq_visible` draws it into ``ax=`` / ``fig=`` and returns the Figure,
+:func:`plot_sq_visible` writes ``sq_visible.png`` and ``sq_visible.pdf`` through
+:mod:`figures.style`. A log axis cannot show
 an estimate of 0: such points are drawn as downward arrows at their 95% upper limit
 (``ci_high``), and a caveat on the panel says so.
 """
@@ -11,12 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parity_frontiers.figures.layout import log_axis, panel_axes
 from parity_frontiers.figures.style import (
     MIN_TRIALS_FOR_INTERVAL,
     PALETTE,
     add_caveat,
+    root_figure,
     save_figure,
-    subplots,
 )
 
 __all__ = ["check_plot_dir", "draw_sq_visible", "plot_sq_visible"]
@@ -81,15 +84,20 @@ def _spread(taus, informative):
     return [pool[i] for i in sorted(picks)]
 
 
-def draw_sq_visible(result, title: str | None = None):
-    """The figure of :func:`plot_sq_visible`, not yet saved (for inspection and tests).
+def draw_sq_visible(result, title: str | None = None, *, ax=None, fig=None):
+    """The figure of :func:`plot_sq_visible`, not yet saved (the notebook API).
 
     Parameters
     ----------
     result : dict or list of dict
         The result of :func:`simulate.sq.simulate_sq_visible` or its ``rows``.
     title : str, optional
-        Figure title (default: n, k and method from ``result`` when given).
+        Figure title (default: n, k and method from ``result`` when given); with ``ax=``, the
+        left axes' title.
+    ax : pair of Axes, optional
+        The two panels (against tau, against width) in a notebook's own layout.
+    fig : Figure or SubFigure, optional
+        An empty figure to fill.
 
     Returns
     -------
@@ -117,7 +125,7 @@ def draw_sq_visible(result, title: str | None = None):
     inits = list(dict.fromkeys(r["init"] for r in rows))
     widths = sorted({r["width"] for r in rows})
     taus = sorted({r["tau"] for r in rows})
-    fig, (left, right) = subplots(1, 2, figsize=(12, 4.8))
+    figure, (left, right), owned = panel_axes(2, ax=ax, fig=fig, figsize=(12, 4.8))
 
     width_colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(widths)}
     arrows = [False, False]
@@ -133,8 +141,8 @@ def draw_sq_visible(result, title: str | None = None):
         if sel:
             left.plot(sorted(sel), [sel[t] for t in sorted(sel)], color=width_colour[width],
                       ls=":", lw=1.2, label=f"bound, width {width}")
-    left.set_xscale("log")
-    left.set_yscale("log")
+    log_axis(left.xaxis)
+    log_axis(left.yaxis, within=(0, 1))  # fractions: no tick in the caveat's headroom
     left.set_xlabel(r"tolerance $\tau$ (gradient units)")
     left.set_ylabel(r"fraction of parities with $\|g_S\|_\infty > \tau$")
 
@@ -155,7 +163,7 @@ def draw_sq_visible(result, title: str | None = None):
     right.set_xscale("log", base=2)
     right.set_xticks(widths, [str(w) for w in widths], rotation=45 if len(widths) > 6 else 0)
     right.minorticks_off()
-    right.set_yscale("log")
+    log_axis(right.yaxis, within=(0, 1))
     right.set_xlabel("hidden width (neurons)")
     right.set_ylabel("visible fraction")
 
@@ -170,9 +178,11 @@ def draw_sq_visible(result, title: str | None = None):
             add_caveat(ax, "; ".join(notes))
         # Fractions are at most 1: the headroom above keeps the caveat off the data.
         ax.set_ylim(top=4.0)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
+    if title and owned:
+        figure.suptitle(title, fontsize=10)
+    elif title:
+        left.set_title(title, fontsize=9)
+    return root_figure(figure)
 
 
 def plot_sq_visible(result, out_dir, name: str = "sq_visible", title: str | None = None):

@@ -11,7 +11,11 @@ Every figure module of :mod:`figures` uses this small API (docs/design.md, ``fig
 * :func:`figure_path` / :func:`save_figure` -- where ``STEM.png`` / ``STEM.pdf`` go, and writing
   both (PNG at :data:`PNG_DPI` dpi), each atomically, then closing the figure.
 * :data:`MIN_TRIALS_FOR_INTERVAL` and :func:`add_caveat` -- the project's rule that too few
-  Monte Carlo trials for a readable interval is said on the figure, never drawn as certain.
+  Monte Carlo trials for a readable interval is said on the figure, never drawn as certain;
+  the caveat wraps to its axes' width, so it never runs over the tick labels.
+* :func:`root_figure` -- the Figure a ``draw_*`` function returns (the notebook API of
+  :mod:`figures.layout`: draw into ``ax=`` / ``fig=``, return the Figure, save separately
+  with :func:`save_figure`).
 
 matplotlib is imported inside the functions, so importing this module costs nothing and the
 CLI stays light (tests/test_imports.py).
@@ -36,6 +40,7 @@ __all__ = [
     "figure_path",
     "save_figure",
     "add_caveat",
+    "root_figure",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette: blue, vermillion, bluish green, reddish purple,
@@ -153,22 +158,26 @@ def figure_path(out_dir, stem: str, fmt: str = "png") -> Path:
     return Path(out_dir) / f"{_check_stem(stem)}.{fmt}"
 
 
-def save_figure(fig, out_dir, stem: str) -> list[Path]:
+def save_figure(fig, out_dir, stem: str, *, close: bool = True) -> list[Path]:
     """Write ``STEM.png`` (:data:`PNG_DPI` dpi) and ``STEM.pdf`` into ``out_dir``; close ``fig``.
 
     ``out_dir`` is created if needed. Each file is written to a temporary name in the same
     folder and renamed into place, so a failure never leaves a half-written figure. The PDF
     carries no creation date, so regenerating an unchanged figure gives identical bytes.
-    The figure is closed (released from pyplot, if pyplot made it) even when writing fails.
+    The figure is closed (released from pyplot, if pyplot made it) even when writing fails,
+    unless ``close=False`` (a notebook that keeps showing the figure after saving it).
     The files get mode 0644. A folder that cannot be created or written raises one
     ``ValueError`` ("cannot write figures to OUT_DIR: REASON"), not an OSError traceback.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
+        A SubFigure saves its whole root figure.
     out_dir : str or Path
     stem : str
         File name without extension or directory.
+    close : bool, default True
+        Release the figure after writing.
 
     Returns
     -------
@@ -184,6 +193,7 @@ def save_figure(fig, out_dir, stem: str) -> list[Path]:
     ...     [p.name for p in save_figure(fig, tmp, "demo")]
     ['demo.png', 'demo.pdf']
     """
+    fig = root_figure(fig)
     try:
         paths = [figure_path(out_dir, stem, fmt) for fmt in FORMATS]
         out = Path(out_dir)
@@ -199,7 +209,8 @@ def save_figure(fig, out_dir, stem: str) -> list[Path]:
                              f"{exc.strerror or exc}") from None
         return paths
     finally:
-        _close(fig)
+        if close:
+            _close(fig)
 
 
 def _close(fig) -> None:
@@ -211,12 +222,20 @@ def _close(fig) -> None:
         fig.clear()
 
 
-def add_caveat(ax, text: str) -> None:
+def add_caveat(ax, text: str, *, where: str = "top") -> None:
     """Write a caveat (e.g. too few trials for an interval) across the top of ``ax``.
 
     Boxed, in black on light grey, inside the axes so it is never cropped and never read as
-    data. Use it whenever a plotted estimate rests on fewer than
-    :data:`MIN_TRIALS_FOR_INTERVAL` trials.
+    data. The text wraps to the width of the axes (not of the figure), so the box never runs
+    over the tick labels or a neighbouring panel. Use it whenever a plotted estimate rests on
+    fewer than :data:`MIN_TRIALS_FOR_INTERVAL` trials.
+
+    Parameters
+    ----------
+    ax : Axes
+    text : str
+    where : {"top", "bottom"}
+        Inside the top (default) or the bottom edge of the axes.
 
     Examples
     --------
@@ -227,7 +246,40 @@ def add_caveat(ax, text: str) -> None:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text must be a non-empty string")
-    ax.text(0.5, 0.97, text, transform=ax.transAxes, ha="center", va="top", fontsize=8,
-            color="#000000", wrap=True,
-            bbox={"boxstyle": "round,pad=0.3", "facecolor": "#EEEEEE", "edgecolor": "#000000",
-                  "linewidth": 0.6, "alpha": 0.95})
+    if where not in ("top", "bottom"):
+        raise ValueError(f"where must be 'top' or 'bottom', got {where!r}")
+    y, va = (0.97, "top") if where == "top" else (0.03, "bottom")
+    caveat = _wrapped_text_class()(
+        0.5, y, text, transform=ax.transAxes, ha="center", va=va, fontsize=8,
+        color="#000000", wrap=True, zorder=6,
+        bbox={"boxstyle": "round,pad=0.3", "facecolor": "#EEEEEE", "edgecolor": "#000000",
+              "linewidth": 0.6, "alpha": 0.95})
+    ax.add_artist(caveat)
+    caveat.set_clip_on(False)
+
+
+_WRAPPED_TEXT = []
+
+
+def _wrapped_text_class():
+    """A Text that wraps to its axes' width (matplotlib's own wrap uses the figure's)."""
+    if not _WRAPPED_TEXT:
+        from matplotlib.text import Text
+
+        class AxesWrappedText(Text):
+            def _get_wrap_line_width(self):
+                axes = self.axes
+                if axes is None:  # pragma: no cover - only ever added to an axes
+                    return super()._get_wrap_line_width()
+                dpi = self.get_figure(root=True).dpi
+                margin = 1.4 * self.get_fontsize() * dpi / 72  # the box's pad, and air
+                return max(axes.bbox.width - 2 * margin, 1.0)
+
+        _WRAPPED_TEXT.append(AxesWrappedText)
+    return _WRAPPED_TEXT[0]
+
+
+def root_figure(obj):
+    """The top-level Figure of an Axes, a SubFigure or a Figure."""
+    return obj.get_figure(root=True)
+

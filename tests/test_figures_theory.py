@@ -12,6 +12,8 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import parity_frontiers.figures.layout as layout
+import parity_frontiers.figures.lottery_plots as lottery_plots
 import parity_frontiers.figures.style as style
 import parity_frontiers.figures.theory_plots as theory_plots
 import pytest
@@ -36,7 +38,8 @@ def _check_files(paths, out_dir, stem):
 
 @pytest.fixture
 def captured(monkeypatch):
-    """Figures handed to save_figure by theory_plots, with their axes' contents copied."""
+    """Figures handed to save_figure by theory_plots and lottery_plots, with their axes'
+    contents and title copied."""
     seen = []
 
     def capture(fig, out_dir, stem):
@@ -45,10 +48,12 @@ def captured(monkeypatch):
                                          for line in ax.get_lines()],
                                "texts": [t.get_text() for t in ax.texts],
                                "collections": len(ax.collections)}
-                              for ax in fig.axes]})
+                              for ax in fig.axes],
+                     "title": fig.get_suptitle()})
         return save_figure(fig, out_dir, stem)
 
     monkeypatch.setattr(theory_plots, "save_figure", capture)
+    monkeypatch.setattr(lottery_plots, "save_figure", capture)
     return seen
 
 
@@ -56,7 +61,7 @@ def captured(monkeypatch):
 
 def test_doctests_of_figure_modules():
     # pyproject's testpaths do not list figures/, so run their doctests here.
-    for module in (style, theory_plots):
+    for module in (style, layout, theory_plots, lottery_plots):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
@@ -161,15 +166,27 @@ def test_sq_frontier_figure_draws_the_formula(tmp_path, captured):
             # Every drawn point (m, w) solves 2 r(w) T m = delta C(n, k).
             r = width * (n + 2) + 1
             np.testing.assert_allclose(2 * r * t * m / (delta * c), 1.0, rtol=1e-12)
-        assert panel["collections"] >= 2  # shading + the cell scatter
+    # (20, 3): the cell scatter only (the shaded region of T = 1e5 lies left of the axes, so
+    # it is not drawn); (1000, 8): the shading and the cell scatter.
+    assert [panel["collections"] for panel in panels] == [1, 2]
 
 
-def test_sq_frontier_notes_vacuous_bounds(tmp_path, captured):
-    # C(50, 3) = 19600: with T = 1e5 even one neuron and m = 1 clear the bound.
+def test_sq_frontier_leaves_out_empty_panels_and_notes_vacuous_bounds(tmp_path, captured):
+    # C(50, 3) = 19600: with T = 1e5 even one neuron and m = 1 clear the bound, and without
+    # cells the (50, 3) panel would be empty: it is left out and named in the title.
     sq_frontier_figure([(50, 3), (1000, 8)], [10, 1000], [10**5], (100, 1e12), tmp_path)
-    texts = [" ".join(ax["texts"]) for ax in captured[0]["axes"]]
+    (figure,) = captured
+    panels = [ax for ax in figure["axes"] if ax["lines"]]
+    assert len(panels) == 1
+    assert ("n = 50, k = 3 not drawn: Prop. 3 rules out only m < 0.00019 there (under one "
+            "sample: vacuous)") in figure["title"]
+    # With a cell to show, the (50, 3) panel is drawn, with the note inside it.
+    sq_frontier_figure([(50, 3), (1000, 8)], [10, 1000], [10**5], (100, 1e12), tmp_path,
+                       cells=[(50, 3, 100, 1000, 10**5, 1.0)])
+    texts = [" ".join(ax["texts"]) for ax in captured[1]["axes"]]
     assert "vacuous" in texts[0]
     assert "vacuous" not in texts[1]
+    assert "not drawn" not in captured[1]["title"]
 
 
 @pytest.mark.parametrize("kwargs, message", [
