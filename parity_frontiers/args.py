@@ -317,8 +317,8 @@ def validate_args(args) -> None:
 
     * ``--store`` an empty file, for a command that writes a store, without ``--new-store``;
     * ``--depth`` above :data:`verify.experiments.limits.MAX_DEPTH`;
-    * seeds outside [0, 2**63) (``--seed``, and ``--seed-start`` plus ``--seeds``), so that a
-      report or a reproduce refuses them before its analysis or training, not after.
+    * ``--seed`` outside [0, 2**63), so that a report or a reproduce refuses it before its
+      analysis or training, not after.
     """
     command = command_name(args)
     _check_store(args, command)
@@ -329,15 +329,12 @@ def validate_args(args) -> None:
         if depth > MAX_DEPTH:
             raise ValueError(f"--depth must be at most {MAX_DEPTH} hidden layers, got "
                              f"{_short_int(depth)}")
-    for name in ("seed", "seed_start"):
-        value = getattr(args, name, None)
-        if isinstance(value, int) and not 0 <= value < SEED_LIMIT:
-            raise ValueError(f"--{name.replace('_', '-')} must be an integer in [0, 2**63), got "
-                             f"{_short_int(value)}")
-    start, seeds = getattr(args, "seed_start", None), getattr(args, "seeds", None)
-    if isinstance(start, int) and isinstance(seeds, int) and start + seeds > SEED_LIMIT:
-        raise ValueError(f"--seed-start + --seeds must be at most 2**63 (the last seed is "
-                         f"{_short_int(start + seeds - 1)})")
+    # --seed: report, plot, reproduce, tabular run and lottery-ticket use it after long work
+    # (analysis, training). --seed-start is checked by RunConfig / the search settings, which
+    # every training command builds before it trains.
+    value = getattr(args, "seed", None)
+    if isinstance(value, int) and not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"--seed must be an integer in [0, 2**63), got {_short_int(value)}")
 
 
 def _short_int(value: int) -> str:

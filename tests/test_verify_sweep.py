@@ -48,7 +48,7 @@ class FakeTrainer(types.SimpleNamespace):
             return memory_cap_bytes // 1000
         return self.size
 
-    def estimate_ensemble_bytes(self, config, ensemble_size):
+    def estimate_ensemble_bytes(self, config, ensemble_size, device="auto"):
         return 1000 * ensemble_size
 
     def train_ensemble(self, configs, device="auto", on_result=None, progress=None,

@@ -141,8 +141,9 @@ def check_memory_fits(estimate_bytes: int, cap_bytes: int | None, what: str,
     """
     note_estimate(estimate_bytes, what, device)
     if cap_bytes is not None and estimate_bytes > cap_bytes:
-        raise ValueError(f"{what} needs an estimated {format_bytes(estimate_bytes)}, over "
-                         f"{cap_name} of {format_bytes(cap_bytes)}")
+        raise ValueError(f"{what} does not fit in the memory cap: it needs an estimated "
+                         f"{format_bytes(estimate_bytes)}, over {cap_name} of "
+                         f"{format_bytes(cap_bytes)}")
     if available == -1:
         available = available_memory_bytes(device)
     if available is not None and estimate_bytes > available:

@@ -18,9 +18,38 @@ from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import RunConfig, unique_configs
 from parity_frontiers.verify.experiments.executors import LocalExecutor
+from parity_frontiers.verify.experiments.leases import Claims
 from parity_frontiers.verify.experiments.store import ResultsStore
 
 __all__ = ["run_sweep", "SweepSummary"]
+
+
+def _train_claimed(todo, store, executor, claims, progress, bar) -> int:
+    """Train the runs of ``todo`` this process can claim; wait for the others' (leases)."""
+    pending = {c.key(): c for c in todo}
+    poll = min(1.0, claims.lease / 10)
+    trained = 0
+
+    def finished(result):
+        store.add(result)
+        claims.release(result.config.key())
+
+    while pending:
+        mine = claims.claim(list(pending))
+        if mine:
+            batch = [c for key, c in pending.items() if key in mine]
+            executor.train(batch, on_result=finished, progress=progress, _bar=bar)
+            trained += len(batch)
+            for key in mine:
+                pending.pop(key, None)
+        done = claims.stored(list(pending))  # stored meanwhile by another sweep
+        for key in done:
+            pending.pop(key)
+        if done:
+            bar.update(len(done))
+        if pending and not mine:
+            time.sleep(poll)  # held by a live claimant: look again (Ctrl-C works here)
+    return trained
 
 
 @dataclass
@@ -42,7 +71,8 @@ class SweepSummary:
 
 def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "auto",
               progress: bool = True, memory_cap_bytes: int | None = None,
-              max_ensemble: int | None = None, executor=None) -> SweepSummary:
+              max_ensemble: int | None = None, executor=None,
+              lease_seconds: float | None = None) -> SweepSummary:
     """Train every config not yet in ``store``, storing each run as it finishes.
 
     Parameters
@@ -61,6 +91,13 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
         ``device``, ``memory_cap_bytes`` and ``max_ensemble``; a given executor carries its
         own). Results come back to this process, which alone writes ``store``.
 
+    lease_seconds : float, optional
+        Claims on the runs about to be trained (:mod:`verify.experiments.leases`): a sweep
+        sharing runs with another one running on the same store skips the runs the other
+        claimed, trains the rest, then waits for the claimed ones -- stored by the other, or
+        claimed and trained here once the other's lease lapses (it died). Default
+        :func:`~verify.experiments.leases.lease_seconds_from_env` (600 s).
+
     Returns
     -------
     SweepSummary
@@ -76,16 +113,18 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
     configs = unique_configs(configs)
     stored = store.completed_keys()
     todo = [c for c in configs if c.key() not in stored]
-    skipped = len(configs) - len(todo)
+    trained = 0
     if todo:
         # Read every page and try a write now: a damaged or unwritable store must fail here,
         # not at the first store.add after a run has been trained.
         store.check()
-        with progress_bar(len(configs), unit="run", desc="sweep", enabled=progress,
-                          initial=skipped) as bar:
-            executor.train(todo, on_result=store.add, progress=progress, _bar=bar)
+        with Claims(store.path, lease_seconds) as claims, \
+                progress_bar(len(configs), unit="run", desc="sweep", enabled=progress,
+                             initial=len(configs) - len(todo)) as bar:
+            trained = _train_claimed(todo, store, executor, claims, progress, bar)
+    skipped = len(configs) - trained
     results = store.results(keys=[c.key() for c in configs])
-    return SweepSummary(total=len(configs), skipped=skipped, trained=len(todo),
+    return SweepSummary(total=len(configs), skipped=skipped, trained=trained,
                         successes=sum(r.success for r in results),
                         wall_seconds=time.perf_counter() - start, points=summarize(results))
 
