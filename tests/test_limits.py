@@ -245,9 +245,13 @@ def test_budget_refuses_and_announces(capsys):
 
 
 def _measured(function, *args, **kwargs) -> float:
-    began = time.perf_counter()
-    function(*args, **kwargs)
-    return time.perf_counter() - began
+    """Best of two timings: the machine is shared, and a busy neighbour only slows us down."""
+    best = float("inf")
+    for _ in range(2):
+        began = time.perf_counter()
+        function(*args, **kwargs)
+        best = min(best, time.perf_counter() - began)
+    return best
 
 
 @pytest.mark.parametrize("case", [(1000, 10, 100, 4000), (10**6, 100, 1000, 300),

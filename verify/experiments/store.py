@@ -79,6 +79,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from parity_frontiers.verify.config import KEY_OPTIONAL_DEFAULTS, RunConfig, RunResult
+from parity_frontiers.verify.experiments.store_files import (
+    check_size,
+    probe_connection,
+    remove_stale_temporaries,
+)
 
 __all__ = ["ResultsStore", "APPLICATION_ID", "SCHEMA_VERSION", "CONFIG_COLUMNS", "OUTCOME_COLUMNS",
            "COLUMNS", "immediate_transaction", "insert_or_ignore", "package_version", "utc_now",
@@ -274,7 +279,8 @@ def _check_existing(path: Path) -> int:
     # It claims to be ours: look inside, read-only. A store is always in WAL mode, and reading
     # a WAL database may create the -shm index beside it, which is harmless for our own file.
     try:
-        con = connect_read_only(path, timeout=30)
+        check_size(path, header)  # truncated: refused from the header, before SQLite opens it
+        con = probe_connection(path, timeout=30)  # no -wal/-shm left beside a refused file
     except sqlite3.Error as exc:
         if _is_damage(exc):
             raise ValueError(f"{path} is a damaged results store ({exc}); it was left "
@@ -393,6 +399,7 @@ class ResultsStore:
             except sqlite3.Error as exc:
                 raise _store_error(self.path, exc, "opening it", writing=False) from None
             return
+        remove_stale_temporaries(self.path)  # what a creation killed half-way left behind
         if self.path.exists() and not (self.path.is_file() and self.path.stat().st_size == 0):
             self.schema_version = _check_existing(self.path)
         else:

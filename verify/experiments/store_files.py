@@ -63,10 +63,13 @@ def probe_connection(path, timeout: float = 30) -> sqlite3.Connection:
     and leave, next to a WAL database). With a log, a plain read-only open (the log must be
     read). SQLite errors propagate.
     """
-    resolved = Path(path).resolve()
-    uri = "file:" + urllib.parse.quote(str(resolved)) + "?mode=ro"
-    if not Path(f"{path}-wal").exists():
-        uri += "&immutable=1"
+    if Path(f"{path}-wal").exists():
+        # The log must be read: the store's own read-only connection (with its fallback and
+        # messages for read-only storage).
+        from parity_frontiers.verify.experiments.store import connect_read_only
+
+        return connect_read_only(Path(path), timeout=timeout)
+    uri = "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro&immutable=1"
     con = sqlite3.connect(uri, uri=True, timeout=timeout)
     try:
         con.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
