@@ -182,8 +182,8 @@ def out_of_memory_message(exc: BaseException) -> str:
 STEP_OVERHEAD_SECONDS = {"cpu": 1.5e-4, "cuda": 2e-4}
 #: Sustained float32 rate of the training step (flop/s): measured 6e10 to 8e10 on one core of
 #: this project's machine (widths 64 to 2048, depth 1 to 3, ensembles 1 to 16); the CPU value
-#: is half that, so estimates err long. The CUDA value is a modest GPU's.
-FLOP_RATE = {"cpu": 3e10, "cuda": 5e12}
+#: is a little below that, so estimates err long. The CUDA value is a modest GPU's.
+FLOP_RATE = {"cpu": 5e10, "cuda": 5e12}
 
 
 def estimate_ensemble_seconds(config, ensemble_size: int, device="cpu") -> float:
