@@ -95,7 +95,7 @@ def _cmd_frontier(args) -> str:
     if args.plot is not None:
         from parity_frontiers.figures.report import check_out_dir
 
-        check_out_dir(args.plot, option="--plot")
+        check_out_dir(args.plot, create=False, option="--plot")  # made when drawn
     set_threads(args)
     with executor_from_args(args) as executor:
         # One run at the largest size must fit in memory: refuse before the store exists.
