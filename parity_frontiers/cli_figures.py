@@ -150,6 +150,26 @@ def _cmd_report(args) -> str:
             f"{args.out}" + _missing_text(analysis))
 
 
+def _check_reproduce(args) -> None:
+    """Device, output folder, an existing store, and the plan (memory and time of every
+    ensemble), checked without creating anything."""
+    from pathlib import Path
+
+    from parity_frontiers.figures.report import check_out_dir
+    from parity_frontiers.figures.reproduce import scale_grid
+    from parity_frontiers.verify.experiments.local import plan_ensembles
+    from parity_frontiers.verify.experiments.store_files import check_store_file
+    from parity_frontiers.verify.training.device import check_device
+
+    check_device(args.device)
+    out = args.out or f"reproduce-{args.scale}"
+    check_out_dir(out, create=False)
+    store = Path(args.store or Path(out) / "runs.db")
+    if store.exists() and not (store.is_file() and store.stat().st_size == 0):
+        check_store_file(store)
+    plan_ensembles(scale_grid(args.scale), args.device, args.memory_cap, args.max_ensemble)
+
+
 def _cmd_reproduce(args) -> str:
 
     from parity_frontiers.figures.reproduce import reproduce
@@ -157,6 +177,7 @@ def _cmd_reproduce(args) -> str:
     set_threads(args)
     from parity_frontiers.figures.report import check_out_dir
 
+    _check_reproduce(args)  # everything that can be refused, before any folder or store
     out = check_out_dir(args.out or f"reproduce-{args.scale}")
     store = args.store or str(out / "runs.db")
     try:

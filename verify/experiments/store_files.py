@@ -23,7 +23,8 @@ import struct
 import urllib.parse
 from pathlib import Path
 
-__all__ = ["check_size", "probe_connection", "remove_stale_temporaries", "side_files"]
+__all__ = ["check_size", "probe_connection", "remove_stale_temporaries", "side_files",
+           "check_store_file"]
 
 _SUFFIXES = ("-journal", "-wal", "-shm")
 
@@ -115,3 +116,12 @@ def remove_stale_temporaries(path) -> list[Path]:
         except OSError:
             pass
     return removed
+
+
+def check_store_file(path) -> int:
+    """Refuse (ValueError) an existing file that is not a usable results store; its schema
+    version otherwise. Reads only: no side files, nothing written (a command checks its
+    ``--store`` with it before it creates anything)."""
+    from parity_frontiers.verify.experiments.store import _check_existing
+
+    return _check_existing(Path(path))
