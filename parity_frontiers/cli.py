@@ -141,7 +141,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # Every way out is one line on stderr and a status (0, 2, 130; 1 for a bug): guard.py.
-    return run_command(args)
+    # From the console (argv None) even a bug is one line; called with a list, it propagates.
+    return run_command(args, catch_all=argv is None)
 
 
 # --- subcommands ---------------------------------------------------------------------------

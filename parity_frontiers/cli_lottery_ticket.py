@@ -12,9 +12,9 @@ from parity_frontiers.verify.training.device import DEVICES
 
 from .args import add_output_flags, positive_int_arg, size_arg
 from .cli_verify import (
+    add_sgd_options,
     ci_text,
     median_text,
-    add_sgd_options,
     path_arg,
     set_threads,
     threads_arg,
@@ -88,9 +88,29 @@ def _check_out(out) -> None:
         raise ValueError(f"--out {out!r} exists and is not a folder")
 
 
+def _check_time(config, device) -> None:
+    """Refuse past --max-seconds: the wide run, then 3 arms x SGD seeds of K-neuron retrains
+    (worst case: no run stops early; verify.experiments.limits.estimate_ensemble_seconds)."""
+    from types import SimpleNamespace
+
+    from parity_frontiers.simulate.budget import check_seconds
+    from parity_frontiers.verify.experiments.limits import estimate_ensemble_seconds
+
+    common = dict(n=config.n, depth=1, batch_size=config.batch_size, test_size=config.test_size,
+                  eval_every=config.eval_every)
+    wide = SimpleNamespace(width=config.width, max_steps=config.max_steps, **common)
+    arm = SimpleNamespace(width=config.keep, max_steps=config.retrain_steps, **common)
+    seconds = (estimate_ensemble_seconds(wide, 1, device if device != "auto" else "cpu")
+               + estimate_ensemble_seconds(arm, 3 * config.sgd_seeds, "cpu"))
+    check_seconds(seconds, f"the lottery-ticket experiment (a width-{config.width} run of up to "
+                           f"{config.max_steps:,} steps, then {3 * config.sgd_seeds} retrains of "
+                           f"{config.retrain_steps:,})", "estimated worst case")
+
+
 def _cmd_lottery_ticket(args) -> str:
     config = _config(args)  # every bad value is refused here, before anything is trained
     _check_out(args.out)
+    _check_time(config, args.device)
     set_threads(args)
     from parity_frontiers.verify.experiments.lottery_ticket import run_lottery_ticket
 

@@ -10,7 +10,8 @@
   although the estimate was accepted (exit 2, naming the estimate,
   :func:`verify.experiments.limits.out_of_memory_message`); Ctrl-C (exit 130, with how to
   resume); anything else is a bug, reported in one line as an internal error (exit 1) unless
-  ``PARITY_FRONTIERS_DEBUG`` is set, which re-raises it with its traceback;
+  ``PARITY_FRONTIERS_DEBUG`` is set, or ``main`` was given an explicit argument list (tests),
+  which re-raise it with its traceback;
 * the output printed so that a pipe closed early, or a terminal that cannot encode a file name,
   is not an error.
 """
@@ -90,8 +91,13 @@ def _budget(args):
     return time_budget(seconds)
 
 
-def run_command(args) -> int:
-    """Run ``args.handler(args)``, print its text; the exit status (module docstring)."""
+def run_command(args, catch_all: bool = True) -> int:
+    """Run ``args.handler(args)``, print its text; the exit status (module docstring).
+
+    ``catch_all=False`` lets an unexpected exception (a bug) propagate with its traceback:
+    :func:`parity_frontiers.cli.main` passes it when called with an explicit argument list
+    (tests, embedding programs), so that a bug is seen rather than turned into status 1.
+    """
     where = " ".join([PROG, command_name(args)])
     debug = bool(os.environ.get("PARITY_FRONTIERS_DEBUG"))
     try:
@@ -118,7 +124,7 @@ def run_command(args) -> int:
         if is_out_of_memory(exc):
             _error(where, out_of_memory_message(exc))
             return USAGE
-        if debug:
+        if debug or not catch_all:
             raise
         _error(where, f"internal error ({type(exc).__name__}: {exc}); please report it with "
                       "the command line (PARITY_FRONTIERS_DEBUG=1 shows the traceback)")

@@ -33,6 +33,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -526,21 +527,26 @@ def test_corpus_is_well_formed():
 
 
 @pytest.mark.usefixtures("expensive_stubbed")
-def test_harness_catches_a_traceback(monkeypatch):
-    """The checks are not vacuous: an uncaught error is seen, and so is a non-JSON --json."""
+def test_harness_sees_bugs(monkeypatch):
+    """The checks are not vacuous: a bug propagates from main(argv) (and fails the example),
+    and from the console it is one 'internal error' line with status 1, which the checks
+    refuse."""
     import parity_frontiers.cli as cli
 
     def broken(args):
         raise AttributeError("'int' object has no attribute 'item'")
 
-    real = cli._cmd_lottery
     monkeypatch.setattr(cli, "_cmd_lottery", broken)
-    monkeypatch.setenv("PARITY_FRONTIERS_DEBUG", "")
     argv = ["lottery", "--n", "10", "--k", "2", "--s", "2"]
-    # The parser binds the handler when it is built: rebuild through main.
-    result = run_cli(argv)
-    monkeypatch.setattr(cli, "_cmd_lottery", real)
-    if result["code"] == 0:  # handler captured before the patch: nothing to learn here
-        pytest.skip("handler bound at import")
+    with pytest.raises(AttributeError):
+        run_cli(argv)
+    monkeypatch.setattr(sys, "argv", ["parity-frontiers", *argv])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.main()
+    assert code == 1 and "internal error (AttributeError" in err.getvalue()
+    result = {"code": code, "err": err.getvalue(), "out": "", "reached": None,
+              "work": ({}, {}), "base_entries": ([], []), "outside": ({}, {}),
+              "data_created": False}
     with pytest.raises(AssertionError):
         check_outcome(argv, result)
