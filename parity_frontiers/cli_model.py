@@ -133,6 +133,8 @@ def _cmd_fit(args) -> str:
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         raise ValueError(f"cannot write {args.out}: directory {out_dir} does not exist")
+    if os.path.isdir(args.out) or os.path.isdir(args.out + ".tmp"):
+        raise ValueError(f"cannot write {args.out}: it is a directory")
     results = _load_results(args.store)
     fitted = fit_model(args.model, results, bootstrap=args.bootstrap, seed=args.seed,
                        source=args.store)
