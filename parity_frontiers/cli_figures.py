@@ -158,7 +158,7 @@ def _check_reproduce(args) -> None:
     from parity_frontiers.figures.report import check_out_dir
     from parity_frontiers.figures.reproduce import scale_grid
     from parity_frontiers.verify.experiments.local import plan_ensembles
-    from parity_frontiers.verify.experiments.store_files import check_store_file
+    from parity_frontiers.verify.experiments.store import ResultsStore
     from parity_frontiers.verify.training.device import check_device
 
     check_device(args.device)
@@ -166,7 +166,7 @@ def _check_reproduce(args) -> None:
     check_out_dir(out, create=False)
     store = Path(args.store or Path(out) / "runs.db")
     if store.exists() and not (store.is_file() and store.stat().st_size == 0):
-        check_store_file(store)
+        ResultsStore(store, readonly=True).close()  # refused unless a usable store
     plan_ensembles(scale_grid(args.scale), args.device, args.memory_cap, args.max_ensemble)
 
 

@@ -159,9 +159,12 @@ def test_plot_into_an_unwritable_folder_is_one_error_line(tmp_path, capsys):
     capsys.readouterr()
     blocker = tmp_path / "afile"
     blocker.write_text("not a folder")
-    assert main(["tabular", "plot", "--store", str(store), "--out", str(blocker / "sub")]) == 2
+    # Refused when the arguments are parsed (args.path_arg), before the store is read.
+    with pytest.raises(SystemExit) as info:
+        main(["tabular", "plot", "--store", str(store), "--out", str(blocker / "sub")])
+    assert info.value.code == 2
     err = _one_error_line(capsys, "parity-frontiers tabular plot: error: ")
-    assert f"cannot write figures to {blocker / 'sub'}: Not a directory" in err
+    assert "afile' is a file, not a directory" in err
     # Written figures are readable by others (mkstemp alone would leave 0600).
     assert main(["tabular", "plot", "--store", str(store), "--out", str(tmp_path / "f")]) == 0
     assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "f").iterdir()} == {"0o644"}

@@ -8,7 +8,7 @@ either, naming both numbers, before anything is allocated. :func:`note_estimate`
 last estimate checked, so that an allocator error that still gets through can be reported as
 one line naming it (:func:`out_of_memory_message`).
 
-Torch is imported only when a CUDA device is named.
+Torch is never imported here: a CUDA device in use means :mod:`verify.training` loaded it.
 
 Caps that bound the size of a plan before it is built:
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 __all__ = ["available_memory_bytes", "check_memory_fits", "note_estimate", "last_estimate",
            "out_of_memory_message", "is_out_of_memory", "format_bytes", "MAX_DEPTH",
@@ -99,13 +100,13 @@ def available_memory_bytes(device="cpu") -> int | None:
     """
     kind = str(getattr(device, "type", device) or "cpu")
     if kind == "auto":
-        import sys
-
         torch = sys.modules.get("torch")
         kind = "cuda" if torch is not None and torch.cuda.is_available() else "cpu"
     if kind.startswith("cuda"):
-        import torch
-
+        # Torch is loaded whenever a CUDA device is in use (only verify.training imports it).
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return None
         try:
             index = getattr(device, "index", None)
             if index is None and ":" in str(device):

@@ -280,7 +280,8 @@ def _check_existing(path: Path) -> int:
     # a WAL database may create the -shm index beside it, which is harmless for our own file.
     try:
         check_size(path, header)  # truncated: refused from the header, before SQLite opens it
-        con = probe_connection(path, timeout=30)  # no -wal/-shm left beside a refused file
+        # no -wal/-shm left beside a refused file
+        con = probe_connection(path, timeout=30, with_log=connect_read_only)
     except sqlite3.Error as exc:
         if _is_damage(exc):
             raise ValueError(f"{path} is a damaged results store ({exc}); it was left "

@@ -23,8 +23,7 @@ import struct
 import urllib.parse
 from pathlib import Path
 
-__all__ = ["check_size", "probe_connection", "remove_stale_temporaries", "side_files",
-           "check_store_file"]
+__all__ = ["check_size", "probe_connection", "remove_stale_temporaries", "side_files"]
 
 _SUFFIXES = ("-journal", "-wal", "-shm")
 
@@ -56,20 +55,18 @@ def check_size(path, header: bytes) -> None:
                          f"{said}); it was left untouched")
 
 
-def probe_connection(path, timeout: float = 30) -> sqlite3.Connection:
+def probe_connection(path, timeout: float = 30, with_log=None) -> sqlite3.Connection:
     """A read-only connection for looking inside ``path``, creating no side files if possible.
 
     Without a ``-wal`` log beside the file its main file holds every commit, and an
     ``immutable`` open reads it without the ``-shm`` index (which SQLite would otherwise create,
     and leave, next to a WAL database). With a log, a plain read-only open (the log must be
-    read). SQLite errors propagate.
+    read: ``with_log(path, timeout=...)`` when given). SQLite errors propagate.
     """
-    if Path(f"{path}-wal").exists():
-        # The log must be read: the store's own read-only connection (with its fallback and
-        # messages for read-only storage).
-        from parity_frontiers.verify.experiments.store import connect_read_only
-
-        return connect_read_only(Path(path), timeout=timeout)
+    if Path(f"{path}-wal").exists() and with_log is not None:
+        # The log must be read: the caller's read-only connection (the store's, with its
+        # fallback and messages for read-only storage).
+        return with_log(Path(path), timeout=timeout)
     uri = "file:" + urllib.parse.quote(str(Path(path).resolve())) + "?mode=ro&immutable=1"
     con = sqlite3.connect(uri, uri=True, timeout=timeout)
     try:
@@ -117,11 +114,3 @@ def remove_stale_temporaries(path) -> list[Path]:
             pass
     return removed
 
-
-def check_store_file(path) -> int:
-    """Refuse (ValueError) an existing file that is not a usable results store; its schema
-    version otherwise. Reads only: no side files, nothing written (a command checks its
-    ``--store`` with it before it creates anything)."""
-    from parity_frontiers.verify.experiments.store import _check_existing
-
-    return _check_existing(Path(path))
