@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-import subprocess
-import sys
 import urllib.error
 from pathlib import Path
 
 import numpy as np
-import parity_frontiers.verify.experiments.tabular as tabular_package
 import pytest
+
+import parity_frontiers.verify.experiments.tabular as tabular_package
 
 pytest.importorskip("sklearn")
 torch = pytest.importorskip("torch")
+
+from scipy import stats  # noqa: E402
 
 from parity_frontiers.verify.config import RunConfig, RunResult  # noqa: E402
 from parity_frontiers.verify.experiments.store import ResultsStore  # noqa: E402
@@ -33,7 +34,6 @@ from parity_frontiers.verify.experiments.tabular.benchmark import (  # noqa: E40
     summarize,
 )
 from parity_frontiers.verify.experiments.tabular.forest import FOREST_GRID, fit_forest  # noqa: E402
-from scipy import stats  # noqa: E402
 
 TINY_MLP = {"max_epochs": 5, "min_steps": 0, "learning_rate": 1e-2, "batch_size": 32}
 
@@ -466,18 +466,6 @@ def test_figure_legend_covers_every_panel_and_every_setting(tmp_path, monkeypatc
     (legend,) = captured[0].legends
     assert sorted(t.get_text() for t in legend.get_texts()) == [
         "mlp 16", "rf [n_estimators=100]", "rf [n_estimators=50]"]
-
-
-def test_default_collection_without_sklearn_skips_the_tabular_doctests():
-    # sys.modules["sklearn"] = None makes find_spec report it missing and imports fail, as
-    # on an install without the [tabular] extra. Exit 5 = nothing collected, not an error (2).
-    code = ("import sys; sys.modules['sklearn'] = None; import pytest; "
-            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'verify/tabular', "
-            "'figures/tabular.py']))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parents[1])
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert "error" not in done.stdout.lower(), done.stdout[-2000:]
 
 
 def test_default_mlp_settings_take_the_minimum_step_budget(tmp_path):

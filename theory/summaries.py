@@ -88,6 +88,8 @@ def sq_bound_summary(n, k, *, params=None, width=None, steps=None, samples=None,
     >>> out["params"], round(out["solved_value"], 6)
     (521, 1.0)
     """
+    if isinstance(delta, (str, bytes)):
+        raise ValueError(f"delta must be a number or a Fraction, got {delta!r}")
     n_int = check_int("n", n)
     k_int = _check_at_most_n("k", k, n_int)
     if params is not None and width is not None:
