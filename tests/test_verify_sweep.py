@@ -7,8 +7,10 @@ import re
 import types
 from pathlib import Path
 
-import parity_frontiers.verify.experiments.grid as sweep_module
 import pytest
+
+import parity_frontiers.verify.experiments.grid as sweep_module
+import parity_frontiers.verify.experiments.local as local_module
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.analysis.summaries import median_steps_to_success, summarize
 from parity_frontiers.verify.config import RunConfig, RunResult
@@ -72,7 +74,7 @@ class FakeTrainer(types.SimpleNamespace):
 @pytest.fixture
 def fake(monkeypatch):
     trainer = FakeTrainer()
-    monkeypatch.setattr(sweep_module, "_trainer_module", lambda: trainer)
+    monkeypatch.setattr(local_module, "_trainer_module", lambda: trainer)
     return trainer
 
 
