@@ -1,4 +1,4 @@
-r"""Predicted frontiers on the grid of a sweep: the SQ, one-step and Theorem 4/5 routes, next to the data.
+r"""Predicted frontiers on the grid of a sweep (SQ, one-step, Theorem 4/5), next to the data.
 
 * :func:`sq_check` -- (a) Prop. 3's SQ bound per cell. A cell whose observed success rate is
   above :math:`\min(1, 2 r T m / \binom{n}{k})` beyond its Wilson interval would contradict the
