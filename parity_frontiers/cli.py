@@ -28,6 +28,7 @@ from . import (
     cli_frontier,
     cli_lottery_ticket,
     cli_model,
+    cli_results,
     cli_simulate,
     cli_tabular,
     cli_verify,
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_simulate.register(sub)
     cli_verify.register(sub)
+    cli_results.register(sub)
     cli_frontier.register(sub)
     cli_figures.register(sub)
     cli_lottery_ticket.register(sub)

@@ -2,7 +2,6 @@
 
 ``train``            one config, several seeds: per-seed outcomes and the success rate
 ``sweep``            a grid (options or a TOML file) trained into a resumable results store
-``results export``   a results store to CSV or Parquet
 
 Each is a thin wrapper over :mod:`verify.sweep` / :mod:`verify.store`; torch is imported only
 when something is trained. ``sweep`` trains where ``--executor`` says (in this process, or on a
@@ -16,7 +15,6 @@ import sys
 
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import ACTIVATIONS, INITS, LOSSES, RunConfig
-from parity_frontiers.verify.experiments.export import EXPORT_FORMATS, export, export_format
 from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
 from parity_frontiers.verify.experiments.local import train_runs
 from parity_frontiers.verify.experiments.store import ResultsStore
@@ -170,21 +168,6 @@ def register(sub) -> None:
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_sweep)
 
-    p = sub.add_parser("results", help="results-store tools (export)",
-                       description="Tools for a results store written by train/sweep.")
-    results = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    e = results.add_parser("export", help="write every stored run to CSV or Parquet",
-                           description="One row per run: key, config fields, outcome, version "
-                                       "and config JSON. Parquet needs pandas and pyarrow.")
-    e.add_argument("--store", metavar="PATH", type=path_arg, required=True,
-                   help="results store")
-    e.add_argument("--out", metavar="FILE", type=path_arg, required=True,
-                   help="output file (replaced whole once the export is complete)")
-    e.add_argument("--format", choices=EXPORT_FORMATS,
-                   help="csv or parquet (default: from the extension of --out)")
-    add_output_flags(e, latex=False)
-    e.set_defaults(handler=_cmd_export)
-
 
 # --- helpers ---------------------------------------------------------------------------------
 
@@ -303,10 +286,3 @@ def _cmd_sweep(args) -> str:
 def median_text(median, budget) -> str:
     """A Kaplan-Meier median, or '> T' when it is not reached within the budget T."""
     return f"> {budget}" if median is None else format_number(median)
-
-
-def _cmd_export(args) -> str:
-    fmt = export_format(args.out, args.format)
-    count = export(args.store, args.out, fmt)
-    out = {"store": args.store, "out": args.out, "format": fmt, "runs": count}
-    return emit(args, out, f"exported {count} run(s) from {args.store} to {args.out} ({fmt})")

@@ -38,7 +38,7 @@ from parity_frontiers.verify.training.registry import (
     get_loss,
 )
 
-__all__ = ["RunConfig", "RunResult", "END_REASONS", "INITS", "ACTIVATIONS", "LOSSES",
+__all__ = ["RunConfig", "RunResult", "RunTrace", "END_REASONS", "INITS", "ACTIVATIONS", "LOSSES",
            "SPARSE_INITS", "KEY_OPTIONAL_DEFAULTS", "group_by_shape", "unique_configs"]
 
 #: Registered names (snapshots at import; validation reads the registries themselves).
@@ -206,13 +206,46 @@ def _digest(payload: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class RunTrace:
+    """A run's learning curve: one entry per evaluation point it reached.
+
+    ``steps`` (int64, increasing), ``test_error`` (float64), ``test_samples`` (int64: how many
+    test samples the error was counted on; fewer than ``test_size`` when the count stopped
+    early because the decision was already certain, the error then being the fraction on the
+    samples counted) and ``train_error`` (float64, NaN where not measured).
+    """
+
+    steps: np.ndarray
+    test_error: np.ndarray
+    test_samples: np.ndarray
+    train_error: np.ndarray
+
+    def __post_init__(self):
+        arrays = {name: np.asarray(getattr(self, name)) for name in
+                  ("steps", "test_error", "test_samples", "train_error")}
+        lengths = {a.shape for a in arrays.values()}
+        if len(lengths) != 1 or any(a.ndim != 1 for a in arrays.values()):
+            raise ValueError("a RunTrace's arrays must be 1-D and of one length, got shapes "
+                             + ", ".join(f"{k} {a.shape}" for k, a in arrays.items()))
+        for name, dtype in (("steps", np.int64), ("test_error", np.float64),
+                            ("test_samples", np.int64), ("train_error", np.float64)):
+            object.__setattr__(self, name, arrays[name].astype(dtype, copy=False))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
 @dataclass
 class RunResult:
     """Outcome of one run.
 
     ``steps_to_success`` is the first evaluation step at which test error <= success_error
     (None if never); ``end_reason`` is one of ``END_REASONS``; ``steps_run`` is how many SGD
-    steps the run took before it stopped (early stopping at success).
+    steps the run took before it stopped (early stopping at success). ``wall_seconds`` is the
+    time from its ensemble's start to the run's end (shared compute: these do not add up);
+    ``compute_seconds`` is the run's share of that compute (each window's time divided among
+    the runs active in it; None where not measured); ``trace`` its learning curve.
     """
 
     config: RunConfig
@@ -224,6 +257,8 @@ class RunResult:
     steps_run: int
     wall_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    compute_seconds: float | None = None
+    trace: RunTrace | None = None
 
     def __post_init__(self):
         if self.end_reason not in END_REASONS:
