@@ -174,6 +174,21 @@ class RunConfig:
         return self._cached("_shape_key", lambda: _digest(
             {k: v for k, v in self._hashed().items() if k != "seed"}))
 
+    def ensemble_key(self) -> str:
+        """Digest of the settings an ensemble's runs must share to be trained together.
+
+        Every field but the per-run ones (k, samples, init, s and seed), plus whether the run
+        is online (``samples is None``): runs that share it have the same tensor shapes and
+        training settings, whatever their parity set, training set, init law or seed. Online
+        and offline runs draw their minibatches differently (fresh samples vs indices into a
+        training set), so they never share an ensemble. Not stored: it may change between
+        versions.
+        """
+        per_run = ("k", "samples", "init", "s", "seed")
+        return self._cached("_ensemble_key", lambda: _digest(
+            {**{k: v for k, v in self._hashed().items() if k not in per_run},
+             "online": self.samples is None}))
+
     def _hashed(self) -> dict:
         fields_ = self.as_dict()
         for name, default in KEY_OPTIONAL_DEFAULTS.items():
