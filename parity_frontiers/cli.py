@@ -149,34 +149,61 @@ def main(argv=None) -> int:
 
 # --- subcommands ---------------------------------------------------------------------------
 
+#: Documented ``--json`` keys (docs/cli.md): each is always present, null when not computed.
+BOUND_KEYS = ("n", "k", "binomial", "log10_binomial", "log10_threshold", "params", "width",
+              "steps", "samples", "tau", "delta", "delta_exact", "max_success_probability",
+              "log10_max_success_probability", "log10_cost", "forbidden", "solved_for",
+              "solved_value", "log10_solved_value", "exact", "solved_width")
+LOTTERY_KEYS = ("n", "k", "s", "regime", "p_lucky", "log10_p_lucky", "overlap_pmf",
+                "log10_overlap_pmf", "width", "p_at_least_one", "expected_lucky",
+                "log10_expected_lucky", "delta", "width_needed", "log10_width_needed")
+GAP_KEYS = ("s", "k", "bias", "kappa", "kappa_exact", "gap", "gap_exact", "gap_kind",
+            "gradients", "n", "delta", "samples_needed", "log10_samples_needed")
+#: Coordinate classes of ``gap``'s gradients; a class a neuron of that overlap lacks is null.
+GRADIENT_CLASSES = ("in_S_in_U", "in_S_off_U", "in_U_off_S", "outside")
+
+
+def _all_keys(out: dict, keys) -> dict:
+    """``out`` with every key of ``keys`` present (None where the summary did not compute it)."""
+    return {**{key: None for key in keys}, **out}
+
+
+def _integral(value):
+    """A float that is a whole number of steps or samples, as an int (JSON ``100``, not
+    ``100.0``); anything else unchanged."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
 def _cmd_bound(args) -> str:
-    out = sq_bound_summary(args.n, args.k, params=args.params, width=args.width,
-                           steps=args.steps, samples=args.samples, tau=args.tau,
-                           delta=args.delta, solve_for=args.solve_for)
-    rows = [["C(n, k)", format_number(out.get("binomial"), out["log10_binomial"])],
-            ["threshold log10 C(n,k)/2", f"{out['log10_threshold']:.4f}"]]
+    out = _all_keys(sq_bound_summary(args.n, args.k, params=args.params, width=args.width,
+                                     steps=args.steps, samples=args.samples, tau=args.tau,
+                                     delta=args.delta, solve_for=args.solve_for), BOUND_KEYS)
+    rows = [["binomial C(n, k)", format_number(out["binomial"], out["log10_binomial"])],
+            ["log10 threshold (log10 C(n,k)/2)", f"{out['log10_threshold']:.4f}"]]
     if out["params"] is not None:
         extra = f" (width {out['width']})" if out["width"] is not None else ""
-        rows.append(["params r", format_number(out["params"]) + extra])
-    for label, key in (("steps T", "steps"), ("samples m", "samples"), ("tau", "tau"),
-                       ("delta", "delta")):
+        rows.append(["params", format_number(out["params"]) + extra])
+    for key in ("steps", "samples", "tau", "delta"):
         if out[key] is not None:
-            rows.append([label, format_number(out[key])])
-    if "solved_for" in out:
-        rows.append([f"solved: smallest {out['solved_for']}" if out["solved_for"] != "delta"
-                     else "solved: delta",
+            rows.append([key, format_number(out[key])])
+    if out["solved_for"] is not None:
+        rows.append([f"solved value (smallest {out['solved_for']})"
+                     if out["solved_for"] != "delta" else "solved value (delta)",
                      format_number(out["solved_value"], out["log10_solved_value"])])
-        if "solved_width" in out:
-            rows.append(["  as 2-layer width", format_number(out["solved_width"])])
-    if "max_success_probability" in out:
+        if out["solved_width"] is not None:
+            rows.append(["solved width (as a 2-layer MLP)", format_number(out["solved_width"])])
+    if out["max_success_probability"] is not None:
         rows.append(["max success probability",
                      format_number(out["max_success_probability"])
                      + f" (log10 {out['log10_max_success_probability']:.4f})"])
         precision = "r T / tau^2" if out["tau"] is not None else "r T m"
-        label = f"log10 cost {precision}" + (" / delta" if out["delta"] is not None else "")
+        label = f"log10 cost (log10 {precision}" + (" / delta)" if out["delta"] is not None
+                                                     else ")")
         rows.append([label, f"{out['log10_cost']:.4f}"])
-    if "forbidden" in out:
-        rows.append(["success >= delta ruled out", format_number(out["forbidden"])])
+    if out["forbidden"] is not None:
+        rows.append(["forbidden (success >= delta ruled out)", format_number(out["forbidden"])])
     table = format_table(["quantity", "value"], rows,
                          title=f"SQ lower bound (Prop. 3), n = {out['n']}, k = {out['k']}")
     formulas = {"max_success_probability":
@@ -191,16 +218,18 @@ def _cmd_bound(args) -> str:
 
 
 def _cmd_lottery(args) -> str:
-    out = lottery_summary(args.n, args.k, args.s, width=args.width, delta=args.delta)
+    out = _all_keys(lottery_summary(args.n, args.k, args.s, width=args.width,
+                                    delta=args.delta), LOTTERY_KEYS)
     lucky = "S inside U" if out["regime"] == "over-sparse" else "U inside S"
     rows = [["regime", f"{out['regime']} ({lucky})"],
-            ["P(lucky) per neuron", format_number(out["p_lucky"])],
-            ["log10 P(lucky)", f"{out['log10_p_lucky']:.4f}"]]
-    if "p_at_least_one" in out:
-        rows += [[f"P(>= 1 lucky among {out['width']})", format_number(out["p_at_least_one"])],
-                 ["expected lucky neurons", format_number(out["expected_lucky"])]]
-    if "width_needed" in out:
-        rows.append([f"width for P >= 1 - {format_number(out['delta'])}",
+            ["p lucky (per neuron)", format_number(out["p_lucky"])],
+            ["log10 p lucky", f"{out['log10_p_lucky']:.4f}"]]
+    if out["p_at_least_one"] is not None:
+        rows += [[f"p at least one (lucky among {out['width']})",
+                  format_number(out["p_at_least_one"])],
+                 ["expected lucky (neurons)", format_number(out["expected_lucky"])]]
+    if out["log10_width_needed"] is not None:
+        rows.append([f"width needed (P >= 1 - {format_number(out['delta'])})",
                      format_number(out["width_needed"], out["log10_width_needed"])])
     table = format_table(["quantity", "value"], rows,
                          title=f"Lottery tickets, n = {out['n']}, k = {out['k']}, s = {out['s']}")
@@ -208,7 +237,7 @@ def _cmd_lottery(args) -> str:
         pmf = (f"overlap law: {min(out['s'], out['k']) + 1} entries, not shown (ask "
                "theory.overlap_pmf for the overlaps j you need)")
     else:
-        pmf = format_table(["overlap j = |U n S|", "probability"],
+        pmf = format_table(["overlap j", "overlap pmf"],
                            [[j, format_number(v)] for j, v in enumerate(out["overlap_pmf"])])
     formulas = {"overlap_pmf": symbolic.overlap_pmf_expr(), "p_lucky": symbolic.p_lucky_expr(),
                 "p_at_least_one": symbolic.p_at_least_one_expr(),
@@ -217,28 +246,44 @@ def _cmd_lottery(args) -> str:
 
 
 def _cmd_gap(args) -> str:
-    out = gap_summary(args.s, args.k, args.bias, n=args.n, delta=args.delta)
+    out = _all_keys(_exact_strings(gap_summary(args.s, args.k, args.bias, n=args.n,
+                                               delta=args.delta)), GAP_KEYS)
     pairs = zip(out["kappa_exact"], out["kappa"], strict=True)
     kappa_rows = [[d, format_fraction(exact), format_number(value)]
                   for d, (exact, value) in enumerate(pairs)]
     title = f"Fourier coefficients kappa(s={out['s']}, b={out['bias']}, d)"
     parts = [format_table(["d", "exact", "float"], kappa_rows, title=title)]
-    classes = ["in_S_in_U", "in_S_off_U", "in_U_off_S", "outside"]
-    grad_rows = [[g["overlap"]] + [format_fraction(g[c]) if c in g else "n/a" for c in classes]
-                 for g in out["gradients"]]
-    parts.append(format_table(["overlap j"] + classes, grad_rows,
-                              title="|population gradient| per coordinate class (a = 1)"))
+    grad_rows = [[g["overlap"]] + [format_fraction(g[c]) if g[c] is not None else "n/a"
+                                   for c in GRADIENT_CLASSES] for g in out["gradients"]]
+    parts.append(format_table(["overlap"] + list(GRADIENT_CLASSES), grad_rows,
+                              title="|population gradient| per coordinate class (a = 1); "
+                                    "overlap j = |U n S|; n/a: no such coordinate"))
     rows = [["gap (" + out["gap_kind"] + ")", _fraction_and_float(out["gap_exact"], out["gap"])]]
-    if "samples_needed" in out:
-        if "log10_samples_needed" in out:
+    if out["n"] is not None:
+        if out["log10_samples_needed"] is not None:
             needed = format_number(out["samples_needed"], out["log10_samples_needed"])
         else:
             needed = "none (gap <= 0: the gradient cannot separate S)"
-        rows.append([f"samples for P >= 1 - {format_number(out['delta'])}, n = {out['n']}",
+        rows.append([f"samples needed (P >= 1 - {format_number(out['delta'])}, n = {out['n']})",
                      needed])
     parts.append(format_table(["quantity", "value"], rows, title="Luckiest neuron"))
     formulas = {"kappa": symbolic.kappa_expr(), "samples_needed": symbolic.hoeffding_expr()}
     return emit(args, out, "\n\n".join(parts), formulas)
+
+
+def _exact(text: str) -> str:
+    """A "p/q" string in lowest terms, an integer without its "/1" ("0", not "0/1")."""
+    return str(Fraction(text))
+
+
+def _exact_strings(out: dict) -> dict:
+    """gap_summary's exact values with integers written as integers; every coordinate class
+    in every gradient row (null where a neuron of that overlap has no such coordinate)."""
+    gradients = [{"overlap": g["overlap"],
+                  **{c: _exact(g[c]) if c in g else None for c in GRADIENT_CLASSES}}
+                 for g in out["gradients"]]
+    return {**out, "kappa_exact": [_exact(v) for v in out["kappa_exact"]],
+            "gap_exact": _exact(out["gap_exact"]), "gradients": gradients}
 
 
 def _fraction_and_float(exact: str, value: float) -> str:
@@ -248,20 +293,22 @@ def _fraction_and_float(exact: str, value: float) -> str:
 
 
 def _cmd_upper(args) -> str:
-    rows = upper_bound_frontier(args.n, args.k, args.s, c2=args.c2, c3=args.c3, c4=args.c4,
-                                epsilon=args.epsilon)
+    rows = [{**r, "steps": _integral(r["steps"])}
+            for r in upper_bound_frontier(args.n, args.k, args.s, c2=args.c2, c3=args.c3,
+                                          c4=args.c4, epsilon=args.epsilon)]
     out = {"n": args.n, "k": args.k, "c2": args.c2, "c3": args.c3, "c4": args.c4,
            "epsilon": args.epsilon, "rows": rows}
     table = format_table(
         ["s", "theorem", "applies", "log10 width", "log10 samples", "steps",
-         "log10 params*T*m", "minus SQ threshold"],
+         "log10 cost", "log10 cost over threshold"],
         [[r["s"], r["theorem"], format_number(r["applies"]), f"{r['log10_width']:.3f}",
           f"{r['log10_samples']:.3f}", format_number(r["steps"], r["log10_steps"]),
           f"{r['log10_cost']:.3f}",
           f"{r['log10_cost_over_threshold']:+.3f}"] for r in rows],
         title=(f"Upper-bound frontier, n = {args.n}, k = {args.k} (c2 = {args.c2:g}, "
                f"c3 = {args.c3:g}, c4 = {args.c4:g}, epsilon = {args.epsilon:g})\n"
-               "applies: the theorem's parity conditions hold (k even; Thm. 5 also s even)"))
+               "applies: the theorem's parity conditions hold (k even; Thm. 5 also s even); "
+               "cost = params x steps x samples; threshold = C(n, k) / 2"))
     formulas = {"thm4_width": symbolic.thm4_width_expr(),
                 "thm4_samples": symbolic.thm4_samples_expr(),
                 "thm4_steps": symbolic.thm4_steps_expr(),
@@ -287,14 +334,15 @@ def _demo_sweep(out_dir: str) -> dict:
 
 def _cmd_demo(args) -> str:
     out = demo_summary(args.n, args.k)
+    out["upper"] = [{**r, "steps": _integral(r["steps"])} for r in out["upper"]]
     sweep = None if args.no_train else _demo_sweep(args.out)
     if args.json:
-        return dumps_json(out if sweep is None else {**out, "sweep": sweep})
+        return dumps_json({**out, "sweep": sweep})
     n, k = out["n"], out["k"]
     parts = [f"parity-frontiers demo: ({n}, {k})-sparse parity, C(n, k) / 2 = "
              f"10^{out['log10_threshold']:.3f}"]
     parts.append(format_table(
-        ["width", "params", "steps x samples", f"samples at T = {out['steps']:g}"],
+        ["width", "params", "steps times samples", f"samples at steps (T = {out['steps']:g})"],
         [[r["width"], r["params"],
           format_number(r["steps_times_samples"], r["log10_steps_times_samples"]),
           format_number(r["samples_at_steps"], r["log10_samples_at_steps"])]
@@ -307,14 +355,14 @@ def _cmd_demo(args) -> str:
     lot = out["lottery"]
     width = lot[0]["width"] if lot else 0
     parts.append(format_table(
-        ["s", "regime", "P(lucky)", f"P(>=1 of {width})", "width for 99%"],
+        ["s", "regime", "p lucky", f"p at least one (of {width})", "width needed (99%)"],
         [[r["s"], r["regime"], format_number(r["p_lucky"]), format_number(r["p_at_least_one"]),
           format_number(r["width_needed"], r["log10_width_needed"])] for r in lot],
         title="Lottery tickets of s-sparse initialisation"))
     gaps = out["gaps"]
     biases = gaps[0]["biases"] if gaps else []
     parts.append(format_table(
-        ["s"] + [f"gap, b = {b}" for b in biases] + ["samples (99%), best b"],
+        ["s"] + [f"gaps (b = {b})" for b in biases] + ["best samples needed (99%)"],
         [[r["s"]] + [_fraction_and_float(e, g)
                      for e, g in zip(r["gaps_exact"], r["gaps"], strict=True)]
          + [format_number(r["best_samples_needed"]) if r["best_samples_needed"] is not None
@@ -322,7 +370,8 @@ def _cmd_demo(args) -> str:
         title="Fourier gap of the luckiest +-1 sparse ReLU neuron (exact) and Hoeffding "
               "sample size"))
     parts.append(format_table(
-        ["s", "theorem", "applies", "log10 width", "log10 samples", "minus SQ threshold"],
+        ["s", "theorem", "applies", "log10 width", "log10 samples",
+         "log10 cost over threshold"],
         [[r["s"], r["theorem"], format_number(r["applies"]), f"{r['log10_width']:.2f}",
           f"{r['log10_samples']:.2f}", f"{r['log10_cost_over_threshold']:+.2f}"]
          for r in out["upper"]],

@@ -67,7 +67,7 @@ def register(sub) -> None:
     sim = sub.add_parser("simulate", help="Monte Carlo estimates (Numba) of lottery, gradient "
                          "and one-step selection probabilities",
                          description="Monte Carlo of the idealised mechanisms; every estimate "
-                         "comes with its standard error and 95%% interval.")
+                         "comes with its standard error and 95% interval.")
     kinds = sim.add_subparsers(dest="kind", metavar="KIND", required=True)
 
     p = kinds.add_parser("lottery", help="lucky neurons among r random s-sparse supports",

@@ -56,7 +56,8 @@ def format_table(headers: list[str], rows: list[list], title: str | None = None)
 
 def _default(value):
     if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}"
+        # An integer is written "0", not "0/1" (the form theory.summaries' str() gives).
+        return str(value)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

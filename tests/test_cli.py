@@ -108,9 +108,11 @@ def test_lottery_keys_against_enumeration(capsys):
     assert (1 - p) ** r <= Fraction(0.05) < (1 - p) ** (r - 1)
 
 
-def test_lottery_without_optional_flags_has_no_optional_keys(capsys):
+def test_lottery_without_optional_flags_has_its_optional_keys_null(capsys):
     out = run_json(capsys, "lottery", "--n", "20", "--k", "2", "--s", "2")
-    assert "p_at_least_one" not in out and "width_needed" not in out
+    for key in ("width", "p_at_least_one", "expected_lucky", "log10_expected_lucky", "delta",
+                "width_needed", "log10_width_needed"):
+        assert out[key] is None, key
 
 
 def test_lottery_astronomical_width_is_null_with_log(capsys):
@@ -133,7 +135,8 @@ def _brute_kappa(s, b, d):
 def test_gap_keys_and_kappa_by_enumeration(capsys):
     out = run_json(capsys, "gap", "--s", "5", "--k", "3", "--bias", "1/2", "--n", "64")
     expected = [_brute_kappa(5, Fraction(1, 2), d) for d in range(6)]
-    assert out["kappa_exact"] == [f"{v.numerator}/{v.denominator}" for v in expected]
+    assert out["kappa_exact"] == [str(v) for v in expected]  # "0", never "0/1"
+    assert "0" in out["kappa_exact"]
     assert out["kappa"] == [float(v) for v in expected]
     gap = abs(expected[2]) - abs(expected[4])
     assert Fraction(out["gap_exact"]) == gap
@@ -146,7 +149,8 @@ def test_gap_keys_and_kappa_by_enumeration(capsys):
 
 def test_gap_samples_needed_only_with_n(capsys):
     out = run_json(capsys, "gap", "--s", "2", "--k", "3", "--bias", "0")
-    assert "samples_needed" not in out
+    assert out["n"] is None and out["samples_needed"] is None
+    assert out["log10_samples_needed"] is None
     assert out["gap_exact"] == "1/4"  # |kappa(2, 0, 2)| = 1/4, the s = k - 1 case
 
 
