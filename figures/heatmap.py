@@ -31,6 +31,7 @@ from parity_frontiers.figures.sweep_cells import (
     rows_of_panel,
     title_text,
 )
+from parity_frontiers.verify.analysis.inits import support_size
 
 __all__ = ["draw_success_heatmap", "theorem_applies"]
 
@@ -50,8 +51,10 @@ def theorem_applies(row: dict) -> tuple[bool, str]:
     (False, 'k odd')
     >>> theorem_applies({"n": 30, "k": 4, "init": "sparse", "s": 2})
     (True, '')
+    >>> theorem_applies({"n": 30, "k": 4, "init": "sparse-gaussian", "s": 3})
+    (False, 's odd')
     """
-    support = row["n"] if row["init"] == "dense" else row["s"]
+    support = support_size(row)
     odd = [name for name, value in (("k", row["k"]), ("s", support))
            if value is not None and value % 2]
     return (not odd, f"{', '.join(odd)} odd" if odd else "")

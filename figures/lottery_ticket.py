@@ -1,10 +1,10 @@
 r"""The lottery-ticket figure (the paper's Figure 5): test error vs SGD steps per retrained arm.
 
-One line per arm of :mod:`verify.lottery_ticket` (rewound winners, random neurons of the trained
-net rewound, fresh random neurons): the median over SGD seeds of the test error at each
-evaluation step, with a band from the 25th to the 75th percentile over seeds (with few seeds a
-band of quantiles, not a confidence interval: it shows the spread of runs). The dashed line is
-the success threshold; the thin black line is the wide net's own curve over its first
+One line per arm of :mod:`verify.experiments.lottery_ticket` (rewound winners, random neurons of
+the trained net rewound, fresh random neurons): the median over SGD seeds of the test error at
+each evaluation step, with a band from the 25th to the 75th percentile over seeds (with few
+seeds a band of quantiles, not a confidence interval: it shows the spread of runs). The dashed
+line is the success threshold; the thin black line is the wide net's own curve over its first
 ``retrain_steps`` steps, for reference. Each arm's legend entry gives its success count and its
 Kaplan-Meier median steps to success. A caveat box says when the wide net itself failed, and
 that the bands are spreads over few seeds, not confidence intervals.
@@ -74,8 +74,8 @@ def draw_lottery_ticket(result, *, ax=None):
     Parameters
     ----------
     result : LotteryTicketResult or dict
-        :func:`verify.lottery_ticket.run_lottery_ticket`'s result, or its ``as_dict()`` (the
-        CLI's JSON), so a saved run can be re-plotted.
+        :func:`verify.experiments.lottery_ticket.run_lottery_ticket`'s result, or its
+        ``as_dict()`` (the CLI's JSON), so a saved run can be re-plotted.
     ax : Axes, optional
 
     Returns
@@ -145,8 +145,8 @@ def plot_lottery_ticket(result, out_dir, stem: str = "lottery_ticket") -> list[P
     Parameters
     ----------
     result : LotteryTicketResult or dict
-        :func:`verify.lottery_ticket.run_lottery_ticket`'s result, or its ``as_dict()`` (the
-        CLI's JSON), so a saved run can be re-plotted.
+        :func:`verify.experiments.lottery_ticket.run_lottery_ticket`'s result, or its
+        ``as_dict()`` (the CLI's JSON), so a saved run can be re-plotted.
     out_dir : str or Path
         Created if needed.
     stem : str

@@ -1,6 +1,6 @@
 """Reproduce the paper's grid experiment at a chosen scale: sweep, then report.
 
-Scales are sweep files shipped in ``figures/scales/`` (schema: :mod:`verify.sweep`):
+Scales are sweep files shipped in ``figures/scales/`` (schema: :mod:`verify.experiments.sweep`):
 
 * ``smoke`` -- (20, 3), 2 widths, 120 runs, about a minute on a laptop CPU; CI runs it, and the
   demo draws its frontier figure from it;
@@ -63,7 +63,7 @@ def reproduce(scale: str, store_path, out_dir, *, device: str = "auto",
     out_dir : path
         Where ``report.md``, ``report.json`` and the figures go.
     device, progress, memory_cap_bytes, max_ensemble
-        As in :func:`verify.sweep.run_sweep`.
+        As in :func:`verify.experiments.sweep.run_sweep`.
     seed : int
         Seed of the report's Monte Carlo predictions.
     command : str, optional
@@ -72,8 +72,9 @@ def reproduce(scale: str, store_path, out_dir, *, device: str = "auto",
     Returns
     -------
     dict
-        ``sweep`` (:class:`verify.sweep.SweepSummary` as a dict, without per-cell points),
-        ``report``, ``json`` and ``figures`` (paths), and ``findings`` (id, claim, verdict).
+        ``sweep`` (:class:`verify.experiments.sweep.SweepSummary` as a dict, without
+        per-cell points), ``report``, ``json`` and ``figures`` (paths), and ``findings`` (id,
+        claim, verdict).
     """
     from parity_frontiers.verify.experiments.store import ResultsStore
 

@@ -1,4 +1,4 @@
-"""Figure of an adaptive frontier search (:mod:`verify.frontier_search`).
+"""Figure of an adaptive frontier search (:mod:`verify.experiments.frontier_search`).
 
 One row of two panels per (n, k, init, s):
 
@@ -30,6 +30,7 @@ from parity_frontiers.figures.style import (
 )
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.analysis.frontier import group_rows
+from parity_frontiers.verify.analysis.inits import is_sparse
 from scipy import special
 
 __all__ = ["draw_search", "search_figure", "stored_search", "logistic_curve"]
@@ -42,12 +43,13 @@ def _panel_key(found) -> tuple:
 
 def _title(key) -> str:
     n, k, init, s = key
-    return f"(n, k) = ({n}, {k}), " + (f"sparse init s = {s}" if init == "sparse" else
-                                        "dense init")
+    sparse = is_sparse({"init": init, "s": s})
+    return f"(n, k) = ({n}, {k}), {init} init" + (f" s = {s}" if sparse else "")
 
 
 def draw_search(found: Sequence, *, ax=None, fig=None):
-    """Draw the search results (a list of :class:`verify.frontier_search.CurveFrontier`).
+    """Draw the search results (a list of
+    :class:`verify.experiments.frontier_search.CurveFrontier`).
 
     Two panels per (n, k, init, s): ``ax`` takes them in order (left, right of the first
     group, then of the next ...), e.g. ``ax=axes`` of a ``(groups, 2)`` grid. Both panels have
@@ -103,9 +105,9 @@ def search_figure(found: Sequence, out_dir, *, stem: str = "frontier_search") ->
 def stored_search(store_path, templates, settings=None) -> list:
     """The results of a finished search, recomputed from its store without training.
 
-    Runs :func:`verify.frontier_search.search_frontiers` on the stored runs (opened read-only)
-    with an executor that refuses to train: a search that would still want runs (other
-    settings, an unfinished store) raises ``ValueError`` instead. With the command's own
+    Runs :func:`verify.experiments.frontier_search.search_frontiers` on the stored runs
+    (opened read-only) with an executor that refuses to train: a search that would still want
+    runs (other settings, an unfinished store) raises ``ValueError`` instead. With the command's own
     settings this redraws ``frontier_search.png`` of a store in a second.
 
     Parameters
@@ -113,7 +115,8 @@ def stored_search(store_path, templates, settings=None) -> list:
     store_path : path
         The search's results store (``--store``).
     templates : sequence of RunConfig
-        :func:`verify.frontier_search.curve_templates` with the search's training options.
+        :func:`verify.experiments.frontier_search.curve_templates` with the search's
+        training options.
     settings : SearchSettings, optional
         The search's settings (``--m-min``, ``--tol``, ``--seed-start`` ...).
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from parity_frontiers.figures.style import add_caveat
 from parity_frontiers.verify.analysis.frontier import group_rows
+from parity_frontiers.verify.analysis.inits import is_sparse
 
 __all__ = ["MIN_SEEDS_FOR_INTERVAL", "ONLINE_FACTOR", "panel_label", "check_rows",
            "one_problem", "panels_of", "m_axis", "x_of_m", "thin_caveat", "title_text",
@@ -26,8 +27,12 @@ ONLINE_FACTOR = 3.0
 
 
 def panel_label(point: dict) -> str:
-    """'dense' or 'sparse, s = 2' for a row's init."""
-    return "dense" if point["init"] == "dense" else f"sparse, s = {point['s']}"
+    """'dense', 'sparse, s = 2' or 'sparse-gaussian, s = 2' for a row's init.
+
+    >>> panel_label({"init": "sparse-gaussian", "s": 2})
+    'sparse-gaussian, s = 2'
+    """
+    return f"{point['init']}, s = {point['s']}" if is_sparse(point) else point["init"]
 
 
 def check_rows(points, what: str = "cells") -> list[dict]:
@@ -51,9 +56,10 @@ def one_problem(points: list[dict], n, k) -> tuple[tuple[int, int], list[dict]]:
 
 
 def panels_of(points: list[dict]) -> list[tuple]:
-    """(init, s) pairs in a fixed order: dense first, then sparse by s."""
+    """(init, s) pairs in a fixed order: dense laws first, then sparse ones by s, then name."""
     keys = {(p["init"], p["s"]) for p in points}
-    return sorted(keys, key=lambda key: (key[0] != "dense", key[1] or 0))
+    return sorted(keys, key=lambda key: (is_sparse({"init": key[0], "s": key[1]}),
+                                         key[1] or 0, key[0]))
 
 
 def m_axis(points: list[dict]) -> tuple[list, float | None]:

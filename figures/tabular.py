@@ -5,8 +5,8 @@ test error of every model (random forest, dense and sparse-init MLPs) over trial
 training fraction (log axis, as in the paper, with the absolute training rows on the top
 axis), with its 95% interval as error bars, the models dodged apart so that no interval
 hides another: the union of Student's t over trials and the Wilson interval of the pooled test
-errors (:func:`verify.tabular.benchmark.summarize`). A model run with different settings in
-one store is drawn as one line per setting, labelled by the settings that differ.
+errors (:func:`verify.experiments.tabular.results.summarize`). A model run with different
+settings in one store is drawn as one line per setting, labelled by the settings that differ.
 
 :func:`draw_tabular` draws into ``ax=`` / ``fig=`` and returns the Figure; :func:`plot_tabular`
 writes it (PNG + PDF).

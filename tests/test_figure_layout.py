@@ -15,6 +15,7 @@ theorem does not apply, absolute row counts on the tabular figure.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -308,6 +309,22 @@ def test_heatmap_grey_cells_thin_cells_and_notebook_api():
         frontier_plots.draw_success_heatmap(cells + _cells(n=50))
 
 
+def test_sparse_gaussian_panels_are_labelled_and_judged_as_sparse():
+    inits = (("dense", None), ("sparse-gaussian", 2), ("sparse", 2))
+    cells = _cells(k=4, inits=inits)
+    fig = frontier_plots.draw_success_heatmap(cells)
+    check_layout(fig)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert titles == ["dense", "sparse, s = 2", "sparse-gaussian, s = 2"]
+    for draw in (frontier_plots.draw_success_curves, frontier_plots.draw_steps_curves):
+        assert [ax.get_title() for ax in draw(cells).axes if ax.get_title()] == titles
+    # Theorem 5's parity condition reads the support s of a sparse-gaussian row, not n.
+    assert heatmap.theorem_applies({"n": 30, "k": 4, "init": "sparse-gaussian", "s": 2}) == \
+        (True, "")
+    assert heatmap.theorem_applies({"n": 31, "k": 4, "init": "sparse-gaussian", "s": 3}) == \
+        (False, "s odd")
+
+
 @pytest.mark.parametrize("draw", [frontier_plots.draw_success_curves,
                                   frontier_plots.draw_steps_curves])
 def test_curves(draw):
@@ -413,6 +430,12 @@ def test_search_figure_from_a_copy_of_the_committed_store(tmp_path):
         search_plots.stored_search(store, templates, SearchSettings(
             m_min=100, m_max=10000, tol=0.01, seed_start=16))
     check_layout(search_plots.draw_search(found))
+    # The same curves read as sparse-gaussian runs are titled with that law and its s.
+    relabelled = [dataclasses.replace(f, curve=dict(f.curve, init="sparse-gaussian"))
+                  if f.curve["init"] == "sparse" else f for f in found]
+    titles = [ax.get_title() for ax in search_plots.draw_search(relabelled).axes]
+    assert sum("sparse-gaussian init s = 2" in t for t in titles) == 2
+    assert sum("dense init" in t for t in titles) == 2
 
 
 # --- SQ visible, lottery ticket, tabular ---------------------------------------------------------

@@ -29,7 +29,9 @@ from parity_frontiers.verify.analysis.paired import (
     NOT_TESTABLE,
     combine_verdicts,
     detectable_shift,
+    init_label,
     mcnemar_test,
+    problem_label,
     seed_cells,
     seeds_to_detect,
     sign_flip_test,
@@ -255,6 +257,27 @@ def test_sparse_passes_on_success_or_steps_fails_and_untestable():
     assert tie["verdict"] == "inconclusive"
     dense_only = seed_cells(_cell(half, width=64))
     assert finding_sparse_beats_dense(dense_only)["verdict"] == NOT_TESTABLE
+
+
+def test_sparse_gaussian_cells_are_labelled_and_kept_apart_from_sparse():
+    cell = {"n": 30, "k": 3, "init": "sparse-gaussian", "s": 2}
+    assert init_label(cell) == "sparse-gaussian s=2"
+    assert problem_label(cell) == "n=30 k=3 sparse-gaussian s=2"
+    assert init_label({"init": "sparse", "s": 2}) == "sparse s=2"
+    assert init_label({"init": "dense", "s": None}) == "dense"
+    # The dense-vs-sparse finding is about the paper's sparse law: a sparse-gaussian arm of
+    # the same (width, m) neither joins the test nor lends its m* to the row.
+    half, everyone = set(range(8)), set(SEEDS)
+    runs = [r for width in (64, 256) for m in (100, 300)
+            for r in _cell(half, width=width, samples=m, init="sparse-gaussian", s=2)]
+    alone = finding_sparse_beats_dense(seed_cells(runs + _cell(half, width=64)))
+    assert alone["verdict"] == NOT_TESTABLE
+    both = _arms(half, everyone) + seed_cells(runs)
+    frontier = [{"n": 30, "k": 3, "width": w, "init": init, "s": 2, "status": "fitted",
+                 "m_star": 100.0} for w in (64, 256) for init in ("sparse", "sparse-gaussian")]
+    row = finding_sparse_beats_dense(both, frontier)["problems"][0]
+    assert row["p_sparse_better"] == 2.0 ** -8
+    assert sorted(row["m_star"]) == ["sparse_256", "sparse_64"]
 
 
 # --- 4a: steps near the edge ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS
 from parity_frontiers.verify.analysis.predictions import (
     crossing,
+    mechanism_support,
     onestep_predictions,
     sq_check,
     theorem_frontier,
@@ -86,6 +87,15 @@ def test_onestep_predictions_equal_a_direct_simulation():
 def test_onestep_dense_uses_support_n():
     out = onestep_predictions([_cell(8, 2, 4, 64)], trials=16, seed=1)
     assert out["cells"][0]["mechanism_s"] == 8
+
+
+def test_sparse_gaussian_is_a_sparse_law_with_support_s():
+    # Both sparse laws draw the same supports, so the mechanism sees s inputs, not n.
+    cells = [_cell(8, 2, 4, 64, init=init, s=2) for init in ("sparse-gaussian", "sparse")]
+    out = onestep_predictions(cells, trials=16, seed=1)
+    assert [c["mechanism_s"] for c in out["cells"]] == [2, 2]
+    assert mechanism_support(_cell(8, 3, 4, 64, init="sparse-gaussian", s=2)) == 2
+    assert mechanism_support(_cell(8, 3, 4, 64)) == 8
 
 
 def _frontier_row(n, k, width, m_star, init="sparse", s=2, status="fitted"):

@@ -325,7 +325,8 @@ def finding_sparse_beats_dense(cells: Sequence[dict], frontier: Sequence[dict] =
                     step_logs.setdefault(seed, []).append(math.log10(td / ts))
         m_star = {f"{row['init']}_{row['width']}": (row["status"], row["m_star"])
                   for row in frontier if row["n"] == n and row["k"] == k
-                  and row["width"] in wide and (row["init"] == "dense" or row["s"] == 2)}
+                  and row["width"] in wide
+                  and (row["init"] == "dense" or (row["init"] == "sparse" and row["s"] == 2))}
         numbers = {"widths": wide, "cells": len(keys), "threshold": threshold,
                    "success_dense": [totals["dense"], totals["runs"]],
                    "success_sparse": [totals["sparse"], totals["runs"]], "m_star": m_star}

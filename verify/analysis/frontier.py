@@ -73,7 +73,8 @@ def group_rows(rows: Iterable, key) -> dict[tuple, list]:
 
 
 def success_points(results: Iterable[RunResult]) -> list[dict]:
-    """One entry per grid cell: :func:`verify.sweep.summarize` plus the Kaplan-Meier interval.
+    """One entry per grid cell: :func:`verify.analysis.summaries.summarize` plus the
+    Kaplan-Meier interval.
 
     Adds ``median_ci_low`` / ``median_ci_high`` (None where not reached within max_steps) to
     each point of ``summarize`` (success rate, Wilson interval, Kaplan-Meier median steps), and
@@ -213,9 +214,9 @@ def fit_frontier(points: Sequence[dict], target: float = 0.5,
 
     which widens (up to unbounded, ends None) as the slope becomes uncertain. The delta method
     ignores that, and undercovers when few runs sit near a steep crossing: 0.85 against 0.95
-    nominal for the adaptive search of :mod:`verify.frontier_search`, which therefore uses
-    Fieller (0.93-0.97 there at its defaults; tests/test_frontier_search.py). On a full grid
-    of 16 seeds the two agree closely.
+    nominal for the adaptive search of :mod:`verify.experiments.frontier_search`, which
+    therefore uses Fieller (0.93-0.97 there at its defaults; tests/test_frontier_search.py).
+    On a full grid of 16 seeds the two agree closely.
 
     A curve whose every cell is at or above the target (or at or below) has no crossing inside
     the sampled range; the status says so instead of extrapolating.

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import stats
 
 from parity_frontiers.verify.analysis.frontier import CELL_FIELDS, group_rows
+from parity_frontiers.verify.analysis.inits import init_label
 
 __all__ = [
     "VERDICTS", "NOT_TESTABLE", "ALPHA", "EXACT_SIGN_FLIP_MAX", "SIGN_FLIP_RESAMPLES",
@@ -242,11 +243,6 @@ def paired_outcomes(a: dict, b: dict) -> list[tuple]:
 def seed_count(cells) -> int:
     """Distinct seeds among ``cells``."""
     return len({s for c in cells for s in c["outcomes"]})
-
-
-def init_label(point: dict) -> str:
-    """'dense' or 'sparse s=2': the init of a row, for tables and evidence."""
-    return "dense" if point["init"] == "dense" else f"sparse s={point['s']}"
 
 
 def problem_label(c: dict) -> str:

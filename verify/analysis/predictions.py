@@ -29,6 +29,7 @@ from parity_frontiers.theory.upper_bounds import (
     thm5_log10_width,
 )
 from parity_frontiers.verify.analysis.frontier import CURVE_FIELDS, curve_key, group_rows
+from parity_frontiers.verify.analysis.inits import support_size
 
 __all__ = ["sq_check", "onestep_predictions", "crossing", "theorem_frontier",
            "mechanism_support", "cell_param_count", "sq_samples"]
@@ -100,9 +101,10 @@ def sq_check(points: Iterable[dict]) -> list[dict]:
 
 
 def mechanism_support(point: dict) -> int:
-    """Support size of the idealised neurons for a cell: s for sparse init, n for dense
-    (a dense +-1 neuron is the s = n case of the mechanism)."""
-    return int(point["s"]) if point["init"] == "sparse" else int(point["n"])
+    """Support size of the idealised neurons for a cell: s for a sparse init law (any the
+    registry marks sparse), n for a dense one (a dense +-1 neuron is the s = n case of the
+    mechanism)."""
+    return support_size(point)
 
 
 def crossing(m_values: Sequence[float], probabilities: Sequence[float],

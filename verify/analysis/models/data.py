@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from parity_frontiers.verify.analysis.frontier import CELL_FIELDS
+from parity_frontiers.verify.analysis.inits import is_sparse
 from parity_frontiers.verify.config import RunResult
 
 __all__ = ["RunTable", "effective_samples", "seed_weights", "covariates"]
@@ -48,7 +49,7 @@ def covariates(n, k, width, init, s, samples, max_steps, batch_size) -> dict:
     s = np.atleast_1d(np.asarray(s, object))
     s = np.broadcast_to(s, (size,)).copy() if s.size == 1 else s
     steps, batch = arr(max_steps), arr(batch_size)
-    dense = np.array([i == "dense" for i in init])
+    dense = np.array([not is_sparse({"init": i, "s": v}) for i, v in zip(init, s, strict=True)])
     sparse_s = np.array([0.0 if d or v is None else float(v) for d, v in zip(dense, s)])
     m = np.array([effective_samples(v, t, b) for v, t, b in zip(samples, steps, batch)])
     return {"n": n, "k": arr(k), "width": arr(width), "dense": dense,
