@@ -1,11 +1,13 @@
 """Subcommands of the verify/ layer (registered by :func:`parity_frontiers.cli.build_parser`).
 
 ``train``            one config, several seeds: per-seed outcomes and the success rate
-``sweep``            a grid (options or a TOML file) trained into a resumable results store
+``sweep``            a grid (options, a TOML file or a packaged example) trained into a
+                     resumable results store
 
-Each is a thin wrapper over :mod:`verify.sweep` / :mod:`verify.store`; torch is imported only
-when something is trained. ``sweep`` trains where ``--executor`` says (in this process, or on a
-Dask cluster: :mod:`parity_frontiers.executor_args`); this process alone writes the store.
+Each is a thin wrapper over :mod:`verify.experiments.grid`, :mod:`verify.experiments.sweep`
+and :mod:`verify.experiments.store`; torch is imported only when something is trained.
+``sweep`` trains where ``--executor`` says (in this process, or on a Dask cluster:
+:mod:`parity_frontiers.executor_args`); this process alone writes the store.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import sys
 
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import ACTIVATIONS, INITS, LOSSES, RunConfig
-from parity_frontiers.verify.experiments.grid import build_grid, grid_from_toml
+from parity_frontiers.verify.experiments.grid import (
+    EXAMPLE_PREFIX,
+    TRAIN_KEYS,
+    build_grid,
+    example_names,
+    grid_from_toml,
+)
 from parity_frontiers.verify.experiments.local import train_runs
 from parity_frontiers.verify.experiments.store import ResultsStore
 from parity_frontiers.verify.experiments.sweep import run_sweep
@@ -35,9 +43,8 @@ from .args import (
 from .executor_args import add_executor_options, executor_from_args
 from .output import dumps_json, format_number, format_table
 
-# argparse dest -> RunConfig field, for the fixed training settings shared by train and sweep.
-TRAIN_OPTIONS = ("depth", "max_steps", "eval_every", "batch_size", "lr", "weight_decay", "loss",
-                  "test_size", "success_error")
+# argparse dest -> RunConfig field, for the training settings shared by train and sweep.
+TRAIN_OPTIONS = TRAIN_KEYS
 _GRID_OPTIONS = ("n", "k", "width", "samples", "init", "s", "activation", "seeds",
                  "seed_start")
 
@@ -67,22 +74,32 @@ def threads_arg(text: str) -> int:
 # path_arg: one line at parse time for any path that cannot name a file (args.path_problem)
 
 
-def add_training_options(p) -> None:
-    g = p.add_argument_group("training settings (defaults as in the paper, section 5)")
-    g.add_argument("--depth", type=size_arg, help="hidden layers (default 1: a 2-layer MLP)")
-    g.add_argument("--max-steps", type=size_arg, help="step budget T (default 20000)")
-    add_sgd_options(g)
+def add_training_options(p, axes: bool = False) -> None:
+    """The training settings (RunConfig's fields); ``axes``: each takes one or more values."""
+    title = "training settings (defaults: the paper's, docs/theory.md §5, but T = 20000)"
+    if axes:
+        title = title[:-1] + "; several values make an axis of the grid)"
+    g = p.add_argument_group(title)
+    more = {"nargs": "+"} if axes else {}
+    g.add_argument("--depth", type=size_arg, **more,
+                   help="hidden layers (default 1: a 2-layer MLP)")
+    g.add_argument("--max-steps", type=size_arg, **more, help="step budget T (default 20000)")
+    add_sgd_options(g, axes)
 
 
-def add_sgd_options(g) -> None:
-    """The SGD and evaluation settings every training command shares (RunConfig's fields)."""
-    g.add_argument("--eval-every", type=size_arg, help="evaluation period in steps (default 100)")
-    g.add_argument("--batch-size", type=size_arg, help="minibatch size (default 32)")
-    g.add_argument("--lr", type=real_arg, help="SGD learning rate (default 0.1)")
-    g.add_argument("--weight-decay", type=real_arg, help="weight decay (default 0.01)")
-    g.add_argument("--loss", choices=LOSSES, help="loss on +-1 labels (default hinge)")
-    g.add_argument("--test-size", type=size_arg, help="held-out test samples (default 10000)")
-    g.add_argument("--success-error", type=real_arg,
+def add_sgd_options(g, axes: bool = False) -> None:
+    """The SGD and evaluation settings every training command shares (RunConfig's fields);
+    ``axes``: each takes one or more values."""
+    more = {"nargs": "+"} if axes else {}
+    g.add_argument("--eval-every", type=size_arg, **more,
+                   help="evaluation period in steps (default 100)")
+    g.add_argument("--batch-size", type=size_arg, **more, help="minibatch size (default 32)")
+    g.add_argument("--lr", type=real_arg, **more, help="SGD learning rate (default 0.1)")
+    g.add_argument("--weight-decay", type=real_arg, **more, help="weight decay (default 0.01)")
+    g.add_argument("--loss", choices=LOSSES, **more, help="loss on +-1 labels (default hinge)")
+    g.add_argument("--test-size", type=size_arg, **more,
+                   help="held-out test samples (default 10000)")
+    g.add_argument("--success-error", type=real_arg, **more,
                    help="success = test error <= this (default 0.1)")
 
 
@@ -138,16 +155,18 @@ def register(sub) -> None:
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_train)
 
+    examples = ", ".join(EXAMPLE_PREFIX + name for name in example_names())
     p = sub.add_parser("sweep", help="train a grid of configs into a resumable results store",
                        description="Trains every point of the grid (the product of the value "
-                                   "lists; s applies to sparse init only) for each seed, "
-                                   "storing each run as it finishes. Re-running the same "
-                                   "command skips the stored runs, so an interrupted sweep "
-                                   "resumes where it stopped.")
+                                   "lists: every grid option and training setting takes one "
+                                   "or more values; s applies to sparse init only) for each "
+                                   "seed, storing each run as it finishes. Re-running the "
+                                   "same command skips the stored runs, so an interrupted "
+                                   "sweep resumes where it stopped.")
     p.add_argument("--config", metavar="FILE.toml",
-                   help="read the grid and training settings from a TOML file (schema: "
-                        "verify/sweep.py; example: verify/examples/sweep_small.toml) instead "
-                        "of the options below")
+                   help="read the grid and training settings from a TOML file (schema: the "
+                        "docstring of verify/experiments/grid.py) instead of the options "
+                        f"below; or a packaged example by name: {examples}")
     p.add_argument("--store", metavar="PATH", type=path_arg, required=True,
                    help="results store (SQLite)")
     g = p.add_argument_group("grid (each takes one or more values)")
@@ -162,7 +181,7 @@ def register(sub) -> None:
                    help=f"hidden-layer nonlinearities (default {DEFAULT_ACTIVATION})")
     g.add_argument("--seeds", type=positive_int_arg, help="seeds per point (default 1)")
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
-    add_training_options(p)
+    add_training_options(p, axes=True)
     add_run_options(p)
     add_executor_options(p)
     add_output_flags(p, latex=False)
@@ -201,7 +220,7 @@ def _cmd_train(args) -> str:
                  **given_options(args, TRAIN_OPTIONS))
     RunConfig(seed=args.seed_start, **point)  # one config: its own error, not a grid point's
     set_threads(args)
-    configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start)
+    configs = build_grid(**point, seeds=args.seeds, seed_start=args.seed_start, flags=True)
     execution = dict(device=args.device, progress=not args.no_progress,
                      memory_cap_bytes=args.memory_cap, max_ensemble=args.max_ensemble)
     if args.store is not None:
@@ -243,7 +262,7 @@ def _cmd_sweep(args) -> str:
         missing = [f"--{name}" for name in ("n", "k", "width") if getattr(args, name) is None]
         if missing:
             raise ValueError(f"give {', '.join(missing)} (or --config FILE.toml)")
-        configs = build_grid(**given_options(args, _GRID_OPTIONS + TRAIN_OPTIONS))
+        configs = build_grid(**given_options(args, _GRID_OPTIONS + TRAIN_OPTIONS), flags=True)
     # The executor first: options that do not go together, or an unreachable scheduler, fail
     # before the store is created. Inside, a started cluster is shut down on every exit.
     with executor_from_args(args) as executor:
@@ -261,13 +280,18 @@ def _cmd_sweep(args) -> str:
                 print(f"{PROG} sweep: {safe} safe in {args.store}; run the same command again "
                       "to resume", file=sys.stderr)
                 raise
-    out = {"store": str(args.store), "executor": executor_text, **summary.as_dict()}
+    # the per-cell aggregates are "cells", as in report.json
+    out = {"store": str(args.store), "executor": executor_text,
+           **{("cells" if k == "points" else k): v for k, v in summary.as_dict().items()}}
     if args.json:
         return dumps_json(out)
-    # the activation column only when some point is not the default ReLU
+    # the activation column only when some point is not the default ReLU, and a column for
+    # each training setting that takes several values in this grid
     activations = any(p["activation"] != DEFAULT_ACTIVATION for p in summary.points)
+    varied = [name for name in TRAIN_OPTIONS if len({p[name] for p in summary.points}) > 1]
     rows = [[p["n"], p["k"], p["width"], _samples_text(p["samples"]), p["init"],
              "-" if p["s"] is None else p["s"], *([p["activation"]] if activations else []),
+             *(format_number(p[name]) for name in varied),
              p["runs"], p["successes"], ci_text(p["success_rate"], p["ci_low"], p["ci_high"]),
              median_text(p["median_steps_to_success"], p["max_steps"])]
             for p in summary.points]
@@ -275,7 +299,7 @@ def _cmd_sweep(args) -> str:
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
              f"{summary.successes} successes; executor {executor_text}")
     table = format_table(["n", "k", "width", "samples", "init", "s",
-                          *(["activation"] if activations else []), "runs", "successes",
+                          *(["activation"] if activations else []), *varied, "runs", "successes",
                           "success rate [Wilson 95%]", "median steps to success (KM)"], rows,
                          title=title)
     return table + ("\n\nmedian steps to success: Kaplan-Meier median over all runs, a run "

@@ -209,13 +209,13 @@ def test_sweep_json_and_rerun(fake, capsys, tmp_path):
     out = run_json(capsys, *argv)
     points = 2 * 2 * 2 * 2
     assert (out["total"], out["skipped"], out["trained"]) == (points * 3, 0, points * 3)
-    assert len(out["points"]) == points
-    assert {(p["init"], p["s"]) for p in out["points"]} == {("dense", None), ("sparse", 2)}
+    assert len(out["cells"]) == points
+    assert {(p["init"], p["s"]) for p in out["cells"]} == {("dense", None), ("sparse", 2)}
     fake.calls.clear()
     again = run_json(capsys, *argv)
     assert fake.calls == []
     assert (again["skipped"], again["trained"]) == (points * 3, 0)
-    assert again["successes"] == out["successes"] and again["points"] == out["points"]
+    assert again["successes"] == out["successes"] and again["cells"] == out["cells"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "48 already stored, 0 trained now" in text and "success rate [Wilson 95%]" in text
@@ -234,7 +234,7 @@ def test_sweep_median_counts_failed_runs(fake, capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(test_verify_sweep, "fake_outcome", outcome)
     argv = ["sweep", "--n", "6", "--k", "2", "--width", "8", "--seeds", "3", *TINY, "--store",
             str(tmp_path / "runs.db")]
-    (point,) = run_json(capsys, *argv)["points"]
+    (point,) = run_json(capsys, *argv)["cells"]
     assert point["successes"] == 1 and point["median_steps_to_success"] is None
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -245,7 +245,7 @@ def test_sweep_median_counts_failed_runs(fake, capsys, tmp_path, monkeypatch):
 def test_sweep_from_toml(fake, capsys, tmp_path):
     out = run_json(capsys, "sweep", "--config", str(EXAMPLE), "--store",
                    str(tmp_path / "runs.db"))
-    assert out["total"] == 96 and len(out["points"]) == 24
+    assert out["total"] == 96 and len(out["cells"]) == 24
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -262,7 +262,7 @@ def test_sweep_from_toml(fake, capsys, tmp_path):
     (["--n", "6", "--k", "2", "--width", "8", "--seeds", "2", "--seed-start",
       "9223372036854775807"], "every seed must be < 2**63"),
     (["--n", "6", "--k", "2", "--width", "8", "--seed-start", "1e30"],
-     "seed_start must be < 2**63"),
+     "--seed-start must be < 2**63"),
 ])
 def test_sweep_bad_input(fake, capsys, tmp_path, argv, match):
     bad = tmp_path / "bad.toml"
@@ -503,6 +503,6 @@ def test_kill_mid_sweep_then_resume(tmp_path, capsys):
     # The uninterrupted sweep (in this process: the same code, without another torch start).
     reference = tmp_path / "reference.db"
     straight = run_json(capsys, *sweep, "--store", str(reference))
-    assert straight["points"] == summary["points"]
+    assert straight["cells"] == summary["cells"]
     assert _rows(killed) == _rows(reference)
     assert len(_rows(killed)) == total
