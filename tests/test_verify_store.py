@@ -551,12 +551,12 @@ def _meta(path: Path) -> dict:
         con.close()
 
 
-def test_schema_2_round_trips_activation_and_sparse_gaussian(tmp_path):
+def test_activation_and_sparse_gaussian_round_trip(tmp_path):
     path = tmp_path / "runs.db"
     results = [make_result(0), make_result(1, activation="abs"),
                make_result(2, init="sparse-gaussian", s=2, activation="abs")]
     with ResultsStore(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert [store.add(r) for r in results] == [True, True, True]
     with ResultsStore(path, readonly=True) as store:
         assert store.results() == results
@@ -564,7 +564,7 @@ def test_schema_2_round_trips_activation_and_sparse_gaussian(tmp_path):
         row = store.rows(init="sparse-gaussian")[0]
         assert (row["activation"], row["s"]) == ("abs", 2)
         assert store.results(activation=["relu"]) == results[:1]
-    assert _meta(path)["schema_version"] == "2"
+    assert _meta(path)["schema_version"] == "3"
 
 
 def test_a_schema_1_store_is_read_as_relu_without_a_byte_changing(tmp_path):
@@ -623,20 +623,20 @@ def test_the_first_write_upgrades_a_schema_1_store_in_place(tmp_path):
     try:
         assert first.schema_version == second.schema_version == 1
         assert first.add(make_result(0, activation="abs"))
-        assert first.schema_version == 2
+        assert first.schema_version == 3
         meta = _meta(path)
-        assert (meta["schema_version"], meta["upgraded_from"]) == ("2", "1")
+        assert (meta["schema_version"], meta["upgraded_from"]) == ("3", "1")
         assert meta["upgraded_at"] and meta["upgraded_by"].startswith("parity-frontiers")
         # the other connection still thinks schema 1: it sees the new column and row, and its
         # own upgrade finds the work done
         assert second.count(activation="abs") == 1
         assert second.add(make_result(1, init="sparse-gaussian", s=2))
-        assert second.schema_version == 2
+        assert second.schema_version == 3
     finally:
         first.close()
         second.close()
     with ResultsStore(path, readonly=True) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == 3
         assert store.results(keys=[r.config.key() for r in old]) == old
         assert store.count(activation="relu") == len(old) + 1
         assert [r.config.activation for r in store.results(activation="abs")] == ["abs"]
@@ -657,6 +657,6 @@ def test_a_store_lacking_columns_of_its_schema_is_refused_untouched(tmp_path):
     con.close()
     before = sha256(path)
     for readonly in (True, False):
-        with pytest.raises(ValueError, match="schema 2 that lacks the columns activation"):
+        with pytest.raises(ValueError, match="schema 3 that lacks the columns activation"):
             ResultsStore(path, readonly=readonly)
     assert sha256(path) == before
