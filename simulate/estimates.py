@@ -1,8 +1,8 @@
 """Monte Carlo estimates with their uncertainty: value, standard error, 95% interval.
 
 Every estimator of :mod:`simulate` (and the success rates of :mod:`verify`) returns an
-:class:`Estimate`. Proportions get the Wilson score interval (scipy's ``binomtest``), means the
-normal interval from the sample standard deviation.
+:class:`Estimate`. Proportions get the Wilson score interval (scipy's ``binomtest``), means
+Student's t interval from the sample standard deviation (mean +- t_{N-1} s / sqrt(N)).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class Estimate:
     stderr : float
         Its standard error: sqrt(p (1 - p) / N) for a proportion, s / sqrt(N) for a mean.
     ci_low, ci_high : float
-        The 95% interval (Wilson score for proportions, normal for means).
+        The 95% interval (Wilson score for proportions, Student's t with N - 1 degrees of
+        freedom for means).
     trials : int
         Number of independent trials N behind the estimate.
     seed : int or None

@@ -257,3 +257,34 @@ def test_power_law_errors():
     with pytest.raises(ValueError, match="one length"):
         power_law_fit([16, 32, 64], [1, 2], [0.5, 1], [2, 3])
     assert stats.t.ppf(0.975, 1) > 1.96  # the t quantile used for few widths is wider
+
+
+# --- reading a store for the analysis ------------------------------------------------------------
+
+def test_load_results_reads_a_store_and_names_what_is_wrong(tmp_path):
+    from parity_frontiers.verify.experiments.store import ResultsStore
+    from parity_frontiers.verify.experiments.stored_runs import load_results
+
+    with pytest.raises(ValueError, match="no results store at .*parity-frontiers sweep"):
+        load_results(tmp_path / "none.db")
+    path = tmp_path / "runs.db"
+    with ResultsStore(path):
+        pass
+    with pytest.raises(ValueError, match="holds no runs yet"):
+        load_results(path)
+    runs = [_run(seed, 100 * (seed + 1)) for seed in range(3)]
+    with ResultsStore(path) as store:
+        for run in runs:
+            store.add(run)
+    back = load_results(path)
+    assert sorted(r.config.key() for r in back) == sorted(r.config.key() for r in runs)
+    assert sorted(r.steps_to_success for r in back) == [100, 200, 300]
+
+
+def test_kaplan_meier_median_follows_its_documented_rule():
+    # First step with S <= 1/2; the midpoint where S sits at exactly 1/2 between two events;
+    # the step itself when exactly half the runs succeed (S stays 1/2 to the budget).
+    assert kaplan_meier([_run(0, 100), _run(1, 300), _run(2, None), _run(3, 200)]).median == 250
+    assert kaplan_meier([_run(0, 100), _run(1, 300), _run(2, None)]).median == 300
+    assert kaplan_meier([_run(0, 100), _run(1, 300), _run(2, None), _run(3, None)]).median == 300
+    assert kaplan_meier([_run(0, 100), _run(1, None), _run(2, None)]).median is None

@@ -107,7 +107,7 @@ def kappa_exact(s, bias, d) -> Fraction:
     :math:`\sum_{h \le t} K_h(d; s) = K_t(d - 1; s - 1)` for d >= 1 (divide the generating
     function :math:`(1-x)^d (1+x)^{s-d}` by :math:`1 - x`), so with H the threshold count
 
-    .. math:: \kappa(s, b, 0) = 2^{-s} \sum_{h < H} inom{s}{h}, \qquad
+    .. math:: \kappa(s, b, 0) = 2^{-s} \sum_{h < H} \binom{s}{h}, \qquad
               \kappa(s, b, d) = 2^{-s} K_{H-1}(d - 1;\, s - 1) \quad (d \ge 1),
 
     a single sum of O(d) terms. The tests check it against the double sum and against

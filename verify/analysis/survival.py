@@ -23,8 +23,11 @@ class KaplanMeier:
 
     ``times`` are the distinct success steps; ``survival[i]`` is the estimate just after
     ``times[i]`` and ``ci_low``/``ci_high`` its pointwise 95% interval (Greenwood, log-log).
-    ``median`` is the first step with survival <= 1/2 (None: not reached within the budget);
-    ``median_ci`` inverts the band: the first steps at which the lower and the upper curve drop
+    ``median`` is :func:`~.summaries.median_steps_to_success`: the first step with survival
+    <= 1/2, except where the curve sits at exactly 1/2 between two success steps, where it is
+    their midpoint (so the ordinary median when every run succeeds; 250 for events at 100,
+    200, 300 of four runs); None when survival stays above 1/2 within the budget, and the
+    first step at 1/2 when exactly half the runs succeeded. ``median_ci`` inverts the band: the first steps at which the lower and the upper curve drop
     to 1/2 (None where a curve never does: the bound is only known to exceed ``max_steps``).
     """
 
