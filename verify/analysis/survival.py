@@ -27,8 +27,9 @@ class KaplanMeier:
     <= 1/2, except where the curve sits at exactly 1/2 between two success steps, where it is
     their midpoint (so the ordinary median when every run succeeds; 250 for events at 100,
     200, 300 of four runs); None when survival stays above 1/2 within the budget, and the
-    first step at 1/2 when exactly half the runs succeeded. ``median_ci`` inverts the band: the first steps at which the lower and the upper curve drop
-    to 1/2 (None where a curve never does: the bound is only known to exceed ``max_steps``).
+    first step at 1/2 when exactly half the runs succeeded. ``median_ci`` inverts the band:
+    the first steps at which the lower and the upper curve drop to 1/2 (None where a curve
+    never does: the bound is only known to exceed ``max_steps``).
     """
 
     times: tuple
@@ -70,7 +71,7 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
 
     Examples
     --------
-    >>> from verify.config import RunConfig, RunResult
+    >>> from parity_frontiers.verify.config import RunConfig, RunResult
     >>> def run(seed, steps):
     ...     config = RunConfig(n=8, k=2, width=4, seed=seed, max_steps=1000)
     ...     return RunResult(config, steps is not None, steps, 0.0, 0.0,
