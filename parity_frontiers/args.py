@@ -30,6 +30,16 @@ class Parser(argparse.ArgumentParser):
         self._negative_number_matcher = re.compile(
             r"^-(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^-\d+/\d+$")
 
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        # Options with a hidden old spelling cannot be argparse-required (either spelling
+        # satisfies them): checked here, with argparse's own wording.
+        missing = [flag for dest, flag in getattr(self, "_required_renamed", ())
+                   if getattr(namespace, dest, None) is None]
+        if missing:
+            self.error("the following arguments are required: " + ", ".join(missing))
+        return namespace, extras
+
     def error(self, message):  # noqa: D401 - argparse API
         # One line, whatever the offending value holds (newlines, 300 characters ...).
         flat = " ".join(str(message).split())
@@ -89,6 +99,26 @@ def probability_arg(text: str) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(
             f"must be a number or a fraction like 1/10, got {text!r}") from None
+
+
+def add_renamed(parser, group, flag: str, old: str, *, required: bool = False, **kwargs):
+    """Add option ``flag`` to ``group`` (a parser or argument group of ``parser``) with its
+    former spelling ``old`` accepted but not shown in ``--help`` (kept for one release).
+
+    Examples
+    --------
+    >>> p = Parser(prog="x")
+    >>> add_renamed(p, p, "--out", "--plot", metavar="DIR", help="where figures go")
+    >>> p.parse_args(["--plot", "figs"]).out, p.parse_args(["--out", "figs"]).out
+    ('figs', 'figs')
+    >>> "--plot" in p.format_help()
+    False
+    """
+    dest = kwargs.pop("dest", flag.lstrip("-").replace("-", "_"))
+    group.add_argument(flag, dest=dest, **kwargs)
+    group.add_argument(old, dest=dest, **{**kwargs, "help": argparse.SUPPRESS})
+    if required:
+        parser._required_renamed = (*getattr(parser, "_required_renamed", ()), (dest, flag))
 
 
 def add_output_flags(parser, latex: bool = True):
@@ -266,6 +296,14 @@ def _find(parser, command: str):
     return found
 
 
+def _leaves(parser):
+    children = _subparsers(parser)
+    if not children:
+        yield parser
+    for child in dict.fromkeys(children.values()):
+        yield from _leaves(child)
+
+
 def add_safety_options(parser) -> None:
     """Add ``--new-store`` and ``--max-seconds`` to the subcommands that need them.
 
@@ -287,6 +325,57 @@ def add_safety_options(parser) -> None:
                            help=f"refuse work estimated to take longer than this (default "
                                 f"{DEFAULT_MAX_SECONDS:g} s; 'inf' to turn off); estimates "
                                 "over a minute are printed")
+    # Library messages name parameters; guard.py rewrites them with these flags.
+    for leaf in _leaves(parser):
+        leaf.set_defaults(flag_names=_option_flags(leaf))
+
+
+#: Library parameter names that differ from the option's dest: translated when the option
+#: exists in the command.
+_LIBRARY_NAMES = {"memory_cap_bytes": "memory_cap", "sgd_seeds": "seeds", "learning_rate": "lr",
+                  "widths": "width"}
+
+
+def _option_flags(parser) -> dict:
+    """dest -> its shown long flag, for every option of one (leaf) parser."""
+    flags = {}
+    for action in parser._actions:
+        shown = [o for o in action.option_strings if o.startswith("--")]
+        if shown and action.help is not argparse.SUPPRESS and action.dest not in flags:
+            flags[action.dest] = shown[0]
+    flags.pop("help", None)
+    for library, dest in _LIBRARY_NAMES.items():
+        if dest in flags:
+            flags.setdefault(library, flags[dest])
+    return flags
+
+
+def flag_message(message: str, flags: dict) -> str:
+    """A library's ValueError message with its Python parameter names written as the flags.
+
+    Library checks name parameters (``"solve_for"``, ``"init needs s"``); at the command line
+    the user typed flags. A name is replaced where a message names a parameter: at its start,
+    before "must" or "is required", after "needs" or "than", and in "(... with NAME)".
+
+    Examples
+    --------
+    >>> flags = {"s": "--s", "solve_for": "--solve-for", "steps": "--steps", "m_max": "--m-max",
+    ...          "m_min": "--m-min"}
+    >>> flag_message("steps is required (or solve for it with solve_for)", flags)
+    '--steps is required (or solve for it with --solve-for)'
+    >>> flag_message("sparse init needs s (the support size)", flags)
+    'sparse init needs --s (the support size)'
+    >>> flag_message("m_max must be larger than m_min, got s=2", flags)
+    '--m-max must be larger than --m-min, got s=2'
+    >>> flag_message("--steps must be > 0; the steps taken", flags)
+    '--steps must be > 0; the steps taken'
+    """
+    for name in sorted(flags, key=len, reverse=True):
+        word = re.escape(name)
+        pattern = (rf"(?<![-\w])(?:^{word}\b|{word}(?= must\b| is required\b)"
+                   rf"|(?<=needs ){word}\b|(?<=than ){word}\b|(?<=with ){word}(?=\)))")
+        message = re.sub(pattern, flags[name], message)
+    return message
 
 
 def command_name(args) -> str:

@@ -1,6 +1,7 @@
-"""The ``frontier`` subcommand: adaptive search for m*(r) (:mod:`verify.frontier_search`).
+"""The ``frontier`` subcommand: adaptive search for m*(r)
+(:mod:`parity_frontiers.verify.experiments.frontier_search`).
 
-``parity-frontiers frontier --n 30 --k 3 --widths 16 64 256 --init dense sparse --s 2
+``parity-frontiers frontier --n 30 --k 3 --width 16 64 256 --init dense sparse --s 2
 --store runs.db`` locates, per curve, the training-set size where the success probability
 crosses ``--target``, training only the runs the sequential design asks for. Every run goes to
 the results store as it finishes (only this process writes it), runs already stored are reused,
@@ -15,12 +16,12 @@ import sys
 from parity_frontiers.verify.config import INITS
 from parity_frontiers.verify.experiments.frontier_search import SEARCH_STATUSES, SearchSettings
 
-from .args import PROG, add_output_flags, positive_int_arg, real_arg, size_arg
+from .args import PROG, add_output_flags, add_renamed, positive_int_arg, real_arg, size_arg
 from .cli_verify import (
     TRAIN_OPTIONS,
+    add_run_options,
     add_training_options,
     given_options,
-    add_run_options,
     path_arg,
     set_threads,
 )
@@ -45,8 +46,8 @@ def register(sub) -> None:
     g = p.add_argument_group("curves (each takes one or more values)")
     g.add_argument("--n", type=size_arg, nargs="+", required=True, help="input dimensions")
     g.add_argument("--k", type=size_arg, nargs="+", required=True, help="parity degrees")
-    g.add_argument("--widths", "--width", dest="width", type=size_arg, nargs="+",
-                   required=True, help="hidden widths r (one frontier point each)")
+    add_renamed(p, g, "--width", "--widths", type=size_arg, nargs="+", required=True,
+                help="hidden widths r (one frontier point each)")
     g.add_argument("--init", choices=INITS, nargs="+", default=["dense"],
                    help="inits (default dense)")
     g.add_argument("--s", type=size_arg, nargs="+", help="sparse-init support sizes")
@@ -77,8 +78,8 @@ def register(sub) -> None:
                    help="smallest seed a new run takes (default 0)")
     p.add_argument("--store", metavar="PATH", type=path_arg, required=True,
                    help="results store (SQLite): reused, and written as runs finish")
-    p.add_argument("--plot", metavar="DIR", type=path_arg,
-                   help="also draw DIR/frontier_search.png and .pdf (runs placed, fits, m*(r))")
+    add_renamed(p, p, "--out", "--plot", metavar="DIR", type=path_arg,
+                help="also draw DIR/frontier_search.png and .pdf (runs placed, fits, m*(r))")
     add_training_options(p)
     add_run_options(p)
     add_executor_options(p)
@@ -92,10 +93,10 @@ def _cmd_frontier(args) -> str:
     settings = SearchSettings(**{name: getattr(args, name) for name in _SETTINGS})
     train = given_options(args, TRAIN_OPTIONS)
     templates = curve_templates(args.n, args.k, args.width, args.init, args.s, **train)
-    if args.plot is not None:
+    if args.out is not None:
         from parity_frontiers.figures.report import check_out_dir
 
-        check_out_dir(args.plot, create=False, option="--plot")  # made when drawn
+        check_out_dir(args.out, create=False, option="--out")  # made when drawn
     set_threads(args)
     with executor_from_args(args) as executor:
         # One run at the largest size must fit in memory: refuse before the store exists.
@@ -123,10 +124,10 @@ def _search(args, templates, executor, settings):
 
 def _render(args, found, settings, executor_text) -> str:
     paths = []
-    if args.plot is not None:
+    if args.out is not None:
         from parity_frontiers.figures.search_plots import search_figure
 
-        paths = [str(p) for p in search_figure(found, args.plot)]
+        paths = [str(p) for p in search_figure(found, args.out)]
     trained = sum(f.trained for f in found)
     reused = sum(f.reused for f in found)
     out = {"store": str(args.store), "executor": executor_text, "settings": settings.as_dict(),
@@ -152,7 +153,8 @@ def _render(args, found, settings, executor_text) -> str:
     notes = [
         f"m*: Firth logistic fit in log10 m, Fieller 95% interval ('open' = unbounded); "
         f"converged = half-width <= {settings.tol:g}.",
-        "statuses: " + ", ".join(SEARCH_STATUSES) + " (verify/frontier_search.py).",
+        "statuses: " + ", ".join(SEARCH_STATUSES)
+        + " (parity_frontiers.verify.experiments.frontier_search).",
         f"a full grid of the same {lattice} sizes with 16 seeds would take {16 * lattice} runs "
         "per curve.",
     ]

@@ -1,6 +1,7 @@
 """Subcommand ``lottery-ticket``: prune, rewind and retrain (the paper's Figure 5).
 
-A thin wrapper over :func:`verify.lottery_ticket.run_lottery_ticket` and, with ``--out``,
+A thin wrapper over
+:func:`parity_frontiers.verify.experiments.lottery_ticket.run_lottery_ticket` and, with ``--out``,
 :func:`figures.lottery_ticket.plot_lottery_ticket`; torch is imported only in the handler.
 """
 

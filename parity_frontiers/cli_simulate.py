@@ -14,6 +14,7 @@ import argparse
 
 from .args import (
     add_output_flags,
+    add_renamed,
     emit,
     memory_gib_arg,
     positive_int_arg,
@@ -129,7 +130,8 @@ def _register_sq(kinds) -> None:
     p.add_argument("--samples", type=size_arg, help="m for --method sample (default 2^14)")
     p.add_argument("--parities", type=size_arg, default=32,
                    help="random S per net for --method sample (default 32)")
-    p.add_argument("--plot", metavar="DIR", help="also write the figure (PNG + PDF) into DIR")
+    add_renamed(p, p, "--out", "--plot", metavar="DIR",
+                help="also write the figure (PNG + PDF) into DIR")
     _common(p, 20)
     p.set_defaults(handler=_cmd_sq_visible)
 
@@ -244,17 +246,20 @@ def _cmd_sq_visible(args) -> str:
 
     if args.s is not None and "sparse" not in args.init:
         raise ValueError("--s applies to sparse init only (add --init sparse)")
-    if args.plot is not None:
+    if args.out is not None:
         from parity_frontiers.figures.sq_visible import check_plot_dir
 
-        check_plot_dir(args.plot)  # before the run, not after it
+        try:
+            check_plot_dir(args.out)
+        except ValueError as exc:  # the library says "plot directory": name the flag
+            raise ValueError(f"--out: {exc}") from None  # before the run, not after it
     out = simulate_sq_visible(args.n, args.k, args.width, args.tau, init=args.init, s=args.s,
                               method=args.method, samples=args.samples,
                               parities=args.parities, **_run_options(args))
-    if args.plot is not None:
+    if args.out is not None:
         from parity_frontiers.figures.sq_visible import plot_sq_visible
 
-        out["figures"] = [str(path) for path in plot_sq_visible(out, args.plot)]
+        out["figures"] = [str(path) for path in plot_sq_visible(out, args.out)]
     rows = [[r["init"] + (f" s={r['s']}" if r["s"] is not None else ""), r["width"],
              r["params"], format_number(r["tau"])] + _estimate_cells(r)
             + [format_number(r["energy_bound"]), _bound_cell(r), format_number(r["ratio"]),

@@ -5,9 +5,9 @@
 ``tabular summary``   the summary table of a store
 ``tabular plot``      test error vs training fraction per dataset, PNG + PDF
 
-Thin wrappers over :mod:`verify.tabular`; scikit-learn (the ``[tabular]`` extra) and torch are
-imported only inside the handlers, and only ``run`` needs scikit-learn (without it: one line
-naming the extra, exit status 2).
+Thin wrappers over :mod:`parity_frontiers.verify.experiments.tabular`; scikit-learn (the
+``[tabular]`` extra) and torch are imported only inside the handlers, and only ``run`` needs
+scikit-learn (without it: one line naming the extra, exit status 2).
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""Command-line options choosing where runs are trained (:mod:`verify.executors`).
+"""Command-line options choosing where runs are trained
+(:mod:`parity_frontiers.verify.experiments.executors`).
 
 :func:`add_executor_options` adds an "executor" argument group (``--executor``,
 ``--scheduler``, ``--workers``, ``--threads-per-worker``) to a subcommand that trains runs, and
 :func:`executor_from_args` builds the executor from the parsed arguments with
-:func:`verify.executors.make_executor`, together with the subcommand's ``--device``,
-``--memory-cap`` and ``--max-ensemble``. Nothing here imports dask, torch or numba: the
-executor imports them when it is built.
+:func:`parity_frontiers.verify.experiments.executors.make_executor`, together with the
+subcommand's ``--device``, ``--memory-cap`` and ``--max-ensemble``. Nothing here imports dask,
+torch or numba: the executor imports them when it is built.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 
-from .args import PROG, command_name, validate_args
+from .args import PROG, command_name, flag_message, validate_args
 
 __all__ = ["run_command", "one_line", "interrupt_message"]
 
@@ -105,7 +105,7 @@ def run_command(args, catch_all: bool = True) -> int:
         with _budget(args):
             text = args.handler(args)
     except ValueError as exc:
-        _error(where, str(exc))
+        _error(where, flag_message(str(exc), getattr(args, "flag_names", None) or {}))
         return USAGE
     except KeyboardInterrupt:
         _error(where, interrupt_message(args))

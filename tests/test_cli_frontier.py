@@ -6,6 +6,9 @@ import json
 import math
 
 import pytest
+from test_cli_verify import run_error  # tests/ is on sys.path (rootdir)
+
+from parity_frontiers.cli import main
 from parity_frontiers.figures.search_plots import search_figure
 from parity_frontiers.verify.experiments.frontier_search import (
     SearchSettings,
@@ -14,12 +17,9 @@ from parity_frontiers.verify.experiments.frontier_search import (
 )
 from parity_frontiers.verify.experiments.oracles import LogisticOracle
 from parity_frontiers.verify.experiments.store import ResultsStore
-from test_cli_verify import run_error  # tests/ is on sys.path (rootdir)
-
-from parity_frontiers.cli import main
 
 # (8, 2)-parity, widths 16 and 32, T = 1500: each curve's frontier lies in m = 10..1000.
-SMALL = ["--n", "8", "--k", "2", "--widths", "16", "32", "--m-min", "10", "--m-max", "1000",
+SMALL = ["--n", "8", "--k", "2", "--width", "16", "32", "--m-min", "10", "--m-max", "1000",
          "--points-per-decade", "6", "--max-steps", "1500", "--eval-every", "100",
          "--test-size", "512", "--max-runs", "24", "--tol", "0.15", "--device", "cpu",
          "--threads", "1", "--no-progress"]
@@ -29,7 +29,7 @@ SMALL = ["--n", "8", "--k", "2", "--widths", "16", "32", "--m-min", "10", "--m-m
 
 def test_frontier_command_trains_stores_and_resumes(tmp_path, capsys):
     store = tmp_path / "runs.db"
-    assert main(["frontier", *SMALL, "--store", str(store), "--plot", str(tmp_path / "fig"),
+    assert main(["frontier", *SMALL, "--store", str(store), "--out", str(tmp_path / "fig"),
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["executor"] == "local (cpu)" and out["reused"] == 0
@@ -49,31 +49,43 @@ def test_frontier_command_trains_stores_and_resumes(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--tol", "0"], "tol must be a finite number > 0"),
     (["--target", "1.5"], "target must be in (0, 1)"),
-    (["--m-min", "1000", "--m-max", "100"], "m_max must be larger than m_min"),
+    (["--m-min", "1000", "--m-max", "100"], "--m-max must be larger than --m-min"),
     (["--k", "9"], "k"),
-    (["--init", "sparse"], "sparse init needs s"),
+    (["--init", "sparse"], "sparse init needs --s ("),
     (["--scheduler", "tcp://127.0.0.1:1"], "scheduler address goes with --executor dask"),
     (["--executor", "dask"], "needs --scheduler"),
-    (["--m-max", "1e30"], "m_max must be at most"),
-    (["--seed-start", "99999999999999999999"], "seed_start"),
+    (["--m-max", "1e30"], "--m-max must be at most"),
+    (["--seed-start", "99999999999999999999"], "--seed-start"),
     # one run at the largest size cannot fit a 0.001 GiB cap: refused before the store exists
     (["--m-max", "1e8", "--memory-cap", "0.001"], "does not fit in the memory cap"),
 ])
 def test_frontier_command_errors_are_one_line_and_store_nothing(tmp_path, capsys, argv,
                                                                  message):
-    base = ["frontier", "--n", "8", "--k", "2", "--widths", "16", "--store",
+    base = ["frontier", "--n", "8", "--k", "2", "--width", "16", "--store",
             str(tmp_path / "runs.db"), "--device", "cpu"]
     err = run_error(capsys, *base, *argv)
     assert message in err
     assert not (tmp_path / "runs.db").exists()
 
 
-def test_frontier_command_refuses_a_file_as_plot_folder(tmp_path, capsys):
+@pytest.mark.parametrize("width,out", [("--width", "--out"), ("--widths", "--plot")])
+def test_frontier_command_refuses_a_file_as_plot_folder(tmp_path, capsys, width, out):
+    # --widths and --plot: the former spellings, still accepted (hidden from --help)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    err = run_error(capsys, "frontier", "--n", "8", "--k", "2", "--widths", "16", "--store",
-                    str(tmp_path / "runs.db"), "--plot", str(blocker))
-    assert "--plot" in err and "is a file" in err
+    err = run_error(capsys, "frontier", "--n", "8", "--k", "2", width, "16", "--store",
+                    str(tmp_path / "runs.db"), out, str(blocker))
+    assert "--out" in err and "is a file" in err
+
+
+def test_frontier_help_shows_only_the_canonical_spellings(capsys):
+    with pytest.raises(SystemExit):
+        main(["frontier", "--help"])
+    text = capsys.readouterr().out
+    assert "--width" in text and "--out" in text
+    assert "--widths" not in text and "--plot" not in text
+    err = run_error(capsys, "frontier", "--n", "8", "--k", "2", "--store", "x.db")
+    assert "required: --width" in err
 
 
 def test_search_figure_draws_every_ending(tmp_path):

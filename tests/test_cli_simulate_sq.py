@@ -69,7 +69,7 @@ def test_visible_single_row_top_level_and_sampled(capsys):
 
 
 def test_visible_table_and_plot(capsys, tmp_path):
-    argv = [*VISIBLE, "--init", "dense", "sparse", "--s", "2", "--plot", str(tmp_path / "fig")]
+    argv = [*VISIBLE, "--init", "dense", "sparse", "--s", "2", "--out", str(tmp_path / "fig")]
     assert main(["simulate", "sq", *argv]) == 0
     text = capsys.readouterr().out
     assert "Visible parities at init" in text and "energy bound" in text and "ratio" in text
@@ -157,11 +157,13 @@ def test_argparse_errors(capsys):
     assert code == 2 and err.count("\n") == 1
 
 
-def test_bad_plot_dir_writes_nothing(capsys, tmp_path):
+@pytest.mark.parametrize("flag", ["--out", "--plot"])  # --plot: the hidden former spelling
+def test_bad_plot_dir_writes_nothing(capsys, tmp_path, flag):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code, out, err = run_error(capsys, *VISIBLE, "--plot", str(blocker))
+    code, out, err = run_error(capsys, *VISIBLE, flag, str(blocker))
     assert code == 2 and out == "" and "is a file" in err and err.count("\n") == 1
+    assert "--out" in err
     assert blocker.read_text() == "x"
 
 
