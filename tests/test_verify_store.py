@@ -13,9 +13,10 @@ import textwrap
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from parity_frontiers.verify.config import RunConfig, RunResult
+from parity_frontiers.verify.config import RunConfig, RunResult, RunTrace
 from parity_frontiers.verify.experiments.export import export, export_format, load_dataframe
 from parity_frontiers.verify.experiments.store import (
     APPLICATION_ID,
@@ -658,5 +659,181 @@ def test_a_store_lacking_columns_of_its_schema_is_refused_untouched(tmp_path):
     before = sha256(path)
     for readonly in (True, False):
         with pytest.raises(ValueError, match="schema 3 that lacks the columns activation"):
+            ResultsStore(path, readonly=readonly)
+    assert sha256(path) == before
+
+
+# --- schema 3: learning curves and compute time ------------------------------------------------
+
+def make_trace(points=40, test_size=10_000, plateau=20, seed=0) -> RunTrace:
+    """A grokking-like curve: errors are counts over the samples counted (early give-up on
+    some evaluations), train error measured on every other evaluation only."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(1, points + 1, dtype=np.int64) * 100
+    samples = np.where(rng.random(points) < 0.3, rng.integers(500, test_size, points), test_size)
+    rate = np.where(np.arange(points) < plateau, 0.5, 0.02)
+    counts = rng.binomial(samples, rate)
+    train = np.where(np.arange(points) % 2 == 0, rng.binomial(1000, rate) / 1000, np.nan)
+    return RunTrace(steps, counts / samples, samples, train)
+
+
+def assert_same_trace(got: RunTrace, want: RunTrace) -> None:
+    for name in ("steps", "test_error", "test_samples", "train_error"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        assert a.tobytes() == b.tobytes(), name  # bit for bit, NaN included
+
+
+def test_traces_and_compute_seconds_round_trip_exactly(tmp_path):
+    path = tmp_path / "runs.db"
+    odd = RunTrace([3, 7, 2**53], [1 / 3, np.pi, 1e-300], [1, 2, 3], [np.nan, 0.1, np.inf])
+    cases = [(make_result(0), make_trace(seed=0), 1.25),
+             (make_result(1, success=False), make_trace(seed=1, plateau=99), 0.1 + 0.2),
+             (make_result(2), odd, None),  # float64 errors that are not counts: kept exactly
+             (make_result(3), RunTrace([], [], [], []), 0.0),
+             (make_result(4), None, None)]
+    for result, trace, compute in cases:
+        result.trace, result.compute_seconds = trace, compute
+    with ResultsStore(path) as store:
+        assert [store.add(r) for r, _, _ in cases] == [True] * len(cases)
+    with ResultsStore(path, readonly=True) as store:
+        got = store.results()
+        assert [r.config for r in got] == [r.config for r, _, _ in cases]
+        for read, (_, trace, compute) in zip(got, cases, strict=True):
+            assert read.compute_seconds == compute
+            assert (read.trace is None) == (trace is None)
+            if trace is not None:
+                assert_same_trace(read.trace, trace)
+        assert [r.trace for r in store.results(traces=False)] == [None] * len(cases)
+        assert_same_trace(store.get(cases[1][0].config.key()).trace, cases[1][1])
+        assert store.rows(seed=0)[0]["compute_seconds"] == 1.25
+        assert store.count(compute_seconds=None) == 2
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM traces").fetchone()[0] == 4
+    finally:
+        con.close()
+
+
+def test_trace_codecs_are_compact():
+    from parity_frontiers.verify.experiments.store_traces import decode_trace, encode_trace
+
+    trace = make_trace(points=200)
+    row = encode_trace(trace)
+    assert {name: row[name][:1] for name in ("steps", "test_error", "test_samples",
+                                             "train_error")} == \
+        {"steps": b"D", "test_error": b"C", "test_samples": b"D", "train_error": b"F"}
+    assert len(row["steps"]) < 40  # 200 equal differences
+    assert len(row["test_error"]) < 200 * 8 / 2  # counts, not float64s
+    assert_same_trace(decode_trace(row), trace)
+    floats = RunTrace([1], [0.5], [0], [0.25])  # no samples counted: not stored as counts
+    assert encode_trace(floats)["test_error"][:1] == b"f"
+    assert_same_trace(decode_trace(encode_trace(floats)), floats)
+
+
+def test_a_trace_is_written_with_its_run_or_not_at_all(tmp_path):
+    path = tmp_path / "runs.db"
+    result = make_result(0)
+    result.trace = make_trace()
+    with ResultsStore(path) as store:
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("INSERT INTO traces VALUES (?, 0, x'00', x'00', x'00', x'00')",
+                    (result.config.key(),))  # the trace insert will hit its primary key
+        con.close()
+        with pytest.raises(ValueError, match=str(path)):
+            store.add(result)
+        assert store.count() == 0  # the run row was rolled back with its trace
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("DELETE FROM traces")
+        con.close()
+        assert store.add(result)
+        again = make_result(0)
+        again.trace = make_trace(seed=9)
+        assert not store.add(again)  # a duplicate keeps the stored run and trace
+        assert_same_trace(store.results()[0].trace, result.trace)
+
+
+def test_a_damaged_trace_is_named_and_loses_nothing(tmp_path):
+    path = tmp_path / "runs.db"
+    results = [make_result(0), make_result(1)]
+    for r in results:
+        r.trace = make_trace(seed=r.config.seed)
+    with ResultsStore(path) as store:
+        for r in results:
+            store.add(r)
+    bad = results[1].config.key()
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("UPDATE traces SET test_error = x'43deadbeef' WHERE key = ?", (bad,))
+    con.close()
+    before = sha256(path)
+    with ResultsStore(path, readonly=True) as store:
+        with pytest.raises(ValueError) as info:
+            store.results()
+        message = str(info.value)
+        assert str(path) in message and bad in message and "test_error" in message
+        assert "\n" not in message
+        assert [r.config for r in store.results(traces=False)] == [r.config for r in results]
+        assert list(store.traces([results[0].config.key()])) == [results[0].config.key()]
+    assert sha256(path) == before
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("UPDATE traces SET points = 41 WHERE key = ?", (bad,))  # too few values
+    con.execute("UPDATE traces SET test_error = steps WHERE key = ?", (bad,))
+    con.close()
+    with ResultsStore(path, readonly=True) as store, pytest.raises(ValueError, match="points"):
+        store.results()
+
+
+def _v2_copy(tmp_path) -> Path:
+    """A schema-2 store (no compute_seconds, no traces table) with two runs, made the way
+    schema 2 laid it out."""
+    path = tmp_path / "v2.db"
+    with ResultsStore(path) as store:
+        store.add(make_result(0))
+        store.add(make_result(1, activation="abs"))
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("DROP TABLE traces")
+    con.execute("ALTER TABLE runs DROP COLUMN compute_seconds")
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path
+
+
+def test_a_schema_2_store_reads_unchanged_and_upgrades_on_first_write(tmp_path):
+    path = _v2_copy(tmp_path)
+    before = sha256(path)
+    with ResultsStore(path, readonly=True) as store:
+        assert store.schema_version == 2
+        old = store.results()
+        assert [(r.compute_seconds, r.trace) for r in old] == [(None, None)] * 2
+        assert store.count(compute_seconds=None) == 2 and store.count(compute_seconds=1.0) == 0
+        assert store.traces(store.completed_keys()) == {}
+    with ResultsStore(path) as store:  # opened for writing: unchanged until a run is added
+        assert store.schema_version == 2 and store.results() == old
+    assert sha256(path) == before
+    new = make_result(2)
+    new.trace, new.compute_seconds = make_trace(), 2.5
+    with ResultsStore(path) as store:
+        assert store.add(new) and store.schema_version == 3
+    meta = _meta(path)
+    assert (meta["schema_version"], meta["upgraded_from"]) == ("3", "2")
+    with ResultsStore(path, readonly=True) as store:
+        got = store.results()
+        assert [r.config for r in got] == [r.config for r in [*old, new]]
+        assert [r.compute_seconds for r in got] == [None, None, 2.5]
+        assert got[0].trace is None and got[1].trace is None
+        assert_same_trace(got[2].trace, new.trace)
+
+
+def test_a_schema_3_store_without_its_traces_table_is_refused_untouched(tmp_path):
+    path = tmp_path / "runs.db"
+    ResultsStore(path).close()
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE traces")
+    con.commit()
+    con.close()
+    before = sha256(path)
+    for readonly in (True, False):
+        with pytest.raises(ValueError, match="lacks its traces table"):
             ResultsStore(path, readonly=readonly)
     assert sha256(path) == before
