@@ -43,6 +43,17 @@ def _frontier_text(row: dict) -> str:
     return "no crossing (rate falls with m)"
 
 
+def _two_way_p(p_for, p_against, against: str, threshold=None, name="sign-flip p") -> str:
+    """'sign-flip p = 0.01 (narrower better: 0.9; threshold 0.025)': a test both ways."""
+    tail = "" if threshold is None else f"; threshold {threshold:g}"
+    return f"{name} = {_p(p_for)} ({against}: {_p(p_against)}{tail})"
+
+
+def _detectable(p: dict, key: str, what: str, prefix: str = "") -> str:
+    """'; smallest detectable mean shift 0.5' where a null result states its power."""
+    return f"; smallest detectable {what} {prefix}{_fmt(p[key])}" if key in p else ""
+
+
 def _m(value) -> str:
     """A sample size or m*: whole numbers from 10 up, 3 digits below."""
     if value is None:
@@ -79,12 +90,10 @@ def _numbers_width_compensates(p: dict) -> str:
         for a in p["arms"])
     text = (f"per seed, grid sizes gained by the widest over the narrowest width (summed over "
             f"inits): mean {p['mean_shift']:.3g}, wider better on {p['seeds_wide_better']} "
-            f"seeds, narrower on {p['seeds_narrow_better']}; sign-flip p = "
-            f"{_p(p['p_wide_better'])} (narrower better: {_p(p['p_narrow_better'])}; "
-            f"threshold {p['threshold']:g}); {arms}")
-    if "detectable_shift" in p:
-        text += f"; smallest detectable mean shift {_fmt(p['detectable_shift'])}"
-    return text
+            f"seeds, narrower on {p['seeds_narrow_better']}; "
+            + _two_way_p(p["p_wide_better"], p["p_narrow_better"], "narrower better",
+                         p["threshold"]) + f"; {arms}")
+    return text + _detectable(p, "detectable_shift", "mean shift")
 
 
 def _numbers_width_monotone(p: dict) -> str:
@@ -112,16 +121,15 @@ def _numbers_sparse(p: dict) -> str:
     text = (f"r in {p['widths']} ({p['cells']} cells): successes sparse "
             f"{p['success_sparse'][0]}/{p['success_sparse'][1]} vs dense "
             f"{p['success_dense'][0]}/{p['success_dense'][1]}; per seed sparse better on "
-            f"{p['seeds_sparse_better']}, dense on {p['seeds_dense_better']}: sign-flip p = "
-            f"{_p(p['p_sparse_better'])} (dense better: {_p(p['p_dense_better'])})")
+            f"{p['seeds_sparse_better']}, dense on {p['seeds_dense_better']}: "
+            + _two_way_p(p["p_sparse_better"], p["p_dense_better"], "dense better"))
     if steps["seeds"]:
         text += (f"; steps dense/sparse x{steps['dense_over_sparse']:.3g}, sparse faster on "
-                 f"{steps['seeds_sparse_faster']} of {steps['seeds']} seeds, p = "
-                 f"{_p(steps['p_sparse_faster'])} (slower: {_p(steps['p_sparse_slower'])})")
+                 f"{steps['seeds_sparse_faster']} of {steps['seeds']} seeds, "
+                 + _two_way_p(steps["p_sparse_faster"], steps["p_sparse_slower"], "slower",
+                              name="p"))
     text += f"; threshold {p['threshold']:g} each"
-    if "detectable_shift" in p:
-        text += f"; smallest detectable mean shift {_fmt(p['detectable_shift'])}"
-    return text
+    return text + _detectable(p, "detectable_shift", "mean shift")
 
 
 def _numbers_steps(p: dict) -> str:
@@ -129,12 +137,10 @@ def _numbers_steps(p: dict) -> str:
     text = (f"steps at the edge m / at the largest m, per seed over curves: "
             f"x{p['mean_ratio']:.3g} (geometric mean), higher at the edge on "
             f"{p['seeds_more_at_edge']} of {p['seeds']} seeds, lower on "
-            f"{p['seeds_fewer_at_edge']}; sign-flip p = {_p(p['p_more_at_edge'])} (lower: "
-            f"{_p(p['p_fewer_at_edge'])}; threshold {p['threshold']:g}); per curve (median "
-            f"steps of successful runs): {ratios}")
-    if "detectable_ratio" in p:
-        text += f"; smallest detectable ratio x{_fmt(p['detectable_ratio'])}"
-    return text
+            f"{p['seeds_fewer_at_edge']}; "
+            + _two_way_p(p["p_more_at_edge"], p["p_fewer_at_edge"], "lower", p["threshold"])
+            + f"; per curve (median steps of successful runs): {ratios}")
+    return text + _detectable(p, "detectable_ratio", "ratio", "x")
 
 
 def _numbers_double_descent(p: dict) -> str:

@@ -48,7 +48,8 @@ from parity_frontiers.verify.analysis.paired import (
     seeds_to_detect,
     sign_flip_test,
     tarone_threshold,
-    two_way_verdict,
+    too_few_to_test,
+    two_way_sign_flip,
     untestable_row,
 )
 
@@ -186,16 +187,15 @@ def finding_width_compensates(cells: Sequence[dict], frontier: Sequence[dict] = 
                                         f"{threshold:g}", **numbers))
             continue
         diffs = [d[s] for s in sorted(d)]
-        wide = sign_flip_test(diffs, "greater")
-        narrow = sign_flip_test(diffs, "less")
-        verdict = two_way_verdict(wide, narrow, threshold)
+        judged = two_way_sign_flip(diffs, threshold)
+        wide, narrow = judged["greater"], judged["less"]
         numbers.update(per_seed=diffs, p_wide_better=wide["p_value"],
                        p_narrow_better=narrow["p_value"], seeds_wide_better=wide["positive"],
                        seeds_narrow_better=wide["negative"], mean_shift=wide["mean"],
                        seeds_to_detect=seeds_to_detect(threshold))
-        if verdict == "inconclusive":
-            numbers["detectable_shift"] = detectable_shift(diffs, threshold)
-        problems.append(problem_row(n, k, verdict, **numbers))
+        if "detectable_shift" in judged:
+            numbers["detectable_shift"] = judged["detectable_shift"]
+        problems.append(problem_row(n, k, judged["verdict"], **numbers))
     return finding_dict("1b", "width compensates for data: at fixed m <= n^k/10, wider nets "
                     "succeed more (m*(r) falls with r)", RULE_WIDTH_COMPENSATES, problems)
 
@@ -243,12 +243,10 @@ def finding_width_monotone(cells: Sequence[dict]) -> dict:
                     if ya and yb and ta and tb:
                         step_logs.setdefault(seed, []).append(math.log10(ta / tb))
         seeds = seed_count(group)
-        if not tests:
-            problems.append(untestable_row(n, k, "one width only: no pair to compare"))
-            continue
-        if 0.5 ** seeds > ALPHA:
-            problems.append(untestable_row(n, k, f"{seeds} seeds: no drop can be significant at "
-                                        f"{ALPHA}", pairs=len(tests)))
+        skip = too_few_to_test(n, k, tests, seeds, empty="one width only: no pair to compare",
+                               what="drop", count="pairs")
+        if skip:
+            problems.append(skip)
             continue
         k_tests, threshold = tarone_threshold([t["min_p"] for t in tests])
         informative = sum(t["min_p"] <= threshold for t in tests)

@@ -22,7 +22,6 @@ from parity_frontiers.verify.analysis.paired import (
     ALPHA,
     MIN_SUCCESSES_FOR_STEPS,
     by_problem,
-    detectable_shift,
     finding_dict,
     mcnemar_test,
     median_success_steps,
@@ -32,9 +31,9 @@ from parity_frontiers.verify.analysis.paired import (
     problem_row,
     seed_count,
     seeds_to_detect,
-    sign_flip_test,
     tarone_threshold,
-    two_way_verdict,
+    too_few_to_test,
+    two_way_sign_flip,
     untestable_row,
 )
 
@@ -92,17 +91,16 @@ def finding_steps_vs_m(cells: Sequence[dict]) -> dict:
                                         f"for p <= {threshold:g}", **numbers))
             continue
         per_seed = [float(np.mean(v)) for _, v in sorted(logs.items())]
-        more = sign_flip_test(per_seed, "greater")
-        fewer = sign_flip_test(per_seed, "less")
-        verdict = two_way_verdict(more, fewer, threshold)
+        judged = two_way_sign_flip(per_seed, threshold)
+        more, fewer = judged["greater"], judged["less"]
         numbers.update(seeds=len(per_seed), mean_ratio=10 ** more["mean"],
                        seeds_more_at_edge=more["positive"],
                        seeds_fewer_at_edge=more["negative"],
                        p_more_at_edge=more["p_value"], p_fewer_at_edge=fewer["p_value"])
-        if verdict == "inconclusive":
-            shift = detectable_shift(per_seed, threshold)
+        if "detectable_shift" in judged:
+            shift = judged["detectable_shift"]
             numbers["detectable_ratio"] = None if shift is None else 10 ** shift
-        problems.append(problem_row(n, k, verdict, **numbers))
+        problems.append(problem_row(n, k, judged["verdict"], **numbers))
     return finding_dict("4a", "steps to success rise as m falls to the edge of feasibility",
                     RULE_STEPS, problems)
 
@@ -144,12 +142,10 @@ def finding_double_descent(cells: Sequence[dict]) -> dict:
                                 "p_value": max(fall["p_value"], rise["p_value"]),
                                 "min_p": max(fall["min_p"], rise["min_p"])})
         seeds = seed_count(group)
-        if not triples:
-            problems.append(untestable_row(n, k, "no curve has 3 or more offline sizes"))
-            continue
-        if 0.5 ** seeds > ALPHA:
-            problems.append(untestable_row(n, k, f"{seeds} seeds: no dip can be significant at "
-                                        f"{ALPHA}", triples=len(triples)))
+        skip = too_few_to_test(n, k, triples, seeds, what="dip", count="triples",
+                               empty="no curve has 3 or more offline sizes")
+        if skip:
+            problems.append(skip)
             continue
         k_tests, threshold = tarone_threshold([t["min_p"] for t in triples])
         significant = [t for t in triples if t["p_value"] <= threshold]

@@ -39,7 +39,7 @@ __all__ = [
     "tarone_threshold", "combine_verdicts", "seed_cells", "paired_outcomes", "seed_count",
     "init_label", "MIN_SUCCESSES_FOR_STEPS", "median_success_steps", "offline_cells",
     "by_problem", "problem_label", "problem_row", "untestable_row", "finding_dict",
-    "two_way_verdict",
+    "two_way_verdict", "two_way_sign_flip", "too_few_to_test",
 ]
 
 #: The verdict of a rule that cannot fail on the data at hand.
@@ -291,3 +291,33 @@ def two_way_verdict(greater: dict, less: dict, threshold: float) -> str:
     if greater["p_value"] <= threshold:
         return "reproduced"
     return "inconclusive"
+
+
+def two_way_sign_flip(values: Sequence[float], threshold: float) -> dict:
+    """Per-seed measures judged both ways: the exact :func:`sign_flip_test` s ``greater`` (for
+    the claim) and ``less`` (against it), their :func:`two_way_verdict` as ``verdict``, and,
+    only when that is inconclusive, ``detectable_shift``: the :func:`detectable_shift` of
+    ``values`` at ``threshold`` (what a null result could have caught; None with too few
+    seeds)."""
+    greater = sign_flip_test(values, "greater")
+    less = sign_flip_test(values, "less")
+    out = {"greater": greater, "less": less,
+           "verdict": two_way_verdict(greater, less, threshold)}
+    if out["verdict"] == "inconclusive":
+        out["detectable_shift"] = detectable_shift(values, threshold)
+    return out
+
+
+def too_few_to_test(n, k, tests: Sequence, seeds: int, *, empty: str, what: str,
+                    count: str) -> dict | None:
+    """The :func:`untestable_row` of an (n, k) whose family of exact McNemar tests cannot
+    reach :data:`ALPHA`: no test at all (``empty`` says why), or so few seeds that even every
+    seed discordant one way gives :math:`2^{-\\text{seeds}} > \\alpha` (no ``what`` can be
+    significant; ``count`` names the number of tests in the row). None when it can be tested.
+    """
+    if not tests:
+        return untestable_row(n, k, empty)
+    if 0.5 ** seeds > ALPHA:
+        return untestable_row(n, k, f"{seeds} seeds: no {what} can be significant at {ALPHA}",
+                              **{count: len(tests)})
+    return None

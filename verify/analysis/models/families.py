@@ -80,6 +80,9 @@ _EXP_BOUNDS = (-15.0, 15.0)  # exponents of n, r, k
 _LC_BOUNDS = (-25.0, 25.0)   # ln of the lottery's c
 
 
+#: The reference value (a geometric mean over the fitting cells) each covariate is scaled by.
+_REFERENCE = {"n": "n_ref", "width": "r_ref", "k": "k_ref"}
+
 _SHAPE_CACHE: dict = {}
 
 
@@ -141,33 +144,43 @@ class FrontierModel:
         dense = cells["dense"]
         return np.where(dense, p.get(f"dense.{field}", 0.0), p.get(f"sparse.{field}", 0.0))
 
+    #: (exponent name, covariate) of the logistic location, in the order they are summed.
+    location_terms: tuple = ()
+
+    def _logistic_parameters(self, table, constants, first=()) -> list[tuple]:
+        """Per init: ``first``, the slope g and location a, then the exponent of each
+        :attr:`location_terms` covariate that varies among that init's cells (a constant
+        covariate leaves its exponent unidentified, so it is left out, i.e. 0)."""
+        c, out, start = table.cells, [], _near_half(table)
+        for init in constants["inits"]:
+            mask = c["dense"] if init == "dense" else ~c["dense"]
+            out += [(f"{init}.{name}", *rest) for name, *rest in first]
+            out += [(f"{init}.g", np.log(3.0), _G_BOUNDS), (f"{init}.a", start, _LOC_BOUNDS)]
+            out += [(f"{init}.{name}", start_value, _EXP_BOUNDS)
+                    for name, field, start_value in self.location_terms
+                    if _varies(c[field][mask])]
+        return out
+
+    def _logistic_eta(self, p: dict, cells: dict, constants: dict) -> np.ndarray:
+        """eta = e^g (ln m - mu), mu = a + sum of exponent x ln(covariate / its reference)."""
+        location = self._per_init(p, cells, "a")
+        for name, field, _ in self.location_terms:
+            location = location + self._per_init(p, cells, name) * np.log(
+                cells[field] / constants[_REFERENCE[field]])
+        return np.exp(self._per_init(p, cells, "g")) * (cells["log_m"] - location)
+
 
 class Phenomenological(FrontierModel):
     name = "phenomenological"
     summary = "logit P = gamma_i (ln m - mu), mu = a_i + alpha_i ln n + beta_i ln r (+ k term)"
 
-    def parameters(self, table, constants):
-        c, out, start = table.cells, [], _near_half(table)
-        for init in constants["inits"]:
-            mask = c["dense"] if init == "dense" else ~c["dense"]
-            out += [(f"{init}.g", np.log(3.0), _G_BOUNDS), (f"{init}.a", start, _LOC_BOUNDS)]
-            if _varies(c["n"][mask]):
-                out.append((f"{init}.alpha", 1.0, _EXP_BOUNDS))
-            if _varies(c["width"][mask]):
-                out.append((f"{init}.beta", 0.0, _EXP_BOUNDS))
-            if _varies(c["k"][mask]):
-                out.append((f"{init}.kappa", 1.0, _EXP_BOUNDS))
-        return out
+    location_terms = (("alpha", "n", 1.0), ("beta", "width", 0.0), ("kappa", "k", 1.0))
 
-    def location(self, p, cells, constants):
-        get = lambda field: self._per_init(p, cells, field)  # noqa: E731
-        return (get("a") + get("alpha") * np.log(cells["n"] / constants["n_ref"])
-                + get("beta") * np.log(cells["width"] / constants["r_ref"])
-                + get("kappa") * np.log(cells["k"] / constants["k_ref"]))
+    def parameters(self, table, constants):
+        return self._logistic_parameters(table, constants)
 
     def log_probs(self, p, cells, constants):
-        eta = np.exp(self._per_init(p, cells, "g")) * (cells["log_m"]
-                                                        - self.location(p, cells, constants))
+        eta = self._logistic_eta(p, cells, constants)
         return special.log_expit(eta), special.log_expit(-eta)
 
 
@@ -175,23 +188,14 @@ class Lottery(FrontierModel):
     name = "lottery"
     summary = "P = 1 - exp(-c_i r p_lucky(n,k,s) pi(m,n)), pi logistic in ln m at a_i + b_i ln n"
 
+    location_terms = (("b", "n", 1.0), ("kappa", "k", 1.0))
+
     def parameters(self, table, constants):
-        c, out, start = table.cells, [], _near_half(table)
-        for init in constants["inits"]:
-            mask = c["dense"] if init == "dense" else ~c["dense"]
-            out += [(f"{init}.lc", 0.0, _LC_BOUNDS), (f"{init}.g", np.log(3.0), _G_BOUNDS),
-                    (f"{init}.a", start, _LOC_BOUNDS)]
-            if _varies(c["n"][mask]):
-                out.append((f"{init}.b", 1.0, _EXP_BOUNDS))
-            if _varies(c["k"][mask]):
-                out.append((f"{init}.kappa", 1.0, _EXP_BOUNDS))
-        return out
+        return self._logistic_parameters(table, constants, first=[("lc", 0.0, _LC_BOUNDS)])
 
     def log_probs(self, p, cells, constants):
         get = lambda field: self._per_init(p, cells, field)  # noqa: E731
-        loc = (get("a") + get("b") * np.log(cells["n"] / constants["n_ref"])
-               + get("kappa") * np.log(cells["k"] / constants["k_ref"]))
-        eta = np.exp(get("g")) * (cells["log_m"] - loc)
+        eta = self._logistic_eta(p, cells, constants)
         log_lucky = _cached("lucky", cells, ("n", "k", "support"), lambda c: log_p_lucky(
             c["n"].astype(int), c["k"].astype(int), c["support"].astype(int)))
         log_lam = get("lc") + np.log(cells["width"]) + log_lucky + special.log_expit(eta)
