@@ -8,6 +8,12 @@ tables and :func:`write_report` writes ``report.md`` (figures embedded) and ``re
 (every number) into one folder. ``parity-frontiers report`` is the CLI. ``analyze``,
 ``load_results``, ``completeness`` and ``render_markdown`` are re-exported here for the
 callers that import them from this module.
+
+A store whose runs differ in a training setting (learning rate, depth, activation ...: the
+fields of :data:`verify.analysis.settings_groups.SETTING_FIELDS`) is analysed per group of
+equal settings (:func:`analyze_groups`) and written as one report with a section per group
+(:func:`write_group_report`); figure names carry the group (``success_vs_m_lr0.05_n30_k3``).
+With one group the files are exactly those of :func:`write_report`.
 """
 
 from __future__ import annotations
@@ -17,11 +23,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from parity_frontiers.figures.report_text import render_markdown
+from parity_frontiers.simulate.progress import progress_bar
 from parity_frontiers.verify.analysis.report_tables import analyze, completeness, load_results
+from parity_frontiers.verify.analysis.settings_groups import (
+    SettingsGroup,
+    settings_text,
+    split_by_settings,
+)
 from parity_frontiers.verify.experiments.export import write_replacing
 
-__all__ = ["PLOT_KINDS", "analyze", "completeness", "make_figures", "render_markdown",
-           "write_report", "load_results", "check_out_dir"]
+__all__ = ["PLOT_KINDS", "analyze", "analyze_groups", "completeness", "make_figures",
+           "missing_groups", "render_markdown", "write_report", "write_group_report",
+           "load_results", "check_out_dir"]
 
 #: What ``parity-frontiers plot KIND`` draws.
 PLOT_KINDS = ("heatmap", "success", "steps", "sq", "lottery", "all")
@@ -48,8 +61,12 @@ def check_out_dir(out_dir, create: bool = True, option: str = "--out") -> Path:
 
 
 def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
-                 lottery_trials: int = 2000, seed: int = 0) -> list[Path]:
-    """Draw the report's figures (any of :data:`PLOT_KINDS`) into ``out_dir``."""
+                 lottery_trials: int = 2000, seed: int = 0, suffix: str = "") -> list[Path]:
+    """Draw the report's figures (any of :data:`PLOT_KINDS`) into ``out_dir``; a ``suffix``
+    (a settings group's) goes into every file name after the figure kind."""
+    def stem(name: str) -> str:
+        return f"{name}_{suffix}" if suffix else name
+
     from parity_frontiers.figures import frontier_plots, theory_plots
 
     unknown = sorted(set(kinds) - set(PLOT_KINDS))
@@ -63,11 +80,12 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
     if "heatmap" in want:
         paths += frontier_plots.success_heatmap(
             points, out_dir, frontier=analysis["frontier"],
-            onestep=analysis["onestep"]["curves"], theorem=analysis["theorem"]["rows"])
+            onestep=analysis["onestep"]["curves"], theorem=analysis["theorem"]["rows"],
+            stem=stem("success_heatmap"))
     if "success" in want:
-        paths += frontier_plots.success_curves(points, out_dir)
+        paths += frontier_plots.success_curves(points, out_dir, stem=stem("success_vs_m"))
     if "steps" in want:
-        paths += frontier_plots.steps_curves(points, out_dir)
+        paths += frontier_plots.steps_curves(points, out_dir, stem=stem("steps_vs_m"))
     problems = sorted({(p["n"], p["k"]) for p in points})
     if "sq" in want:
         # The sweep's own problems, and two where the bound bites (docs/theory.md §2).
@@ -80,7 +98,8 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
                   "steps": p["max_steps"], "success_rate": p["success_rate"]} for p in points]
         paths += theory_plots.sq_frontier_figure(problems=sq_problems, widths=widths,
                                                  steps=steps, samples_range=(1.0, 1e12),
-                                                 cells=cells, out_dir=out_dir)
+                                                 cells=cells, out_dir=out_dir,
+                                                 stem=stem("sq_frontier"))
     if "lottery" in want:
         n, k = problems[0]
         s_values = sorted({p["s"] for p in points if p["s"] is not None} | {1, k, k + 1})
@@ -88,7 +107,7 @@ def make_figures(analysis: dict, out_dir, kinds: Sequence[str] = ("all",), *,
         widths = sorted({p["width"] for p in points})
         paths += theory_plots.lottery_figure(n=n, k=k, s_values=s_values, widths=widths,
                                              trials=lottery_trials, seed=seed,
-                                             out_dir=out_dir)["paths"]
+                                             out_dir=out_dir, stem=stem("lottery"))["paths"]
     return paths
 
 
@@ -109,6 +128,124 @@ def write_report(analysis: dict, out_dir, *, title: str = "parity-frontiers repo
     _write_atomic(report, render_markdown(analysis, figures, title=title, command=command,
                                           store=store))
     data = out / "report.json"
-    _write_atomic(data, json.dumps({k: v for k, v in analysis.items() if k != "points"}
-                                   | {"cells": analysis["points"]}, indent=1, default=str))
+    _write_atomic(data, json.dumps(_json_of(analysis), indent=1, default=str))
+    return {"report": report, "json": data, "figures": figures}
+
+
+# --- a store mixing training settings: one analysis and one section per group -----------------
+
+def analyze_groups(groups: Sequence[SettingsGroup], *, expected=None, progress: bool = False,
+                   **kwargs) -> list[dict]:
+    """:func:`analyze` of each settings group (:func:`~parity_frontiers.verify.analysis.
+    settings_groups.split_by_settings` of the runs).
+
+    ``expected`` (the sweep's configs) is split the same way, so each group's completeness is
+    judged against its own part of the grid. Returns one dict per group: ``settings`` (every
+    setting), ``varying`` (those that differ between the groups), ``label``, ``suffix`` and
+    ``analysis``. ``kwargs`` go to :func:`analyze`.
+    """
+    wanted = {}
+    if expected is not None:
+        for part in split_by_settings(expected, config=lambda c: c):
+            wanted[tuple(part.settings.values())] = part.items
+    out = []
+    with progress_bar(len(groups), unit="group", desc="report: settings groups",
+                      enabled=progress and len(groups) > 1) as bar:
+        for group in groups:
+            mine = wanted.get(tuple(group.settings.values()), []) if expected is not None \
+                else None
+            analysis = analyze(group.items, expected=mine, progress=progress, **kwargs)
+            out.append({"settings": group.settings, "varying": group.varying,
+                        "label": group.label, "suffix": group.suffix, "analysis": analysis})
+            bar.update(1)
+    return out
+
+
+def missing_groups(groups: Sequence[dict], expected) -> list[dict]:
+    """The settings of ``expected`` configs that no analysed group has (the store holds none
+    of their runs)."""
+    have = {tuple(g["settings"].values()) for g in groups}
+    return [part.settings for part in split_by_settings(expected, config=lambda c: c)
+            if tuple(part.settings.values()) not in have]
+
+
+def _json_of(analysis: dict) -> dict:
+    return {k: v for k, v in analysis.items() if k != "points"} | {"cells": analysis["points"]}
+
+
+def _demoted(markdown: str) -> str:
+    """Every heading one level down (outside code fences): a report becomes a section."""
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        lines.append("#" + line if not fenced and line.startswith("#") else line)
+    return "\n".join(lines)
+
+
+def write_group_report(groups: Sequence[dict], out_dir, *,
+                       title: str = "parity-frontiers report", command: str | None = None,
+                       store: str | None = None, where: str = "", missing: Sequence = (),
+                       lottery_trials: int = 2000, seed: int = 0) -> dict:
+    """Write the report of :func:`analyze_groups`' groups into ``out_dir``.
+
+    One group: :func:`write_report`'s files. Several: ``report.md`` with a section per group
+    headed by its settings, figures named by group, and ``report.json`` with ``groups`` (each
+    ``settings``, ``varying``, ``label``, ``figures`` and the single-group keys), ``runs``,
+    ``target`` and ``varying`` (the names of the settings that differ). Either way a
+    ``where`` filter (:func:`~parity_frontiers.verify.experiments.where.describe_where`) and
+    the ``missing`` settings groups of the grid (:func:`missing_groups`), when given, are
+    stated under the title and in the JSON (``where``, ``missing_groups``).
+    Returns ``{"report", "json", "figures"}``.
+    """
+    notes = [f"Runs filtered by `--where {where}`."] if where else []
+    if missing:
+        every = [*missing, *(g["settings"] for g in groups)]
+        differ = [name for name in every[0] if len({str(s[name]) for s in every}) > 1]
+        notes.append("**Missing:** the store holds no run of the grid's settings "
+                     + "; ".join(settings_text({k: s[k] for k in differ}) for s in missing)
+                     + ".")
+    extra = ({"where": where} if where else {}) | \
+        ({"missing_groups": list(missing)} if missing else {})
+    if len(groups) == 1:
+        (group,) = groups
+        written = write_report(group["analysis"], out_dir, title=title, command=command,
+                               store=store, lottery_trials=lottery_trials, seed=seed)
+        if notes:  # under the title, and in the JSON
+            head, _, rest = written["report"].read_text().partition("\n\n")
+            _write_atomic(written["report"], "\n\n".join([head, *notes, rest]))
+            data = json.loads(written["json"].read_text())
+            _write_atomic(written["json"], json.dumps(data | extra, indent=1, default=str))
+        return written
+    out = check_out_dir(out_dir)
+    varying = sorted({name for g in groups for name in g["varying"]})
+    runs = sum(g["analysis"]["runs"] for g in groups)
+    lines = [f"# {title}", ""]
+    if command:
+        lines += ["Made by:", "", "```", command, "```", ""]
+    lines += [(f"Store: `{store}`. " if store else "") + f"{runs} runs in {len(groups)} "
+              f"groups of training settings, which differ in {', '.join(varying)}. Each group "
+              "is analysed on its own: runs with different settings are never pooled.", ""]
+    for note in notes:
+        lines += [note, ""]
+    lines += [f"- {g['label']}: {g['analysis']['runs']} runs" for g in groups] + [""]
+    figures, entries = [], []
+    for group in groups:
+        paths = make_figures(group["analysis"], out, lottery_trials=lottery_trials, seed=seed,
+                             suffix=group["suffix"])
+        figures += paths
+        section = render_markdown(group["analysis"], paths,
+                                  title=f"Settings: {group['label']}")
+        every = settings_text(group["settings"])
+        head, _, rest = _demoted(section).partition("\n\n")
+        lines += [head, "", f"All settings of this group: {every}.", "", rest]
+        entries.append({"settings": group["settings"], "varying": group["varying"],
+                        "label": group["label"], "figures": [p.name for p in paths],
+                        **_json_of(group["analysis"])})
+    report = out / "report.md"
+    _write_atomic(report, "\n".join(lines).rstrip("\n") + "\n")
+    data = out / "report.json"
+    _write_atomic(data, json.dumps({"runs": runs, "target": groups[0]["analysis"]["target"],
+                                    "varying": varying, **extra, "groups": entries},
+                                   indent=1, default=str))
     return {"report": report, "json": data, "figures": figures}

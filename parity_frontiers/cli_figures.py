@@ -6,7 +6,9 @@
 
 Thin wrappers over :mod:`figures.report` and :mod:`figures.reproduce`, whose module level is
 light (no matplotlib, torch or numba: those are imported inside the functions that draw, train
-or simulate).
+or simulate). ``plot`` and ``report`` read the runs that pass ``--where``, and analyse a store
+whose runs differ in a training setting per group of equal settings
+(:mod:`verify.analysis.settings_groups`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,37 @@ def _add_analysis_options(p) -> None:
                    help="Monte Carlo trials per point of the lottery figure (default 2000)")
     p.add_argument("--seed", type=size_arg, default=0,
                    help="seed of the Monte Carlo predictions (default 0)")
+    add_where_option(p)
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is off anyway when stderr is not a terminal)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_where_option(p) -> None:
+    """``--where field=value,...`` (repeatable), for every command that reads a store."""
+    p.add_argument("--where", metavar="FIELD=VALUE,...", action="append",
+                   help="analyse only the runs whose config matches, e.g. \"lr=0.1,depth=1\" "
+                        "or \"n=30|50\" (any RunConfig field; repeatable: terms add up, a "
+                        "field given twice matches either value)")
+
+
+def filtered_runs(results, texts, store) -> tuple[list, str]:
+    """The runs that pass ``--where`` (all without it) and the filter as one line ('' for
+    none); a filter that matches no run is an error."""
+    from parity_frontiers.verify.experiments.where import (
+        describe_where,
+        filter_results,
+        parse_where,
+    )
+
+    where = parse_where(texts)
+    if not where:
+        return list(results), ""
+    kept = filter_results(results, where)
+    text = describe_where(where)
+    if not kept:
+        raise ValueError(f"--where {text} matches none of the {len(results)} runs of {store}")
+    return kept, text
 
 
 def register(sub) -> None:
@@ -81,15 +113,19 @@ def _command_line() -> str:
     return " ".join([PROG] + [shlex.quote(a) for a in sys.argv[1:]])
 
 
-def _analysis(args):
-    from parity_frontiers.figures.report import analyze, check_out_dir, load_results
+def _analysis(args) -> dict:
+    """The groups of the runs to analyse (:func:`figures.report.analyze_groups`), with
+    ``where`` (the filter applied, '') and ``missing`` (grid settings without a run)."""
+    from parity_frontiers.figures.report import (
+        analyze_groups,
+        check_out_dir,
+        load_results,
+        missing_groups,
+    )
+    from parity_frontiers.verify.analysis.settings_groups import split_by_settings
 
     check_out_dir(args.out, create=False)  # before any work; created when writing
-    results = load_results(args.store)
-    if getattr(args, "kind", "all") in ("lottery", "all"):  # its Monte Carlo, before analysis
-        from .work_estimates import check_lottery_figure
-
-        check_lottery_figure(results, args.lottery_trials)
+    results, where = filtered_runs(load_results(args.store), args.where, args.store)
     expected = None
     if args.config:
         from parity_frontiers.verify.experiments.grid import grid_from_toml
@@ -99,9 +135,18 @@ def _analysis(args):
         results = [r for r in results if r.config.key() in keys]
         if not results:
             raise ValueError(f"the store {args.store} holds none of the {len(expected)} runs "
-                             f"of {args.config}")
-    return analyze(results, expected=expected, onestep_trials=args.onestep_trials,
-                   seed=args.seed)
+                             f"of {args.config}" + (f" that pass --where {where}" if where
+                                                    else ""))
+    groups = split_by_settings(results)
+    if getattr(args, "kind", "all") in ("lottery", "all"):  # its Monte Carlo, before analysis
+        from .work_estimates import check_lottery_figure
+
+        for group in groups:
+            check_lottery_figure(group.items, args.lottery_trials)
+    analysed = analyze_groups(groups, expected=expected, onestep_trials=args.onestep_trials,
+                              seed=args.seed, progress=not args.no_progress)
+    return {"groups": analysed, "where": where,
+            "missing": missing_groups(analysed, expected) if expected is not None else []}
 
 
 def _missing_text(analysis: dict) -> str:
@@ -116,16 +161,61 @@ def _missing_text(analysis: dict) -> str:
     return ""
 
 
+def _notes(result: dict) -> str:
+    """What the output must say besides the tables: the filter, the settings groups, and
+    what the store lacks."""
+    from parity_frontiers.verify.analysis.settings_groups import settings_text
+
+    lines = []
+    if result["where"]:
+        lines.append(f"runs filtered by --where {result['where']}")
+    groups = result["groups"]
+    if len(groups) > 1:
+        lines.append(f"{len(groups)} groups of training settings, analysed separately: "
+                     + "; ".join(f"{g['label']} ({g['analysis']['runs']} runs)"
+                                 for g in groups))
+    if result["missing"]:
+        lines.append(f"note: the store holds no run of {len(result['missing'])} settings "
+                     "group(s) of the grid: " + "; ".join(map(settings_text, result["missing"])))
+    text = "".join("\n" + line for line in lines)
+    for g in groups:
+        missing = _missing_text(g["analysis"])
+        if missing and len(groups) > 1:
+            missing = missing.replace("note: ", f"note ({g['label']}): ", 1)
+        text += missing
+    return text
+
+
+def _group_json(result: dict, keys: tuple[str, ...]) -> dict:
+    """One group: the group's keys at the top (as before groups existed); several: a list
+    ``groups`` of them, each with its settings. ``where`` and ``missing_groups`` when set."""
+    groups = result["groups"]
+    if len(groups) == 1:
+        out = {k: groups[0]["analysis"][k] for k in keys}
+    else:
+        out = {"groups": [{"settings": g["settings"], "varying": g["varying"],
+                           "label": g["label"], **{k: g["analysis"][k] for k in keys}}
+                          for g in groups]}
+    if result["where"]:
+        out["where"] = result["where"]
+    if result["missing"]:
+        out["missing_groups"] = result["missing"]
+    return out
+
+
 def _cmd_plot(args) -> str:
     from parity_frontiers.figures.report import make_figures
 
-    analysis = _analysis(args)
-    paths = make_figures(analysis, args.out, [args.kind], lottery_trials=args.lottery_trials,
-                         seed=args.seed)
+    result = _analysis(args)
+    paths = []
+    for group in result["groups"]:
+        paths += make_figures(group["analysis"], args.out, [args.kind],
+                              lottery_trials=args.lottery_trials, seed=args.seed,
+                              suffix=group["suffix"])
     if args.json:
         return dumps_json({"figures": [str(p) for p in paths],
-                           "completeness": analysis["completeness"]})
-    return "wrote:\n" + "\n".join(f"  {p}" for p in paths) + _missing_text(analysis)
+                           **_group_json(result, ("completeness",))})
+    return "wrote:\n" + "\n".join(f"  {p}" for p in paths) + _notes(result)
 
 
 def findings_table(findings: dict | list, title: str | None = None) -> str:
@@ -135,19 +225,24 @@ def findings_table(findings: dict | list, title: str | None = None) -> str:
 
 
 def _cmd_report(args) -> str:
-    from parity_frontiers.figures.report import write_report
+    from parity_frontiers.figures.report import write_group_report
 
-    analysis = _analysis(args)
-    written = write_report(analysis, args.out, command=_command_line(), store=args.store,
-                           lottery_trials=args.lottery_trials, seed=args.seed)
+    result = _analysis(args)
+    written = write_group_report(result["groups"], args.out, command=_command_line(),
+                                 store=args.store, where=result["where"],
+                                 missing=result["missing"],
+                                 lottery_trials=args.lottery_trials, seed=args.seed)
     if args.json:
         return dumps_json({"report": str(written["report"]), "json": str(written["json"]),
                            "figures": [str(p) for p in written["figures"]],
-                           "findings": analysis["findings"],
-                           "completeness": analysis["completeness"]})
-    return (findings_table(analysis["findings"]) + f"\n\nreport: {written['report']}\n"
+                           **_group_json(result, ("findings", "completeness"))})
+    groups = result["groups"]
+    tables = "\n\n".join(findings_table(g["analysis"]["findings"],
+                                        title=f"Settings: {g['label']}" if len(groups) > 1
+                                        else None) for g in groups)
+    return (tables + f"\n\nreport: {written['report']}\n"
             f"data:   {written['json']}\nfigures: {len(written['figures'])} files in "
-            f"{args.out}" + _missing_text(analysis))
+            f"{args.out}" + _notes(result))
 
 
 def _check_reproduce(args) -> None:

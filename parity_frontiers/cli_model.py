@@ -16,6 +16,7 @@ import os
 from parity_frontiers.verify.config import INITS
 
 from .args import add_output_flags, positive_int_arg, real_arg, size_arg
+from .cli_figures import add_where_option, filtered_runs
 from .cli_verify import path_arg, samples_arg
 from .output import dumps_json, format_number, format_table
 
@@ -46,11 +47,12 @@ def register(sub) -> None:
     f.add_argument("--bootstrap", type=size_arg, default=200,
                    help="seed-cluster bootstrap refits (default 200; 0: no intervals)")
     f.add_argument("--seed", type=size_arg, default=0, help="bootstrap seed (default 0)")
+    add_where_option(f)
     add_output_flags(f, latex=False)
     f.set_defaults(handler=_cmd_fit)
 
     q = actions.add_parser("predict", help="P(success) per m and m* for one curve",
-                           description="P(success) with its 95%% bootstrap band for each "
+                           description="P(success) with its 95% bootstrap band for each "
                                        "--samples, and m* (P = --target) with its interval.")
     q.add_argument("--model", metavar="MODEL.json", type=path_arg, required=True,
                    help="model file from `model fit`")
@@ -80,13 +82,15 @@ def register(sub) -> None:
                    help="model file from `model fit`")
     s.add_argument("--store", metavar="PATH", type=path_arg, required=True,
                    help="results store with the runs to score")
+    add_where_option(s)
     add_output_flags(s, latex=False)
     s.set_defaults(handler=_cmd_score)
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _load_results(path: str):
+def _load_results(path: str, where=None) -> tuple[list, str]:
+    """The runs of a store that pass ``--where``, and the filter as one line ('' for none)."""
     from parity_frontiers.verify.experiments.store import ResultsStore
 
     if not os.path.isfile(path):
@@ -95,7 +99,7 @@ def _load_results(path: str):
         results = store.results()
     if not results:
         raise ValueError(f"results store {path} holds no runs")
-    return results
+    return filtered_runs(results, where, path)
 
 
 def load_model(path: str):
@@ -135,9 +139,11 @@ def _cmd_fit(args) -> str:
         raise ValueError(f"cannot write {args.out}: directory {out_dir} does not exist")
     if os.path.isdir(args.out) or os.path.isdir(args.out + ".tmp"):
         raise ValueError(f"cannot write {args.out}: it is a directory")
-    results = _load_results(args.store)
+    results, where = _load_results(args.store, args.where)
+    # the model file names the runs it was fitted on: the store, and the filter if any
+    source = f"{args.store} --where {where}" if where else args.store
     fitted = fit_model(args.model, results, bootstrap=args.bootstrap, seed=args.seed,
-                       source=args.store)
+                       source=source)
     text = dumps_json(fitted.as_dict())
     tmp = args.out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -147,7 +153,9 @@ def _cmd_fit(args) -> str:
                "runs": fitted.data["runs"], "nk": fitted.data["nk"],
                "n_range": fitted.data["n_range"], "bootstrap": len(fitted.draws),
                "log_likelihood": fitted.log_likelihood_fit,
-               "parameters": dict(zip(fitted.names, map(float, fitted.theta)))}
+               "parameters": dict(zip(fitted.names, map(float, fitted.theta), strict=True))}
+    if where:
+        summary["where"] = where
     if args.json:
         return dumps_json(summary)
     rows = []
@@ -158,7 +166,7 @@ def _cmd_fit(args) -> str:
         else:
             band = "-"
         rows.append([name, f"{fitted.theta[i]:.4g}", band])
-    title = (f"{fitted.model} model fitted on {args.store}: {fitted.data['runs']} runs, "
+    title = (f"{fitted.model} model fitted on {source}: {fitted.data['runs']} runs, "
              f"(n, k) = {', '.join(f'({n}, {k})' for n, k in fitted.data['nk'])}; "
              f"log-likelihood {fitted.log_likelihood_fit:.2f}; written to {args.out}")
     return format_table(["parameter", "MLE", f"95% ({len(fitted.draws)} seed bootstraps)"],
@@ -242,9 +250,10 @@ def _cmd_score(args) -> str:
     from parity_frontiers.verify.analysis.models import score_model
 
     fitted = load_model(args.model)
-    results = _load_results(args.store)
+    results, where = _load_results(args.store, args.where)
     out = score_model(fitted, results)
-    out = {"model_file": args.model, "store": args.store, **out}
+    out = {"model_file": args.model, "store": args.store, **({"where": where} if where else {}),
+           **out}
     if args.json:
         return dumps_json(out)
     rows = [[c["n"], c["width"], c["init"] + (f" s={c['s']}" if c["s"] else ""),
@@ -253,8 +262,9 @@ def _cmd_score(args) -> str:
              "yes" if c["inside"] else "NO"] for c in out["cells"]]
     table = format_table(["n", "width", "init", "m", "observed", "P model",
                           "95% predictive", "inside"], rows,
-                         title=f"{fitted.model} model ({args.model}) scored on {args.store}: "
-                               f"{out['runs']} runs")
+                         title=f"{fitted.model} model ({args.model}) scored on {args.store}"
+                               + (f" --where {where}" if where else "")
+                               + f": {out['runs']} runs")
     cov = out["m_star_coverage"]
     notes = [
         f"log-likelihood per run: {out['log_likelihood_per_run']:.4f} (baseline, a constant "
