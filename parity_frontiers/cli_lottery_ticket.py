@@ -116,11 +116,11 @@ def _cmd_lottery_ticket(args) -> str:
     from parity_frontiers.verify.experiments.lottery_ticket import run_lottery_ticket
 
     result = run_lottery_ticket(config, device=args.device, progress=not args.no_progress)
-    out = result.as_dict()
+    out = {**result.as_dict(), "figures": []}
     if args.out is not None:
         from parity_frontiers.figures.lottery_ticket import plot_lottery_ticket
 
-        out["figure"] = [str(path) for path in plot_lottery_ticket(result, args.out)]
+        out["figures"] = [str(path) for path in plot_lottery_ticket(result, args.out)]
     if args.json:
         return dumps_json(out)
     return _text(out)
@@ -187,7 +187,7 @@ def _text(out: dict) -> str:
               "seeds of one wide run and its one set of winners: they measure SGD noise, not "
               f"the luck of the wide init (rerun with other --seed for that). Done in "
               f"{out['wall_seconds']:.1f} s.")
-    if "figure" in out:
-        footer += "\nfigure: " + ", ".join(out["figure"])
+    if out["figures"]:
+        footer += "\nfigures: " + ", ".join(out["figures"])
     parts.append(footer)
     return "\n\n".join(parts)

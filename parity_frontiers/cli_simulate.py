@@ -170,6 +170,10 @@ def _register_sq(kinds) -> None:
     p.set_defaults(handler=_cmd_sq_noisy_gd)
 
 
+#: Headers of an estimate's cells: its JSON keys (the interval is the 95% one).
+_ESTIMATE_HEADERS = ["estimate", "stderr", "[ci low, ci high]"]
+
+
 def _interval(row: dict) -> str:
     return f"[{format_number(row['ci_low'])}, {format_number(row['ci_high'])}]"
 
@@ -184,14 +188,13 @@ def _cmd_lottery(args) -> str:
     out = simulate_lottery(args.n, args.k, args.s, width=args.width, **_run_options(args))
     rows = [[f"P(>= 1 lucky among {out['width']})"] + _estimate_cells(out)
             + [format_number(out["exact"])],
-            ["P(lucky) per neuron"] + _estimate_cells(out["per_neuron"])
+            ["per neuron: P(lucky)"] + _estimate_cells(out["per_neuron"])
             + [format_number(out["per_neuron"]["exact"])]]
-    rows += [[f"P(|U n S| = {o['j']})"] + _estimate_cells(o) + [format_number(o["exact"])]
-             for o in out["overlap"]]
+    rows += [[f"overlap: P(|U n S| = {o['j']})"] + _estimate_cells(o)
+             + [format_number(o["exact"])] for o in out["overlap"]]
     title = (f"Lottery Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']} "
-             f"({out['regime']}), {out['trials']} trials, seed {out['seed']}")
-    table = format_table(["quantity", "estimate", "stderr", "95% CI", "exact"], rows,
-                         title=title)
+             f"({out['regime']}), {out['trials']} trials, seed {out['seed']}; 95% intervals")
+    table = format_table(["quantity", *_ESTIMATE_HEADERS, "exact"], rows, title=title)
     return emit(args, out, table)
 
 
@@ -201,20 +204,23 @@ def _cmd_gradient(args) -> str:
     out = simulate_gradient(args.n, args.k, args.s, args.samples, bias=args.bias,
                             overlap=args.overlap, weights=args.weights, **_run_options(args))
     rows = [["P(m-sample gradient selects S)"] + _estimate_cells(out) + ["-"],
-            ["selection gap, m-sample mean"] + _estimate_cells(out["gap"]) + ["-"]]
+            ["gap (selection gap, m-sample mean)"] + _estimate_cells(out["gap"]) + ["-"]]
     if out["population_gap"] is not None or out["exact_gap"] is not None:
-        rows.append(["selection gap, population", format_number(out["population_gap"]), "",
+        rows.append(["population gap", format_number(out["population_gap"]), "",
                      "", format_number(out["exact_gap"])])
     for name, c in out["classes"].items():
-        label = f"|gradient| {name} ({c['coordinates']} coords)"
+        # sign(G_i) x m-sample G_i estimates |G_i| without bias, but noise can make it < 0.
+        label = f"sign(G) G {name} ({c['coordinates']} coords)"
         cells = _estimate_cells(c) if "estimate" in c else ["-", "-", "-"]
         rows.append([label] + cells
                     + [format_number(c["exact"]) if c["exact"] is not None else "-"])
     title = (f"Gradient Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']}, "
              f"m = {out['samples']}, b = {out['bias']}, overlap {out['overlap']}, "
              f"{out['weights']} weights, {out['trials']} trials, seed {out['seed']}")
-    table = format_table(["quantity", "estimate", "stderr", "95% CI", "exact"], rows,
-                         title=title)
+    table = format_table(["quantity", *_ESTIMATE_HEADERS, "exact"], rows, title=title)
+    table += ("\nsign(G) G: the m-sample gradient of each coordinate of the class, times the "
+              "sign of its population value G: an unbiased estimate of |G| (exact: |G|), "
+              "negative when noise outweighs a small |G|")
     return emit(args, out, table)
 
 
@@ -233,12 +239,16 @@ def _cmd_onestep(args) -> str:
                        format_number(r["p_at_least_one_lucky"])])
     title = (f"One-step selection Monte Carlo, n = {out['n']}, k = {out['k']}, s = {out['s']}, "
              f"b = {out['bias']}, {out['weights']} weights, {out['trials']} trials, "
-             f"seed {out['seed']}")
-    table = format_table(["width", "samples", "P(select S)", "stderr", "95% CI",
-                          "mean selecting", "P(lucky selects)", "P(select | lucky)",
-                          "P(>= 1 lucky)"], rows,
-                         title=title)
+             f"seed {out['seed']}; estimate: P(some neuron selects S), 95% interval")
+    table = format_table(["width", "samples", *_ESTIMATE_HEADERS, "mean selecting",
+                          "p lucky selects", "p select given lucky", "p at least one lucky"],
+                         rows, title=title)
     return emit(args, out, table)
+
+
+def _short(value) -> str:
+    """Four significant digits: the visible-parity tables must fit in 100 columns."""
+    return f"{value:.4g}" if isinstance(value, float) else format_number(value)
 
 
 def _cmd_sq_visible(args) -> str:
@@ -252,47 +262,64 @@ def _cmd_sq_visible(args) -> str:
         try:
             check_plot_dir(args.out)
         except ValueError as exc:  # the library says "plot directory": name the flag
-            raise ValueError(f"--out: {exc}") from None  # before the run, not after it
+            raise ValueError(f"--out: {exc}") from None
     out = simulate_sq_visible(args.n, args.k, args.width, args.tau, init=args.init, s=args.s,
                               method=args.method, samples=args.samples,
                               parities=args.parities, **_run_options(args))
+    out["figures"] = []
     if args.out is not None:
         from parity_frontiers.figures.sq_visible import plot_sq_visible
 
         out["figures"] = [str(path) for path in plot_sq_visible(out, args.out)]
-    rows = [[r["init"] + (f" s={r['s']}" if r["s"] is not None else ""), r["width"],
-             r["params"], format_number(r["tau"])] + _estimate_cells(r)
-            + [format_number(r["energy_bound"]), _bound_cell(r), format_number(r["ratio"]),
-               format_number(r["energy_ratio"]), format_number(r["tau_half"]),
-               format_number(r["tau_bound"]), format_number(r["tau_ratio"]),
-               format_number(r["sup_norm"]["max"])]
-            for r in out["rows"]]
+    return emit(args, out, _visible_tables(out))
+
+
+def _visible_tables(out: dict) -> str:
+    """Two tables of at most ~100 columns: the visible fraction per (net, tau) against its
+    bounds, and the tolerance scale per net (the rest of every row is in --json)."""
+    def net(r):
+        return r["init"] + (f" s={r['s']}" if r["s"] is not None else "")
+
     title = (f"Visible parities at init, n = {out['n']}, k = {out['k']}, "
              f"C(n,k) = {format_number(out['binomial'], out['log10_binomial'])}, "
              f"{out['method']}, {out['trials']} nets, seed {out['seed']}")
     sup_label = ""
     if out["method"] == "sample":
         first = out["rows"][0]
-        title += (f"; m = {first['samples']}, {first['parities']} S per net, Hoeffding "
-                  f"eps ~ {format_number(first['eps'])}; sup-norms are sampled, biased up "
+        title += (f"\nm = {first['samples']}, {first['parities']} S per net, Hoeffding "
+                  f"eps ~ {_short(first['eps'])}; sup-norms are sampled, biased up "
                   "(noise floor ~ eps)")
         sup_label = " (sampled)"
-    table = format_table(["init", "width", "params", "tau", "visible", "stderr", "95% CI",
-                          "energy bound", "bound", "ratio", "energy/bound",
-                          "tau_half" + sup_label, "tau_bound", "tau_half/tau_bound",
-                          "max |g|" + sup_label], rows, title=title)
-    table += ("\ntau_half: median of ||g_S||_inf over parities (visible fraction 1/2); "
-              "tau_bound = sqrt(2 r / C(n,k)) (bound 1/2)")
-    if "figures" in out:
-        table += "\nfigure: " + ", ".join(out["figures"])
-    return emit(args, out, table)
+    fractions = format_table(
+        ["init", "width", "tau", "estimate", "stderr", "[ci low, ci high]", "energy bound",
+         "bound", "ratio"],
+        [[net(r), r["width"], _short(r["tau"]), _short(r["estimate"]), _short(r["stderr"]),
+          f"[{_short(r['ci_low'])}, {_short(r['ci_high'])}]", _short(r["energy_bound"]),
+          _bound_cell(r), _short(r["ratio"])] for r in out["rows"]],
+        title=title + "\nestimate: fraction of parities visible beyond tau (95% interval); "
+                      "ratio = estimate / bound")
+    scales = {}
+    for r in out["rows"]:  # one row per net: tau_half and the sup-norms do not depend on tau
+        scales.setdefault((net(r), r["width"]), [
+            net(r), r["width"], r["params"], _short(r["tau_half"]), _short(r["tau_bound"]),
+            _short(r["tau_ratio"]), _short(r["sup_norm"]["max"])])
+    tolerances = format_table(
+        ["init", "width", "params", "tau half" + sup_label, "tau bound", "tau ratio",
+         "sup norm max" + sup_label], list(scales.values()),
+        title="Tolerance scale: tau half = median of ||g_S||_inf over parities (visible "
+              "fraction 1/2);\ntau bound = sqrt(2 r / C(n,k)) (bound 1/2); tau ratio = tau half "
+              "/ tau bound")
+    text = fractions + "\n\n" + tolerances
+    if out["figures"]:
+        text += "\nfigures: " + ", ".join(out["figures"])
+    return text
 
 
 def _bound_cell(row: dict) -> str:
     # A bound that underflows a float prints as a power of ten, not 0.
     if row["bound"] == 0.0:
         return format_number(None, row["log10_bound"])
-    return format_number(row["bound"])
+    return _short(row["bound"])
 
 
 def _cmd_sq_guess(args) -> str:
@@ -307,8 +334,9 @@ def _cmd_sq_guess(args) -> str:
     title = (f"Lucky-guess SQ learner, n = {out['n']}, k = {out['k']}, C(n,k) = "
              f"{out['binomial']}, tau = {format_number(out['tau'])}, {out['oracle']} oracle, "
              f"{out['trials']} trials, seed {out['seed']}")
-    table = format_table(["queries", "P(success)", "stderr", "95% CI", "exact", "q / C(n,k)",
-                          "bound"], rows, title=title)
+    title += "\nestimate: P(success), 95% interval; asked: q / C(n,k), the chance S was queried"
+    table = format_table(["queries", *_ESTIMATE_HEADERS, "exact", "asked", "bound"], rows,
+                         title=title)
     return emit(args, out, table)
 
 
@@ -327,8 +355,9 @@ def _cmd_sq_noisy_gd(args) -> str:
              f"n = {out['n']}, k = {out['k']}, {out['init']} width {out['width']} "
              f"(r = {out['params']}), lr {format_number(out['lr'])}, {out['trials']} runs, "
              f"seed {out['seed']}")
-    table = format_table(["tau", "P(leave)", "stderr", "95% CI", "energy bound", "delta*"],
-                         rows, title=title)
+    title += "\nestimate: P(leave), 95% interval; bound: delta* = 2 r T / (tau^2 C(n, k))"
+    table = format_table(["tau", *_ESTIMATE_HEADERS, "energy bound", "bound"], rows,
+                         title=title)
     return emit(args, out, table)
 
 

@@ -91,16 +91,17 @@ def register(sub) -> None:
     g = r.add_argument_group("MLP training (shared by every MLP; defaults: Adam, lr 0.01, "
                              "batch 128, 200 epochs, patience 500 steps, at least 2000 steps, "
                              "no weight decay); an error with no MLP in --models")
-    g.add_argument("--optimizer", choices=("adam", "sgd"))
-    g.add_argument("--lr", type=real_arg, help="learning rate")
-    g.add_argument("--batch-size", type=positive_int_arg)
-    g.add_argument("--max-epochs", type=positive_int_arg)
+    g.add_argument("--optimizer", choices=("adam", "sgd"), help="optimiser (default adam)")
+    g.add_argument("--lr", type=real_arg, help="learning rate (default 0.01)")
+    g.add_argument("--batch-size", type=positive_int_arg, help="minibatch size (default 128)")
+    g.add_argument("--max-epochs", type=positive_int_arg,
+                   help="most passes over the training rows (default 200)")
     g.add_argument("--patience", type=positive_int_arg,
-                   help="early-stopping patience (optimiser steps)")
+                   help="early-stopping patience in optimiser steps (default 500)")
     g.add_argument("--min-steps", type=size_arg,
                    help="optimiser steps always taken (no early stop before; more epochs if "
-                        "needed)")
-    g.add_argument("--weight-decay", type=real_arg)
+                        "needed; default 2000)")
+    g.add_argument("--weight-decay", type=real_arg, help="weight decay (default 0)")
     r.add_argument("--forest-trees", type=positive_int_arg, default=100,
                    help="trees per random forest (default 100)")
     r.add_argument("--cache-dir", type=path_arg, help="OpenML cache directory")
@@ -120,14 +121,17 @@ def register(sub) -> None:
                                        "other settings (forest trees, MLP options, seed, "
                                        "test split) are never pooled: each setting is its "
                                        "own row, labelled by what differs.")
-    s.add_argument("--store", type=path_arg, required=True, metavar="PATH")
+    s.add_argument("--store", type=path_arg, required=True, metavar="PATH",
+                   help="results store (SQLite) holding the tabular runs")
     add_output_flags(s, latex=False)
     s.set_defaults(handler=_cmd_summary)
 
     f = actions.add_parser("plot", help="figure: test error vs training fraction per dataset",
                            description="Writes STEM.png and STEM.pdf into --out.")
-    f.add_argument("--store", type=path_arg, required=True, metavar="PATH")
-    f.add_argument("--out", type=path_arg, required=True, metavar="DIR")
+    f.add_argument("--store", type=path_arg, required=True, metavar="PATH",
+                   help="results store (SQLite) holding the tabular runs")
+    f.add_argument("--out", type=path_arg, required=True, metavar="DIR",
+                   help="folder for STEM.png and STEM.pdf (created if absent)")
     f.add_argument("--stem", default="tabular", help="file name stem (default tabular)")
     f.add_argument("--datasets", nargs="+", metavar="NAME", help="only these datasets")
     add_output_flags(f, latex=False)
@@ -140,8 +144,8 @@ def _summary_table(summary: list[dict], title: str) -> str:
     rows = [[r["dataset"], r["model"], f"{r['fraction']:g}", f"{r['n_train']:g}", r["trials"],
              f"{r['test_error']:.4f} [{r['ci_low']:.4f}, {r['ci_high']:.4f}]"]
             for r in summary]
-    return format_table(["dataset", "model", "fraction", "train rows", "trials",
-                         "test error [95% CI]"], rows, title=title)
+    return format_table(["dataset", "model", "fraction", "n train", "trials",
+                         "test error [ci low, ci high] (95%)"], rows, title=title)
 
 
 def _cmd_datasets(args) -> str:
@@ -192,7 +196,7 @@ def _cmd_run(args) -> str:
                         device=args.device or "auto", progress=not args.no_progress)
     if args.json:
         return dumps_json({"store": args.store, **out})
-    return _summary_table(out["summary"], f"Tabular benchmark in {args.store}: {out['trained']} "
+    return _summary_table(out["cells"], f"Tabular benchmark in {args.store}: {out['trained']} "
                                           f"fits trained, {out['skipped']} already stored")
 
 
@@ -201,7 +205,7 @@ def _cmd_summary(args) -> str:
 
     summary = summarize(args.store)
     if args.json:
-        return dumps_json({"store": args.store, "summary": summary})
+        return dumps_json({"store": args.store, "cells": summary})
     if not summary:
         return f"no tabular results in {args.store}"
     return _summary_table(summary, f"Tabular results in {args.store}")
@@ -213,5 +217,5 @@ def _cmd_plot(args) -> str:
     paths = [str(p) for p in plot_tabular(args.store, args.out, stem=args.stem,
                                           datasets=args.datasets)]
     if args.json:
-        return dumps_json({"files": paths})
+        return dumps_json({"figures": paths})
     return "\n".join(paths)

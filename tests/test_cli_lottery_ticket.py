@@ -49,7 +49,7 @@ def test_json_output_and_figure(capsys, tmp_path):
     assert captured.err == ""  # no progress bar when stderr is not a terminal
     out = json.loads(captured.out)
     assert set(out) == {"score", "config", "parity_set", "wide", "winners", "arms",
-                        "wall_seconds", "figure"}
+                        "wall_seconds", "figures"}
     assert out["config"] == LotteryTicketConfig(
         n=12, k=3, width=32, keep=4, sgd_seeds=2, max_steps=1500, retrain_steps=200,
         eval_every=50, test_size=500).as_dict()
@@ -63,7 +63,7 @@ def test_json_output_and_figure(capsys, tmp_path):
     assert set(out["winners"]["test"]) == {"count", "overlap_sum", "expected_sum", "p_value",
                                            "lucky", "expected_lucky", "lucky_p_value"}
     assert 0 <= out["winners"]["test"]["p_value"] <= 1
-    assert out["figure"] == [str(out_dir / "lottery_ticket.png"),
+    assert out["figures"] == [str(out_dir / "lottery_ticket.png"),
                              str(out_dir / "lottery_ticket.pdf")]
     assert all((out_dir / name).stat().st_size > 0 for name in ("lottery_ticket.png",
                                                                 "lottery_ticket.pdf"))
@@ -112,7 +112,7 @@ def test_paper_flag_and_overrides(capture_config):
     (["--lr", "nan"], "--lr: must be finite"),
     (["--loss", "l1"], "--loss: invalid choice"),
     (["--device", "tpu"], "--device: invalid choice"),
-    (["--success-error", "1.5"], "success_error must be in [0, 1)"),
+    (["--success-error", "1.5"], "--success-error must be in [0, 1)"),
     (["--paper", "--keep", "101"], "keep must be <= width (100)"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, capture_config, argv, message):

@@ -55,8 +55,21 @@ def test_visible_json_matches_library(capsys):
     for row in out["rows"]:
         _check_row(row, 3, 5)
         assert row["energy_bound"] is not None and row["estimate"] <= row["energy_bound"]
+    assert out.pop("figures") == []  # no --out
     assert out == json.loads(json.dumps(simulate_sq_visible(8, 2, [4], [0.01, 0.1], trials=3,
                                                             seed=5)))
+
+
+@pytest.mark.parametrize("method", ["exact", "sample"])
+def test_visible_tables_fit_in_100_columns(capsys, method):
+    argv = ["visible", "--n", "14", "--k", "3", "--width", "4", "16", "--tau", "1e-3", "1e-2",
+            "--init", "dense", "sparse", "--s", "2", "--trials", "3", "--method", method,
+            "--no-progress"] + (["--samples", "256", "--parities", "4"] if method == "sample"
+                                else [])
+    assert main(["simulate", "sq", *argv]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+    assert sum(line.startswith("sparse s=2") for line in lines) == 4 + 2  # per tau; per net
 
 
 def test_visible_single_row_top_level_and_sampled(capsys):
@@ -121,7 +134,7 @@ def test_noisy_gd_json_and_table(capsys):
     (["visible", "--n", "5", "--k", "2", "--width", "2", "--tau", "0.1", "--s", "2"],
      "--s applies to sparse init only"),
     (["visible", "--n", "5", "--k", "2", "--width", "2", "--tau", "0.1", "--trials", "1"],
-     "trials >= 2"),
+     "--trials must be >= 2"),
     (["visible", "--n", "21", "--k", "2", "--width", "2", "--tau", "0.1", "--method",
       "exact"], "n must be <= 20"),
     (["guess", "--n", "6", "--k", "2", "--queries", "16", "--tau", "0.1"],
@@ -174,7 +187,7 @@ def test_visible_bound_underflow_is_a_value_not_a_traceback(capsys):
     assert out["bound"] == 0.0 and out["ratio"] == 0.0 and out["log10_bound"] < -400
     assert main(["simulate", "sq", *argv, "--no-progress"]) == 0
     table = capsys.readouterr().out
-    assert "10^-401" in table and "tau_half" in table
+    assert "10^-401" in table and "tau half" in table
 
 
 def test_visible_table_reports_tolerance_scales(capsys):
@@ -185,7 +198,7 @@ def test_visible_table_reports_tolerance_scales(capsys):
         assert math.isclose(row["energy_ratio"], row["energy_bound"] / row["bound"])
     assert main(["simulate", "sq", *VISIBLE, "--no-progress", "--method", "sample",
                  "--samples", "512"]) == 0
-    assert "tau_half (sampled)" in capsys.readouterr().out
+    assert "tau half (sampled)" in capsys.readouterr().out
 
 
 def test_figure_arrows_caveat_bounds_and_layout():

@@ -49,17 +49,21 @@ def test_run_resume_summary_and_plot(tmp_path, capsys):
     assert main(args + ["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["trained"], out["skipped"], out["tasks"]) == (16, 0, 16)
-    assert {(r["dataset"], r["model"]) for r in out["summary"]} == {
+    assert {(r["dataset"], r["model"]) for r in out["cells"]} == {
         (d, m) for d in ("iris", "wine") for m in ("rf", "mlp 8 s=2")}
     assert main(args) == 0
     table = capsys.readouterr().out
-    assert "0 fits trained, 16 already stored" in table and "test error [95% CI]" in table
+    assert "0 fits trained, 16 already stored" in table
+    assert "n train" in table and "test error [ci low, ci high] (95%)" in table
     assert main(["tabular", "summary", "--store", store, "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)["summary"]
-    assert summary == out["summary"]
+    summary = json.loads(capsys.readouterr().out)["cells"]
+    assert summary == out["cells"]
     assert main(["tabular", "plot", "--store", store, "--out", str(tmp_path / "fig")]) == 0
     files = capsys.readouterr().out.split()
     assert [f.rsplit("/", 1)[1] for f in files] == ["tabular.png", "tabular.pdf"]
+    assert main(["tabular", "plot", "--store", store, "--out", str(tmp_path / "fig"),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["figures"] == files
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -207,7 +207,7 @@ def test_visible_seed_reproducible_and_thread_free():
     (dict(taus=0), "tau must be > 0"),
     (dict(taus=-1.0), "tau must be > 0"),
     (dict(widths=0), "width must be >= 1"),
-    (dict(trials=1), "trials >= 2"),
+    (dict(trials=1), "trials must be >= 2"),
     (dict(init="sparse"), "s .* required"),
     (dict(init="sparse", s=9), "s must be <= n"),
     (dict(init="wide"), "init must be one of"),

@@ -305,7 +305,7 @@ def test_benchmark_rows_intervals_resume_and_shared_store(tmp_path):
     # Resume: nothing retrained, nothing duplicated.
     again = _run(path)
     assert (again["trained"], again["skipped"]) == (0, 24)
-    assert again["summary"] == out["summary"]
+    assert again["cells"] == out["cells"]
     # The file is still a results store: ResultsStore opens it, and its runs table works.
     with ResultsStore(path) as store:
         assert store.count() == 0

@@ -185,13 +185,14 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
     tau_arr = np.asarray(tau_list)
     trials = check_trials(trials)
     if trials < 2:
-        raise ValueError("simulate_sq_visible needs trials >= 2 (its means need a spread)")
+        raise ValueError("trials must be >= 2 for the visible fraction (its means need a "
+                         "spread)")
     seed = check_seed(seed)
     threads = check_threads(threads)
     r_max = widths[-1]
     if method == "exact":
         if samples is not None:
-            raise ValueError("samples applies to method='sample' only")
+            raise ValueError("samples applies to method 'sample' only, not 'exact'")
         masks = subset_masks(n, k)
         count = masks.shape[0]
 

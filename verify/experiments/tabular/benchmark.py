@@ -112,7 +112,7 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
     Returns
     -------
     dict
-        ``trained`` (new rows), ``skipped`` (already stored), ``tasks``, and ``summary``
+        ``trained`` (new rows), ``skipped`` (already stored), ``tasks``, and ``cells``
         (:func:`summarize` of the rows of this run's datasets, models and fractions).
 
     Examples
@@ -121,7 +121,7 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
     >>> path = os.path.join(tempfile.mkdtemp(), "tab.db")
     >>> out = run_benchmark(path, ["iris"], [0.2], trials=1, models=["rf"], forest_trees=10,
     ...                     progress=False)
-    >>> out["trained"], out["summary"][0]["n_train"], out["summary"][0]["test_error"] < 0.2
+    >>> out["trained"], out["cells"][0]["n_train"], out["cells"][0]["test_error"] < 0.2
     (1, 24.0, True)
     """
     from parity_frontiers.theory.checks import check_int
@@ -204,7 +204,7 @@ def run_benchmark(store, datasets: Sequence[str], fractions: Sequence[float], tr
     labels = {s.label for s in specs}
     keys = {t[0] for t in tasks}
     return {"trained": trained, "skipped": len(tasks) - len(todo), "tasks": len(tasks),
-            "summary": summarize([r for r in rows if r["key"] in keys and r["model"] in labels])}
+            "cells": summarize([r for r in rows if r["key"] in keys and r["model"] in labels])}
 
 
 def _fit_one(data, split, config: dict, spec: ModelSpec, min_per_class: int,
