@@ -85,7 +85,12 @@ def executed(tmp_path_factory):
         pytest.skip("PARITY_FRONTIERS_SKIP_NOTEBOOK=1")
     workdir = tmp_path_factory.mktemp("tutorial-run")
     kernel_dir = tmp_path_factory.mktemp("tutorial-kernel")
-    return execute_notebook(NOTEBOOK, workdir, kernel_dir), workdir
+    with pytest.MonkeyPatch.context() as env:
+        # Connection files and IPython's profile and history go to the temporary folder, not
+        # to a home directory that a CI sandbox may not let us write (the kernel inherits it).
+        env.setenv("JUPYTER_RUNTIME_DIR", str(kernel_dir / "runtime"))
+        env.setenv("IPYTHONDIR", str(kernel_dir / "ipython"))
+        return execute_notebook(NOTEBOOK, workdir, kernel_dir), workdir
 
 
 def test_every_cell_runs_and_writes_nothing_outside_its_temporary_folder(executed):
