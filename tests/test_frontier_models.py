@@ -30,7 +30,7 @@ def make_runs(prob, ns, widths, inits, samples, seeds, rng, rho=0.0):
     """Runs drawn with P(success) = prob(cells) per cell. rho > 0 correlates the outcomes of
     one seed across cells (a Gaussian copula: each seed shares a latent z), leaving every
     cell's marginal P exact."""
-    configs = [RunConfig(n=n, k=3, width=w, samples=m, init=i, s=2 if i == "sparse" else None,
+    configs = [RunConfig(n=n, k=3, width=w, samples=m, init=i, s=None if i == "dense" else 2,
                          seed=seed, max_steps=T)
                for n in ns for w in widths for i in inits for m in samples for seed in seeds]
     table = RunTable.from_results(
@@ -168,6 +168,30 @@ def test_refuses_unfitted_sizes_and_inits():
         score_model(fitted, far)
     with pytest.raises(ValueError, match="unknown model"):
         fit_model("nope", runs)
+
+
+def test_each_init_law_gets_its_own_parameters_and_coverage():
+    # sparse-gaussian is a sparse law of its own: fitted apart from sparse, never predicted
+    # from sparse's parameters.
+    rng = np.random.default_rng(5)
+    rates = {"dense": 0.2, "sparse": 0.5, "sparse-gaussian": 0.8}
+    grid = dict(ns=[20], widths=[16], samples=[100, 1000], rng=rng)
+    runs = make_runs(lambda c: np.array([rates[i] for i in c["init"]]), seeds=range(40),
+                     inits=list(rates), **grid)
+    table = RunTable.from_results(runs)
+    assert table.summary()["inits"] == [{"init": "dense", "s": None},
+                                        {"init": "sparse", "s": 2},
+                                        {"init": "sparse-gaussian", "s": 2}]
+    fitted = fit_model("phenomenological", runs, bootstrap=0)
+    assert {"dense.a", "sparse.a", "sparse-gaussian.a"} <= set(fitted.names)
+    p = fitted.probability(table.cells)
+    for init, rate in rates.items():  # one location per law: each law's own success rate
+        assert p[table.cells["init"] == init] == pytest.approx(rate, abs=0.12), init
+    two = fit_model("phenomenological", [r for r in runs if r.config.init != "sparse-gaussian"],
+                    bootstrap=0)
+    with pytest.raises(ValueError, match="never fitted on sparse-gaussian init with s = 2"):
+        two.predict(20, 3, 16, "sparse-gaussian", 2, [100], T, 32)
+    assert two.predict(20, 3, 16, "sparse", 2, [100], T, 32)[0]["p_success"] > 0
 
 
 def test_json_round_trip_and_version_check():

@@ -34,8 +34,9 @@ def effective_samples(samples, max_steps, batch_size) -> float:
 def covariates(n, k, width, init, s, samples, max_steps, batch_size) -> dict:
     """Model covariates of one or more cells as numpy arrays (see :class:`RunTable`).
 
-    ``init`` is "dense" or "sparse" (an array of them for several cells); ``s`` is the sparse
-    support (None or 0 for dense); ``samples`` None means online.
+    ``init`` is a registered init name, "dense", "sparse", "sparse-gaussian" (an array of them
+    for several cells), kept as ``init``; ``dense`` says whether the registry marks it dense;
+    ``s`` is the sparse support (None or 0 for dense); ``samples`` None means online.
     """
     n = np.atleast_1d(np.asarray(n, float))
     size = n.size
@@ -52,7 +53,7 @@ def covariates(n, k, width, init, s, samples, max_steps, batch_size) -> dict:
     dense = np.array([not is_sparse({"init": i, "s": v}) for i, v in zip(init, s, strict=True)])
     sparse_s = np.array([0.0 if d or v is None else float(v) for d, v in zip(dense, s)])
     m = np.array([effective_samples(v, t, b) for v, t, b in zip(samples, steps, batch)])
-    return {"n": n, "k": arr(k), "width": arr(width), "dense": dense,
+    return {"n": n, "k": arr(k), "width": arr(width), "init": init.astype(str), "dense": dense,
             "s": sparse_s, "support": np.where(dense, n, sparse_s),
             "online": np.array([v is None for v in samples]), "log_m": np.log(m),
             "max_steps": steps, "batch_size": batch}
@@ -107,8 +108,8 @@ class RunTable:
         """What the table holds: run count, (n, k) pairs, n range, widths, inits, seeds."""
         c = self.cells
         pairs = sorted({(int(n), int(k)) for n, k in zip(c["n"], c["k"])})
-        inits = sorted({("dense", None) if d else ("sparse", int(s))
-                        for d, s in zip(c["dense"], c["s"])}, key=str)
+        inits = sorted({(str(i), None) if d else (str(i), int(s))
+                        for i, d, s in zip(c["init"], c["dense"], c["s"], strict=True)}, key=str)
         return {"runs": self.runs, "cells": len(self.keys), "nk": [list(p) for p in pairs],
                 "n_range": [min(p[0] for p in pairs), max(p[0] for p in pairs)],
                 "k_values": sorted({p[1] for p in pairs}),

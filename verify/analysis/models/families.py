@@ -5,7 +5,8 @@ Notation: m is the training-set size (online runs: :math:`m = T B`, see
 probability of :func:`theory.lottery.p_lucky` (dense init counts as s = n, where it is 1),
 :math:`\sigma(z) = 1/(1 + e^{-z})`. Slopes are fitted on the log scale
 (:math:`\gamma = e^{g}` > 0), so every model's P rises with m. ``_i`` marks a parameter fitted
-separately for each init present in the data (dense; sparse, any s). Log terms in n, r and k
+separately for each init law present in the data (dense, sparse, sparse-gaussian: one set per
+law, shared over its s; the registry says which laws are dense). Log terms in n, r and k
 are centred at the geometric means of the fitting data (``constants`` ``n_ref``, ``r_ref``,
 ``k_ref``), which only reparametrises the intercepts.
 
@@ -99,8 +100,9 @@ def _cached(tag: str, cells: dict, fields: tuple, compute):
 
 
 def _init_names(cells) -> list[str]:
-    return [name for name, present in (("dense", cells["dense"].any()),
-                                       ("sparse", (~cells["dense"]).any())) if present]
+    """The init laws present, dense ones first: each gets its own parameters."""
+    names = {str(i): bool(d) for i, d in zip(cells["init"], cells["dense"], strict=True)}
+    return sorted(names, key=lambda name: (not names[name], name))
 
 
 def _varies(values) -> bool:
@@ -141,8 +143,10 @@ class FrontierModel:
 
     @staticmethod
     def _per_init(p: dict, cells: dict, field: str) -> np.ndarray:
-        dense = cells["dense"]
-        return np.where(dense, p.get(f"dense.{field}", 0.0), p.get(f"sparse.{field}", 0.0))
+        out = np.zeros(cells["init"].shape)
+        for name in np.unique(cells["init"]):
+            out = np.where(cells["init"] == name, p.get(f"{name}.{field}", 0.0), out)
+        return out
 
     #: (exponent name, covariate) of the logistic location, in the order they are summed.
     location_terms: tuple = ()
@@ -153,7 +157,7 @@ class FrontierModel:
         covariate leaves its exponent unidentified, so it is left out, i.e. 0)."""
         c, out, start = table.cells, [], _near_half(table)
         for init in constants["inits"]:
-            mask = c["dense"] if init == "dense" else ~c["dense"]
+            mask = c["init"] == init
             out += [(f"{init}.{name}", *rest) for name, *rest in first]
             out += [(f"{init}.g", np.log(3.0), _G_BOUNDS), (f"{init}.a", start, _LOC_BOUNDS)]
             out += [(f"{init}.{name}", start_value, _EXP_BOUNDS)

@@ -92,10 +92,11 @@ class FittedModel:
     def check_covered(self, cells: dict) -> None:
         """Refuse cells of an init (or sparse s) or k the model was never fitted on."""
         fitted = {(i["init"], i["s"]) for i in self.data["inits"]}
-        for dense, s, k in zip(cells["dense"], cells["s"], cells["k"]):
-            pair = ("dense", None) if dense else ("sparse", int(s))
+        for init, dense, s, k in zip(cells["init"], cells["dense"], cells["s"], cells["k"],
+                                     strict=True):
+            pair = (str(init), None) if dense else (str(init), int(s))
             if pair not in fitted:
-                what = "dense init" if dense else f"sparse init with s = {int(s)}"
+                what = f"{init} init" if dense else f"{init} init with s = {int(s)}"
                 raise ValueError(f"the {self.model} model was never fitted on {what} "
                                  f"(fitted: {_inits_text(self.data['inits'])})")
             if int(k) not in self.data["k_values"]:

@@ -96,7 +96,8 @@ def _check_near(fitted: FittedModel, table: RunTable) -> None:
 
 def _log_lik_baseline(table: RunTable) -> float:
     c = table.cells
-    group = [(int(w), bool(d), int(s)) for w, d, s in zip(c["width"], c["dense"], c["s"])]
+    group = [(int(w), str(i), int(s))
+             for w, i, s in zip(c["width"], c["init"], c["s"], strict=True)]
     ids = {g: i for i, g in enumerate(dict.fromkeys(group))}
     gid = np.array([ids[g] for g in group])[table.cell_index]
     succ = np.bincount(gid, table.success)
