@@ -121,6 +121,11 @@ def add_renamed(parser, group, flag: str, old: str, *, required: bool = False, *
         parser._required_renamed = (*getattr(parser, "_required_renamed", ()), (dest, flag))
 
 
+#: Help of every ``--no-progress`` (simulate.progress decides how progress is shown).
+NO_PROGRESS_HELP = ("no progress on stderr (by default: a bar on a terminal; in a log, a line "
+                    "every ~10 s or 5%% of long work, whichever is rarer)")
+
+
 def add_output_flags(parser, latex: bool = True):
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object on stdout instead of a table")

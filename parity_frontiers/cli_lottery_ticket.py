@@ -11,7 +11,7 @@ from pathlib import Path
 
 from parity_frontiers.verify.training.device import DEVICES
 
-from .args import add_output_flags, positive_int_arg, size_arg
+from .args import NO_PROGRESS_HELP, add_output_flags, positive_int_arg, size_arg
 from .cli_verify import (
     add_sgd_options,
     ci_text,
@@ -71,7 +71,7 @@ def register(sub) -> None:
     e.add_argument("--out", metavar="DIR", type=path_arg,
                    help="write the figure lottery_ticket.png and .pdf into this folder")
     e.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is off anyway when stderr is not a terminal)")
+                   help=NO_PROGRESS_HELP)
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_lottery_ticket)
 

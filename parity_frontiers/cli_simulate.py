@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from .args import (
+    NO_PROGRESS_HELP,
     add_output_flags,
     add_renamed,
     emit,
@@ -42,7 +43,7 @@ def _common(p, trials: int) -> None:
     p.add_argument("--memory-cap", type=memory_gib_arg, metavar="GIB",
                    help="refuse runs estimated to need more memory than this (default 4 GiB)")
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is shown only on a terminal anyway)")
+                   help=NO_PROGRESS_HELP)
     add_output_flags(p, latex=False)
 
 

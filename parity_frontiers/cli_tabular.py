@@ -16,7 +16,7 @@ import argparse
 
 from parity_frontiers.verify.training.device import DEVICES
 
-from .args import add_output_flags, positive_int_arg, real_arg, size_arg
+from .args import NO_PROGRESS_HELP, add_output_flags, positive_int_arg, real_arg, size_arg
 from .cli_verify import path_arg, set_threads
 from .output import dumps_json, format_table
 
@@ -110,7 +110,7 @@ def register(sub) -> None:
     r.add_argument("--device", choices=DEVICES,
                    help="where the MLPs train (default auto: CUDA if available)")
     r.add_argument("--threads", type=positive_int_arg, help="CPU threads for torch")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     add_output_flags(r, latex=False)
     r.set_defaults(handler=_cmd_run)
 
