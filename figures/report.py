@@ -238,7 +238,7 @@ def write_group_report(groups: Sequence[dict], out_dir, *,
                                   title=f"Settings: {group['label']}")
         every = settings_text(group["settings"])
         head, _, rest = _demoted(section).partition("\n\n")
-        lines += [head, "", f"All settings of this group: {every}.", "", rest]
+        lines += [head, "", f"All settings of this group: {every}.", "", rest.lstrip("\n")]
         entries.append({"settings": group["settings"], "varying": group["varying"],
                         "label": group["label"], "figures": [p.name for p in paths],
                         **_json_of(group["analysis"])})

@@ -52,9 +52,11 @@ class SettingsGroup:
 
     @property
     def suffix(self) -> str:
-        """The label as a file-name part: ``lr0.05_depth2`` ('' for a lone group)."""
-        parts = (f"{name}{_value_text(value)}" for name, value in self.varying.items())
-        return re.sub(r"[^A-Za-z0-9.+-]+", "-", "_".join(parts))
+        """The label as a file-name part: ``lr0.05_depth2_abs`` ('' for a lone group); a
+        name-valued setting (loss, activation) by its value alone."""
+        parts = (value if isinstance(value, str) else f"{name}{_value_text(value)}"
+                 for name, value in self.varying.items())
+        return re.sub(r"[^A-Za-z0-9._+-]+", "-", "_".join(parts))
 
 
 def _value_text(value) -> str:
