@@ -272,10 +272,15 @@ def load_curves(path, where=None):
 
 def _records(columns: dict):
     """Rows of the curves as plain Python values, NaN as None (CSV empty cells, JSON null)."""
-    lists = [columns[name].tolist() if isinstance(columns[name], np.ndarray) else columns[name]
-             for name in CURVE_COLUMNS]
-    for values in zip(*lists, strict=True):
-        yield [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+    lists = []
+    for name in CURVE_COLUMNS:
+        values = columns[name]
+        if isinstance(values, np.ndarray):
+            values = values.tolist()
+            if values and isinstance(values[0], float):
+                values = [None if math.isnan(v) else v for v in values]
+        lists.append(values)
+    return zip(*lists, strict=True)
 
 
 def export_curves(path, out, format: str | None = None, *, where=None) -> tuple[int, int]:
@@ -297,11 +302,11 @@ def export_curves(path, out, format: str | None = None, *, where=None) -> tuple[
             if format == "csv":
                 writer = csv.writer(handle)
                 writer.writerow(CURVE_COLUMNS)
-                writer.writerows(["" if v is None else v for v in r] for r in _records(columns))
+                writer.writerows(_records(columns))  # the csv module writes None as ''
             else:
-                json.dump([dict(zip(CURVE_COLUMNS, r, strict=True)) for r in _records(columns)],
-                          handle, allow_nan=False)
-                handle.write("\n")
+                # dumps, not dump: one call of the C encoder (dump streams it in Python)
+                handle.write(json.dumps([dict(zip(CURVE_COLUMNS, r, strict=True))
+                                         for r in _records(columns)], allow_nan=False) + "\n")
 
     _write_output(out, write)
     return runs, len(columns["step"])
