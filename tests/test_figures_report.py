@@ -183,22 +183,35 @@ def test_shipped_scales_parse_to_the_documented_grids(scale, runs, n_values):
         reproduce_module.scale_path("huge")
 
 
-def test_a_store_mixing_sweeps_is_refused(tiny_store, tmp_path, capsys):
+def test_a_store_mixing_sweeps_is_analysed_per_settings_group(tiny_store, tmp_path, capsys,
+                                                               monkeypatch):
+    from parity_frontiers.verify.config import RunResult
     from parity_frontiers.verify.experiments.grid import build_grid
     from parity_frontiers.verify.experiments.store import ResultsStore
-    from parity_frontiers.verify.experiments.sweep import run_sweep
 
     mixed = tmp_path / "mixed.db"
     mixed.write_bytes(Path(tiny_store).read_bytes())
-    with ResultsStore(mixed) as store:
-        run_sweep(build_grid(n=8, k=2, width=4, samples=20, seeds=2, max_steps=400,
-                             eval_every=50, test_size=200, lr=0.05), store, progress=False)
-    assert main(["report", "--store", str(mixed), "--out", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err
-    assert "mix sweeps" in err and "lr (0.05, 0.1)" in err
-    # One sweep's runs, selected by its file, are fine.
+    with ResultsStore(mixed) as store:  # a second sweep at another learning rate (no training)
+        for c in build_grid(n=8, k=2, width=4, samples=20, seeds=2, max_steps=400,
+                            eval_every=50, test_size=200, lr=0.05):
+            store.add(RunResult(c, c.seed == 0, 50 if c.seed == 0 else None, 0.3, 0.0,
+                                "success" if c.seed == 0 else "max_steps", 400))
+    import parity_frontiers.figures.report as report_module
+
+    monkeypatch.setattr(report_module, "make_figures", lambda *a, **k: [])  # tables only
+    out = tmp_path / "r"
+    assert main(["report", "--store", str(mixed), "--out", str(out), "--onestep-trials", "8",
+                 "--no-progress", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [g["label"] for g in data["groups"]] == ["lr=0.05", "lr=0.1"]
+    saved = json.loads((out / "report.json").read_text())
+    assert [g["runs"] for g in saved["groups"]] == [2, 36] and saved["varying"] == ["lr"]
+    # One sweep's runs, selected by its file, are one group: the output of before.
+    monkeypatch.undo()
     assert main(["plot", "steps", "--store", str(mixed), "--out", str(tmp_path / "p"),
-                 "--config", str(TINY), "--onestep-trials", "8"]) == 0
+                 "--config", str(TINY), "--onestep-trials", "8", "--json"]) == 0
+    plot = json.loads(capsys.readouterr().out)
+    assert "groups" not in plot and len(plot["figures"]) == 2
 
 
 def test_cli_constants_match_the_library():
