@@ -536,3 +536,25 @@ def test_old_entry_points_are_the_new_functions():
     assert frontier_plots.draw_success_heatmap is heatmap.draw_success_heatmap
     assert theory_plots.lottery_figure is lottery_plots.lottery_figure
     assert theory_plots.draw_lottery is lottery_plots.draw_lottery
+
+
+# --- the committed cpu grid, drawn as the report draws it ---------------------------------------
+
+def test_frontier_figures_of_the_committed_cpu_store(tmp_path):
+    """Real data, not made-up curves: every frontier figure of the committed cpu grid reads
+    right (a copy of the store; the committed file is never opened)."""
+    from parity_frontiers.verify.analysis.frontier import success_points
+    from parity_frontiers.verify.experiments.stored_runs import load_results
+
+    store = tmp_path / "runs.db"
+    shutil.copy(REFERENCE / "cpu" / "runs.db", store)
+    points = success_points(load_results(store))
+    problems = sorted({(p["n"], p["k"]) for p in points})
+    assert problems == [(30, 3), (50, 3)]
+    for n, k in problems:
+        for draw in (frontier_plots.draw_success_heatmap, frontier_plots.draw_success_curves,
+                     frontier_plots.draw_steps_curves):
+            fig = draw(points, n=n, k=k)
+            check_layout(fig)
+            titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+            assert titles == ["dense", "sparse, s = 2"]
