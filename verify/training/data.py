@@ -142,7 +142,8 @@ def unpack_pm1(packed: torch.Tensor, n: int) -> torch.Tensor:
     return x.view(*packed.shape[:-1], -1)[..., :n]
 
 
-def parity_labels(packed: torch.Tensor, parity_set: torch.Tensor) -> torch.Tensor:
+def parity_labels(packed: torch.Tensor, parity_set: torch.Tensor,
+                  mask: torch.Tensor | None = None) -> torch.Tensor:
     r"""Labels :math:`\chi_S(x) = \prod_{i \in S} x_i` of packed samples, as int8 +-1.
 
     Parameters
@@ -150,6 +151,9 @@ def parity_labels(packed: torch.Tensor, parity_set: torch.Tensor) -> torch.Tenso
     packed : uint8 tensor [..., N, ceil(n/8)]
     parity_set : int64 tensor [..., k]
         S, with the same leading dimensions as ``packed`` (one S per run of an ensemble).
+    mask : uint8 tensor [..., k], optional
+        1 for the entries of ``parity_set`` that belong to S, 0 for padding: runs of one
+        ensemble with different k share a ``[E, max k]`` parity set, padded and masked.
 
     Reads only the k bits of S: :math:`\chi_S(x) = (-1)^{\#\{i \in S : x_i = -1\}}`.
     """
@@ -158,7 +162,10 @@ def parity_labels(packed: torch.Tensor, parity_set: torch.Tensor) -> torch.Tenso
     byte = (parity_set // 8).unsqueeze(-2).expand(*lead, k)
     bit = (parity_set % 8).to(torch.uint8).unsqueeze(-2)
     chosen = torch.gather(packed, -1, byte)
-    ones = ((chosen >> bit) & 1).sum(-1, dtype=torch.int32)
+    bits = (chosen >> bit) & 1
+    if mask is not None:
+        bits &= mask.unsqueeze(-2)
+    ones = bits.sum(-1, dtype=torch.int32)
     return (1 - 2 * (ones & 1)).to(torch.int8)
 
 

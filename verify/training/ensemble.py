@@ -33,34 +33,55 @@ from parity_frontiers.verify.training.model import init_params
 from parity_frontiers.verify.training.registry import get_activation, get_loss
 from parity_frontiers.verify.training.step import Workspace, sgd_step
 
-__all__ = ["Ensemble", "init_state", "from_state"]
+__all__ = ["Ensemble", "init_state", "from_state", "TRACE_TRAIN_STEPS", "MIN_CHECK_SAMPLES"]
+
+
+#: Steps at the end of each evaluation window whose minibatch mistakes give a trace's train
+#: error (all of the window when it is shorter).
+TRACE_TRAIN_STEPS = 16
+#: Fewest test samples between two checks of whether a count may stop (a host sync each).
+MIN_CHECK_SAMPLES = 1024
 
 
 class Ensemble:
-    """Device state of the runs of one call: data of all runs, parameters of the active ones."""
+    """Device state of the runs of one call: data of all runs, parameters of the active ones.
+
+    The runs share :meth:`RunConfig.ensemble_key` and may differ in k, m, init and s: the
+    parity sets are padded to the largest k and masked (used online, where labels are
+    computed on the device), the training sets are one flat concatenation with per-run
+    offsets (no padding to the largest m), and each run's init is drawn by its own law.
+    """
 
     def __init__(self, configs: list[RunConfig], device: torch.device,
                  initial_params: list | None = None, batch_seeds: list[int] | None = None):
         cfg = configs[0]
-        self.cfg, self.device = cfg, device
+        self.cfg, self.configs, self.device = cfg, configs, device
         e, nb = len(configs), packed_width(cfg.n)
-        self.parity_set = torch.empty((e, cfg.k), dtype=torch.int64, device=device)
+        self.online = cfg.samples is None
+        kmax = max(run.k for run in configs)
+        self.parity_set = torch.zeros((e, kmax), dtype=torch.int64, device=device)
+        self.parity_mask = torch.zeros((e, kmax), dtype=torch.uint8, device=device)
         self.test_packed = torch.empty((e, cfg.test_size, nb), dtype=torch.uint8, device=device)
         self.test_y = torch.empty((e, cfg.test_size), dtype=torch.int8, device=device)
+        sizes = np.array([run.samples or 0 for run in configs], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self.offsets = torch.from_numpy(offsets).to(device)
         self.train_packed = self.train_y = None
-        if cfg.samples is not None:
-            self.train_packed = torch.empty((e, cfg.samples, nb), dtype=torch.uint8,
+        if not self.online:
+            self.train_packed = torch.empty((int(sizes.sum()), nb), dtype=torch.uint8,
                                             device=device)
-            self.train_y = torch.empty((e, cfg.samples), dtype=torch.int8, device=device)
+            self.train_y = torch.empty(int(sizes.sum()), dtype=torch.int8, device=device)
         # One run at a time on the host, so host memory holds one run's data, not E.
         for i, run in enumerate(configs):
             data = make_run_data(run)
-            self.parity_set[i].copy_(torch.from_numpy(data.parity_set))
+            self.parity_set[i, :run.k].copy_(torch.from_numpy(data.parity_set))
+            self.parity_mask[i, :run.k] = 1
             self.test_packed[i].copy_(torch.from_numpy(data.test_packed))
             self.test_y[i].copy_(torch.from_numpy(data.test_y))
-            if self.train_packed is not None:
-                self.train_packed[i].copy_(torch.from_numpy(data.train_packed))
-                self.train_y[i].copy_(torch.from_numpy(data.train_y))
+            if not self.online:
+                rows = slice(int(offsets[i]), int(offsets[i] + sizes[i]))
+                self.train_packed[rows].copy_(torch.from_numpy(data.train_packed))
+                self.train_y[rows].copy_(torch.from_numpy(data.train_y))
         self.state = init_state(configs, device, initial_params)
         if batch_seeds is None:
             self.streams = [BatchStream(run) for run in configs]
@@ -74,24 +95,36 @@ class Ensemble:
         self.work = Workspace(self.state, cfg.batch_size, self.activation)
         self.bufs = Buffers(device)
         self.last_window = None
+        self.correct, self.traced_steps = None, 0
 
     def train_window(self, steps: int):
-        """Train every active run for ``steps`` SGD steps (one evaluation window)."""
+        """Train every active run for ``steps`` SGD steps (one evaluation window), counting
+        the minibatch mistakes of its last :data:`TRACE_TRAIN_STEPS` steps."""
         block = draw_steps(self.cfg)
+        self.traced_steps = min(steps, TRACE_TRAIN_STEPS)
+        self.correct = torch.zeros(len(self.active), dtype=torch.float32, device=self.device)
         for start in range(0, steps, block):
-            self._train_block(min(block, steps - start))
+            self._train_block(min(block, steps - start), steps - self.traced_steps - start)
 
-    def _train_block(self, steps: int):
+    def train_trace(self) -> np.ndarray:
+        """Per active run: the error on the minibatches of the last window's traced steps."""
+        seen = self.traced_steps * self.cfg.batch_size
+        return 1.0 - self.correct.cpu().numpy().astype(np.float64) / seen
+
+    def _train_block(self, steps: int, count_from: int):
         cfg, dev = self.cfg, self.device
         draws = np.stack([self.streams[g].next(steps) for g in self.active])
         window = torch.from_numpy(draws).to(dev)
         e = len(self.active)
-        if cfg.samples is None:
+        if self.online:
             labels = parity_labels(window.view(e, steps * cfg.batch_size, -1),
-                                   self.parity_set.index_select(0, self.rows))
+                                   self.parity_set.index_select(0, self.rows),
+                                   self.parity_mask.index_select(0, self.rows))
             labels = labels.view(e, steps, cfg.batch_size)
             self.last_window = (window.view(e, steps * cfg.batch_size, -1),
                                 labels.view(e, steps * cfg.batch_size))
+        else:
+            offsets = self.offsets.index_select(0, self.rows).view(1, -1, 1)
         inv_batch = 1.0 / cfg.batch_size
         per_stage = stage_steps(cfg, e)
         bufs = self.bufs
@@ -99,27 +132,27 @@ class Ensemble:
             stop = min(steps, start + per_stage)
             shape = (stop - start, e, cfg.batch_size)
             ys = bufs.get("y", shape)
-            if cfg.samples is None:
+            if self.online:
                 packed = bufs.get("packed", (*shape, window.shape[-1]), torch.uint8)
                 packed.copy_(window[:, start:stop].transpose(0, 1))
                 ys.copy_(labels[:, start:stop].transpose(0, 1))
             else:
-                # rows of the flattened [runs * m] training sets, in step-major order
+                # rows of the flat training sets, in step-major order
                 flat = bufs.get("flat", shape, torch.int64)
-                torch.add(window[:, start:stop].transpose(0, 1),
-                          (self.rows * cfg.samples).view(1, -1, 1), out=flat)
+                torch.add(window[:, start:stop].transpose(0, 1), offsets, out=flat)
                 flat = flat.view(-1)
-                train = self.train_packed.view(-1, self.train_packed.shape[-1])
-                packed = bufs.get("packed", (flat.numel(), train.shape[1]), torch.uint8)
-                torch.index_select(train, 0, flat, out=packed)
+                packed = bufs.get("packed", (flat.numel(), self.train_packed.shape[1]),
+                                  torch.uint8)
+                torch.index_select(self.train_packed, 0, flat, out=packed)
                 packed = packed.view(*shape, -1)
                 labels8 = bufs.get("labels8", (flat.numel(),), torch.int8)
-                torch.index_select(self.train_y.view(-1), 0, flat, out=labels8)
+                torch.index_select(self.train_y, 0, flat, out=labels8)
                 ys.copy_(labels8.view(shape))
             xs = unpack_into(packed, cfg.n, bufs)
             for j in range(stop - start):
                 sgd_step(self.state, self.work, xs[j], ys[j], self.loss, self.activation,
-                         cfg.lr, cfg.weight_decay, inv_batch)
+                         cfg.lr, cfg.weight_decay, inv_batch,
+                         self.correct if start + j >= count_from else None)
 
     def params_finite(self) -> np.ndarray:
         return params_finite(self.state).cpu().numpy()
@@ -135,33 +168,48 @@ class Ensemble:
         pick = torch.tensor(local, dtype=torch.int64, device=self.device)
         return [p.index_select(0, pick) for p in self.state], self.rows.index_select(0, pick)
 
-    def test_errors(self, local: list[int] | None = None, give_up_above=None):
-        """(errors, complete) on the test sets of the given active runs (default: all)."""
+    def test_errors(self, local: list[int] | None = None, success_error=None, exact=None,
+                    drop_success: bool = False):
+        """(errors, samples counted) on the test sets of the given active runs (default:
+        all); with ``success_error``, counts stop once a run's decision is certain
+        (:func:`.evaluation.count_errors`)."""
         state, rows = self._select(local)
         if len(rows) == self.test_packed.shape[0]:
             rows = None  # every run, in order: no gather needed
         chunk = eval_chunk(self.cfg, len(state[0]), self.device)
-        # Check for giving up every eighth of the test set (a host synchronisation each time):
-        # runs at chance level are then given up after about 2 of 8 parts.
-        check_every = max(1024, -(-self.cfg.test_size // 8))
+        # Check every eighth of the test set (a host synchronisation each time): runs at
+        # chance level are then settled after about 2 of 8 parts.
+        check_every = max(MIN_CHECK_SAMPLES, -(-self.cfg.test_size // 8))
         return count_errors(state, self.test_packed, self.test_y, rows, self.cfg.n, chunk,
-                            self.bufs, self.activation, give_up_above, check_every)
+                            self.bufs, self.activation, success_error, check_every, exact,
+                            drop_success)
 
     def train_errors(self, local: list[int]):
-        """(errors, samples) on the training data of the given active runs."""
+        """(errors, samples) per given active run, on its training data: offline its first
+        min(m, test_size) training samples, online the last block of fresh samples."""
         cfg = self.cfg
         state, rows = self._select(local)
-        if cfg.samples is None:
+        if self.online:
             pick = torch.tensor(local, dtype=torch.int64, device=self.device)
             packed, labels = (t.index_select(0, pick) for t in self.last_window)
-            rows = None
-        else:
-            count = min(cfg.samples, cfg.test_size)
-            packed, labels = self.train_packed[:, :count], self.train_y[:, :count]
-        wrong, _ = count_errors(state, packed, labels, rows, cfg.n,
-                                eval_chunk(cfg, len(local), self.device), self.bufs,
-                                self.activation)
-        return wrong, packed.shape[1]
+            wrong, _ = count_errors(state, packed, labels, None, cfg.n,
+                                    eval_chunk(cfg, len(local), self.device), self.bufs,
+                                    self.activation)
+            return wrong, np.full(len(local), packed.shape[1], dtype=np.int64)
+        counts = np.array([min(self.configs[self.active[j]].samples, cfg.test_size)
+                           for j in local], dtype=np.int64)
+        wrong = np.zeros(len(local), dtype=np.int64)
+        for count in np.unique(counts):
+            members = np.flatnonzero(counts == count)
+            pick = torch.from_numpy(members).to(self.device)
+            starts = self.offsets.index_select(0, rows.index_select(0, pick))
+            index = (starts.view(-1, 1) + torch.arange(int(count), device=self.device)).view(-1)
+            packed = self.train_packed.index_select(0, index).view(len(members), int(count), -1)
+            labels = self.train_y.index_select(0, index).view(len(members), int(count))
+            wrong[members], _ = count_errors(
+                [p.index_select(0, pick) for p in state], packed, labels, None, cfg.n,
+                eval_chunk(cfg, len(members), self.device), self.bufs, self.activation)
+        return wrong, counts
 
     def remove(self, local: list[int]):
         drop = set(local)

@@ -2,19 +2,21 @@ r"""Evaluation of an ensemble: reused buffers, unpacking, the forward pass, erro
 
 Test error is the fraction of the ``test_size`` held-out samples with :math:`y f(x) \le 0`, a
 non-finite output counting as an error whatever its sign (docs/theory.md §5.2). The test set is
-read in chunks (:func:`~parity_frontiers.verify.training.memory.eval_chunk`) and, before
-``max_steps``, the count may stop once every run has more errors than
-``success_error * test_size`` (:func:`count_errors`' ``give_up_above``): none of them can succeed
-at this step, and no exact count is needed for a run that goes on. This is exact (the decision
-is the one the full count gives) and cuts the cost of evaluating runs at chance level about
-fourfold -- with the paper's test set of 1e4 and evaluation every 100 steps, full evaluations
-would cost about as much as the training steps themselves.
+read in chunks (:func:`~parity_frontiers.verify.training.memory.eval_chunk`) and, for a run
+that goes on after this evaluation, the count may stop as soon as the run's decision is certain
+(:func:`count_errors`' ``success_error``): more errors than ``success_error * test_size``
+already (it fails this step whatever the rest says), or, for a run that does not end at its
+success, too few left to fail. This is exact per run (the decision is the one the full count
+gives) and cuts the cost of evaluating runs at chance level about fourfold -- with the paper's
+test set of 1e4 and evaluation every 100 steps, full evaluations would cost about as much as
+the training steps themselves.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from parity_frontiers.verify.training.data import packed_width, pm1_table
@@ -79,33 +81,66 @@ def forward_into(state: list[torch.Tensor], x: torch.Tensor, bufs: Buffers,
 
 
 @torch.no_grad()
-def count_errors(state, packed, labels, rows, n, chunk, bufs, activation, give_up_above=None,
-                 check_every=None):
+def count_errors(state, packed, labels, rows, n, chunk, bufs, activation, success_error=None,
+                 check_every=None, exact=None, drop_success=False):
     """Errors (y f <= 0, a non-finite f counting as an error) of each run over its samples.
 
-    ``packed``/``labels`` are indexed by ``rows`` along the run axis (None: already aligned).
-    With ``give_up_above`` (a fraction of all the samples), stop as soon as every run's errors
-    so far exceed it (checked every ``check_every`` samples): each has then failed the success
-    test whatever the remaining samples say, and its exact count is not needed. Returns
-    (errors on host, whether complete).
+    ``packed``/``labels`` are indexed by ``rows`` along the run axis (None: already aligned
+    with ``state``). Without ``success_error`` every sample is counted. With it, the count
+    stops for a run as soon as its decision at this evaluation is certain, checked after each
+    ``check_every`` samples (a host synchronisation each time, so they stay rare): *failure*
+    once its errors so far already exceed ``success_error * total`` (errors / total >
+    success_error, the trainer's test), and, with ``drop_success``, *success* once even all
+    the remaining samples wrong would keep it within (the full count then gives the same
+    decision). Runs set in ``exact`` (bool, one per run) are always counted in full. Settled
+    runs are dropped from the rest of the count by selecting the rows still counted, so the
+    cost follows the runs still undecided.
+
+    The check points are multiples of ``check_every`` whatever ``chunk`` is, so where a run's
+    count stops does not depend on the ensemble it is in.
+
+    Returns (errors, samples counted): int64 host arrays, one entry per run; the samples
+    counted are ``total`` wherever the count was complete.
     """
     e = state[0].shape[0]
     total = packed.shape[1]
+    errors = np.zeros(e, dtype=np.int64)
+    counted = np.full(e, total, dtype=np.int64)
+    must = np.zeros(e, dtype=bool) if exact is None else np.asarray(exact, dtype=bool)
+    live = np.arange(e)
     wrong = torch.zeros(e, dtype=torch.int64, device=packed.device)
-    next_check = check_every or total
-    for start in range(0, total, chunk):
-        stop = min(total, start + chunk)
-        p, y = packed[:, start:stop], labels[:, start:stop]
-        if rows is not None:
-            p, y = p.index_select(0, rows), y.index_select(0, rows)
-        f = forward_into(state, unpack_into(p, n, bufs), bufs, activation)
-        # A non-finite output is an error whatever its sign (inf * y > 0 would pass).
-        wrong += ((f * y > 0) & torch.isfinite(f)).logical_not_().sum(1)
-        if give_up_above is not None and next_check <= stop < total:
-            next_check = stop + check_every
-            if bool((wrong.double() / total > give_up_above).all()):
-                return wrong.cpu().numpy(), False
-    return wrong.cpu().numpy(), True
+    segment = check_every if success_error is not None and check_every else total
+    for seg_start in range(0, total, segment):
+        seg_stop = min(total, seg_start + segment)
+        for start in range(seg_start, seg_stop, chunk):
+            stop = min(seg_stop, start + chunk)
+            p, y = packed[:, start:stop], labels[:, start:stop]
+            if rows is not None:
+                p, y = p.index_select(0, rows), y.index_select(0, rows)
+            f = forward_into(state, unpack_into(p, n, bufs), bufs, activation)
+            # A non-finite output is an error whatever its sign (inf * y > 0 would pass).
+            wrong += ((f * y > 0) & torch.isfinite(f)).logical_not_().sum(1)
+        if seg_stop == total or success_error is None:
+            continue
+        host = wrong.cpu().numpy()
+        settled = host / total > success_error
+        if drop_success:
+            settled |= (host + (total - seg_stop)) / total <= success_error
+        settled &= ~must[live]
+        if not settled.any():
+            continue
+        errors[live[settled]] = host[settled]
+        counted[live[settled]] = seg_stop
+        keep = np.flatnonzero(~settled)
+        if not len(keep):
+            return errors, counted
+        pick = torch.from_numpy(keep).to(packed.device)
+        state = [t.index_select(0, pick) for t in state]
+        rows = pick if rows is None else rows.index_select(0, pick)
+        wrong = wrong.index_select(0, pick)
+        live = live[keep]
+    errors[live] = wrong.cpu().numpy()
+    return errors, counted
 
 
 def params_finite(params) -> torch.Tensor:

@@ -27,6 +27,8 @@ __all__ = [
     "stage_steps",
     "eval_chunk",
     "estimate_ensemble_bytes",
+    "estimate_configs_bytes",
+    "plan_chunks",
     "max_ensemble_size",
 ]
 
@@ -126,17 +128,70 @@ def estimate_ensemble_bytes(config: RunConfig, ensemble_size: int, device="auto"
     if not isinstance(config, RunConfig):
         raise ValueError(f"config must be a RunConfig, got {type(config).__name__}")
     e = check_int("ensemble_size", ensemble_size, strict=True)
-    nb = packed_width(config.n)
+    return _total(_shared_bytes(config, e, device) + e * _data_bytes(config))
+
+
+def estimate_configs_bytes(configs, device="auto") -> int:
+    """:func:`estimate_ensemble_bytes` of an ensemble of these runs, which may differ in k, m,
+    init and s (one :meth:`RunConfig.ensemble_key`): the data term is the sum of each run's
+    own (its m training samples, its test set, its parity set), the rest depends only on the
+    shared settings and the ensemble size."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("an ensemble needs at least one run")
+    data = sum(_data_bytes(c) for c in configs)
+    return _total(_shared_bytes(configs[0], len(configs), device) + data)
+
+
+def _data_bytes(config: RunConfig) -> int:
+    # One run's packed inputs and int8 labels (test set, training set), and its parity set.
     rows = config.test_size + (config.samples or 0)
-    data = e * (rows * (nb + 1) + 8 * config.k)
+    return rows * (packed_width(config.n) + 1) + 8 * config.k
+
+
+def _shared_bytes(config: RunConfig, e: int, device) -> int:
+    # Everything but the data: a function of the ensemble key's settings and the size alone.
     params = 3 * 4 * e * _param_count(config)
     step = 4 * e * config.batch_size * _step_floats_per_sample(config)
     window = e * draw_steps(config) * _draw_step_bytes(config)
     stage = stage_steps(config, e) * _stage_step_bytes(config, e)
     evaluation = eval_chunk(config, e, device) * _eval_sample_bytes(config, e)
-    total = data + params + step + window + stage + evaluation
+    return params + step + window + stage + evaluation
+
+
+def _total(raw: int) -> int:
     # allocator slack, temporaries and library pages touched on the way
-    return int(1.15 * total) + 16 * 2**20
+    return int(1.15 * raw) + 16 * 2**20
+
+
+def plan_chunks(configs, memory_cap_bytes: int, device="auto",
+                max_ensemble: int | None = None) -> list[list[RunConfig]]:
+    """Cut runs of one :meth:`RunConfig.ensemble_key` into consecutive ensembles, in order,
+    each as long as :func:`estimate_configs_bytes` stays within the cap (and at most
+    ``max_ensemble`` runs). Greedy; each run's data counts once, so a run with a large m
+    takes the room of several small ones. ValueError when one run alone does not fit.
+    """
+    cap = check_cap(memory_cap_bytes)
+    chunks: list[list[RunConfig]] = []
+    current: list[RunConfig] = []
+    data = 0
+    for config in configs:
+        own = _data_bytes(config)
+        full = max_ensemble is not None and len(current) >= max_ensemble
+        if current and (full or _total(_shared_bytes(config, len(current) + 1, device)
+                                       + data + own) > cap):
+            chunks.append(current)
+            current, data = [], 0
+        if not current:
+            alone = _total(_shared_bytes(config, 1, device) + own)
+            if alone > cap:
+                raise ValueError(f"one run needs about {format_bytes(alone)}, over the memory "
+                                 f"cap of {format_bytes(cap)}")
+        current.append(config)
+        data += own
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _param_count(config: RunConfig) -> int:

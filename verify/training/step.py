@@ -71,11 +71,14 @@ def vectors(state: list[torch.Tensor]) -> list[torch.Tensor]:
 
 def sgd_step(state: list[torch.Tensor], work: Workspace, x: torch.Tensor, y: torch.Tensor,
              loss: Loss, activation: Activation, lr: float, weight_decay: float,
-             inv_batch: float) -> None:
+             inv_batch: float, correct: torch.Tensor | None = None) -> None:
     r"""Forward, hand backward and SGD update of every run on its minibatch.
 
     ``x [E, B, n + 1]`` is the minibatch with a last column of ones, ``y [E, B]`` its float
     labels; ``state`` as in the module docstring; ``loss`` and ``activation`` registry entries.
+    ``correct`` (float32 ``[E]``, exact below 2**24), when given, is increased by each run's
+    count of minibatch samples with :math:`y f(x) > 0` before the update (NaN: not correct): the
+    forward pass is the step's own, so this costs four small kernels on [E, B].
 
     With :math:`g_j = \partial L / \partial f(x_j)` and :math:`D = \phi'(z)` of the top layer,
     the top signal is :math:`\delta = \mathrm{diag}(g)\,(D \odot a)`; we keep
@@ -99,6 +102,8 @@ def sgd_step(state: list[torch.Tensor], work: Workspace, x: torch.Tensor, y: tor
     # f = a . h + c; the [1, r] x [r, B] form: MKL's batched [B, r] x [r, 1] is ~10x slower
     f = torch.bmm(a.unsqueeze(1), h.transpose(1, 2), out=work.out.unsqueeze(1)).squeeze(1)
     f.add_(c.unsqueeze(1))
+    if correct is not None:
+        correct.add_(torch.mul(f, y).gt_(0).sum(1))
     g = loss.grad(f, y, inv_batch)
     g_row = g.unsqueeze(1)
 
