@@ -30,8 +30,8 @@ def _add_analysis_options(p) -> None:
     p.add_argument("--out", metavar="DIR", type=path_arg, required=True,
                    help="output folder (created if missing)")
     p.add_argument("--config", metavar="FILE.toml", type=path_arg,
-                   help="the sweep's grid: report what the store lacks, and analyse only "
-                        "the grid's runs")
+                   help="the sweep's grid (a TOML file, or example:NAME): report what the "
+                        "store lacks, and analyse only the grid's runs")
     p.add_argument("--onestep-trials", type=positive_int_arg, default=200,
                    help="Monte Carlo trials per cell of the one-step prediction (default 200)")
     p.add_argument("--lottery-trials", type=positive_int_arg, default=2000,
@@ -79,7 +79,8 @@ def register(sub) -> None:
                                    "measured and predicted frontiers), success (vs m, Wilson "
                                    "bars), steps (Kaplan-Meier median steps vs m), sq (the "
                                    "SQ frontier with the grid's cells), lottery (P(lucky) vs "
-                                   "width, exact and Monte Carlo), or all.")
+                                   "width, exact and Monte Carlo), or all; per group of equal "
+                                   "training settings when the runs' differ.")
     p.add_argument("kind", choices=PLOT_KINDS, help="figure kind")
     _add_analysis_options(p)
     p.set_defaults(handler=_cmd_plot)
@@ -87,8 +88,11 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="Markdown report: findings, frontiers, figures",
                        description="Analyses a results store (success rates, Kaplan-Meier, "
                                    "fitted frontier m*(r) and its power law, SQ / one-step / "
-                                   "Thm 4-5 predictions), judges the paper's four findings and "
-                                   "writes report.md, report.json and every figure to --out.")
+                                   "Thm 4-5 predictions), judges the paper's findings (six "
+                                   "verdicts) and writes report.md, report.json and every "
+                                   "figure to --out. Runs that differ in a training setting "
+                                   "(lr, depth, activation ...) are analysed per group of "
+                                   "equal settings, one section (and figure suffix) each.")
     _add_analysis_options(p)
     p.set_defaults(handler=_cmd_report)
 
