@@ -148,6 +148,13 @@ def _label(cell: tuple, varying: list[str]) -> str:
     return ", ".join(parts)
 
 
+def _shared(cell: tuple, varying: list[str]) -> str:
+    """The settings every cell shares, where they differ from RunConfig's defaults."""
+    values = dict(zip(_CELL_FIELDS, cell, strict=True))
+    return _label(cell, [f.name for f in fields(RunConfig) if f.name in values
+                         and f.name not in ("n", "k", *varying) and values[f.name] != f.default])
+
+
 def curves_figure(curves, *, where=None, log_x: bool | None = None, ncols: int | None = None,
                   ax=None, fig=None):
     """Test error against step, median and interquartile band over seeds, one line per cell.
@@ -230,8 +237,10 @@ def curves_figure(curves, *, where=None, log_x: bool | None = None, ncols: int |
     if owned:
         band = ("line: median over seeds, band: interquartile range" if fewest > 1
                 else "one seed per setting")
-        figure.suptitle(f"Test error during training\n{band}\n(a run that stopped keeps "
-                        "its final error)", fontsize=10)
+        shared = _shared(next(iter(cells)), varying)
+        head = "Test error during training" + (f" (all runs: {shared})" if shared else "")
+        figure.suptitle(f"{head}\n{band}\n(a run that stopped keeps its final error)",
+                        fontsize=10)
     return root_figure(figure)
 
 

@@ -208,6 +208,8 @@ def test_curves_figure_notebook_api_linear_axis_and_errors(store, tmp_path):
         curves_figure(store, where="n=99")
     with pytest.raises(ValueError, match="load_curves DataFrame"):
         curves_figure({"step": [1]})
+    title = curves_figure(store, where=["width=64"])._suptitle.get_text()
+    assert "(all runs: width=64, m=500, max_steps=4000, test_size=2000)" in title
     written = plot_curves(store, tmp_path / "figs", where=["width=64"])
     assert written == [str(tmp_path / "figs" / "curves.png")]
     assert (tmp_path / "figs" / "curves.png").read_bytes()[:4] == b"\x89PNG"
