@@ -109,7 +109,7 @@ def test_train_store_saves_and_reuses(fake, capsys, tmp_path):
 @pytest.mark.parametrize("argv, match", [
     (["--n", "5", "--k", "6", "--width", "8"], "k must be <= n"),
     (["--n", "5", "--k", "2", "--width", "8", "--init", "sparse", "--s", "9"], "s must be <= n"),
-    (["--n", "5", "--k", "2", "--width", "8", "--init", "sparse"], "needs s"),
+    (["--n", "5", "--k", "2", "--width", "8", "--init", "sparse"], "needs --s"),
     (["--n", "5", "--k", "2", "--width", "8", "--s", "2"], "only meaningful with init='sparse'"),
     (["--n", "5", "--k", "2", "--width", "8", "--seed-start", "-1"], "seed must be >= 0"),
     (["--n", "5", "--k", "2", "--width", "8", "--seeds", "0"], "--seeds: must be >= 1"),
