@@ -473,6 +473,10 @@ def test_lottery_ticket():
     fig = check_notebook_api(lottery_ticket.draw_lottery_ticket, 1, _ticket_result())
     check_layout(fig)
     check_layout(lottery_ticket.draw_lottery_ticket(_ticket_result(seeds=3)))
+    committed = json.loads((REFERENCE / "lottery_ticket" / "result.json").read_text())
+    fig = lottery_ticket.draw_lottery_ticket(committed)
+    check_layout(fig)
+    assert len(fig.axes[0].lines) == 5  # three arms, the wide net, the threshold
 
 
 def test_tabular_from_a_copy_of_the_committed_store(tmp_path):
