@@ -15,9 +15,9 @@ that. Averaging only over the runs still training would make a cell's curve *ris
 successful runs leave (the survivors are the slow ones), which misreads as forgetting. Instead
 each run keeps its last measured test error after it stops -- the error of the network it
 trained, which no longer changes -- so at every step the median and quartiles are over *all*
-runs of the cell that had reached their first evaluation (derived here; the same convention
-as "the test error of the trained net" in docs/theory.md §5.2). :func:`carried_quantiles`
-computes them.
+runs of the cell that had reached their first evaluation (derived here; the error is that of
+docs/theory.md eq. (5.4), a run's final value is its stored ``test_error``).
+:func:`carried_quantiles` computes them.
 
 The step axis is logarithmic when the steps drawn span more than :data:`LOG_SPAN` (a plateau
 then a drop is readable on both scales; a budget from 100 to 10^5 steps is not on a linear
@@ -112,25 +112,36 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _columns(curves) -> dict[str, list]:
+def _cells(curves) -> dict[tuple, list[tuple[np.ndarray, np.ndarray]]]:
+    """``{cell: [(steps, errors) of each run]}``, cells and runs in first-seen order."""
     if isinstance(curves, (str, os.PathLike)):
         from parity_frontiers.verify.experiments.export import load_curves
 
         curves = load_curves(curves)
     try:
-        return {name: [_plain(v) for v in list(curves[name])] for name in _NEEDED}
-    except (KeyError, TypeError):
+        keys = np.asarray(curves["key"], dtype=object)
+        steps = np.asarray(curves["step"], dtype=np.int64)
+        errors = np.asarray(curves["test_error"], dtype=np.float64)
+        config = {name: np.asarray(curves[name], dtype=object) for name in _CELL_FIELDS}
+    except (KeyError, TypeError, ValueError):
         raise ValueError("curves must be a store path or a load_curves DataFrame (columns "
                          f"{', '.join(_NEEDED)})") from None
-
-
-def _cells(columns: dict) -> dict[tuple, dict[str, list]]:
-    """``{cell: {run key: [(step, error), ...]}}`` in first-seen order."""
-    cells: dict[tuple, dict[str, list]] = {}
-    for i, key in enumerate(columns["key"]):
-        cell = tuple(columns[name][i] for name in _CELL_FIELDS)
-        cells.setdefault(cell, {}).setdefault(key, []).append(
-            (columns["step"][i], columns["test_error"][i]))
+    if len({len(keys), len(steps), len(errors), *map(len, config.values())}) != 1:
+        raise ValueError("curves' columns differ in length")
+    if not len(keys):
+        return {}
+    # One pass: rows grouped by run (stable, so each run's rows keep their order), the
+    # cell read from each run's first row (a run's fields are the same on all its rows).
+    _, first, inverse = np.unique(keys.astype(str), return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse))[:-1]
+    cells: dict[tuple, list] = {}
+    groups = np.split(order, bounds)
+    for run in np.argsort(first, kind="stable"):  # runs in first-seen order
+        rows = groups[run]
+        at = rows[np.argsort(steps[rows], kind="stable")]
+        cell = tuple(_plain(config[name][first[run]]) for name in _CELL_FIELDS)
+        cells.setdefault(cell, []).append((steps[at], errors[at]))
     return cells
 
 
@@ -188,8 +199,7 @@ def curves_figure(curves, *, where=None, log_x: bool | None = None, ncols: int |
         from parity_frontiers.verify.experiments.export import load_curves
 
         curves = load_curves(curves, where=where)
-    columns = _columns(curves)
-    cells = _cells(columns)
+    cells = _cells(curves)
     if not cells:
         raise ValueError("no learning curves to plot: no stored run (passing the filter) has "
                          "a trace")
@@ -200,9 +210,10 @@ def curves_figure(curves, *, where=None, log_x: bool | None = None, ncols: int |
     nrows = math.ceil(len(panels) / ncols)
     figure, axes, owned = panel_axes(len(panels), ax=ax, fig=fig, ncols=ncols,
                                      figsize=(max(4.8 * ncols, 6.4), 3.6 * nrows + 1.1))
-    steps = np.asarray([s for s in columns["step"] if s is not None and s > 0], dtype=float)
     if log_x is None:
-        log_x = len(steps) > 0 and steps.max() / steps.min() > LOG_SPAN
+        steps = np.concatenate([s for runs in cells.values() for s, _ in runs])
+        steps = steps[steps > 0]
+        log_x = bool(len(steps)) and steps.max() / steps.min() > LOG_SPAN
     # One colour per setting (the label): the same setting keeps its colour in every panel.
     labels = {cell: _label(cell, varying) or "all runs" for cell in cells}
     style = {label: (PALETTE[i % len(PALETTE)], _STYLES[(i // len(PALETTE)) % len(_STYLES)])
@@ -211,8 +222,7 @@ def curves_figure(curves, *, where=None, log_x: bool | None = None, ncols: int |
     for axis, (n, k) in zip(axes, panels, strict=True):
         here = [cell for cell in cells if (cell[0], cell[1]) == (n, k)]
         for cell in here:
-            runs = [(np.array([p[0] for p in pts]), np.array([p[1] for p in pts], float))
-                    for pts in (sorted(points) for points in cells[cell].values())]
+            runs = cells[cell]
             grid, (q25, q50, q75), _ = carried_quantiles(runs)
             colour, line = style[labels[cell]]
             label = labels[cell] + f" ({len(runs)} seed{'s' if len(runs) != 1 else ''})"
