@@ -16,7 +16,7 @@ successful runs leave (the survivors are the slow ones), which misreads as forge
 each run keeps its last measured test error after it stops -- the error of the network it
 trained, which no longer changes -- so at every step the median and quartiles are over *all*
 runs of the cell that had reached their first evaluation (derived here; the error is that of
-docs/theory.md eq. (5.4), a run's final value is its stored ``test_error``).
+docs/theory.md eq. (5.4) at each evaluation point).
 :func:`carried_quantiles` computes them.
 
 The step axis is logarithmic when the steps drawn span more than :data:`LOG_SPAN` (a plateau
