@@ -53,9 +53,19 @@ class FakeTrainer(types.SimpleNamespace):
     def estimate_ensemble_bytes(self, config, ensemble_size, device="auto"):
         return 1000 * ensemble_size
 
+    def estimate_configs_bytes(self, configs, device="auto"):
+        return 1000 * len(configs)
+
+    def plan_chunks(self, configs, cap, device="auto", max_ensemble=None):
+        # 1000 bytes a run; the default cap (GiBs) stands for `size` runs
+        size = self.size if cap >= 2**30 else cap // 1000
+        if max_ensemble is not None:
+            size = min(size, max_ensemble)
+        return [configs[i:i + size] for i in range(0, len(configs), size)]
+
     def train_ensemble(self, configs, device="auto", on_result=None, progress=None,
                        memory_cap_bytes=None):
-        assert len({c.shape_key() for c in configs}) == 1, "one shape per ensemble"
+        assert len({c.ensemble_key() for c in configs}) == 1, "one ensemble key per ensemble"
         self.calls.append(list(configs))
         results = []
         for config in configs:
@@ -75,6 +85,8 @@ class FakeTrainer(types.SimpleNamespace):
 def fake(monkeypatch):
     trainer = FakeTrainer()
     monkeypatch.setattr(local_module, "_trainer_module", lambda: trainer)
+    for name in ("estimate_ensemble_bytes", "estimate_configs_bytes", "plan_chunks"):
+        monkeypatch.setattr(local_module, name, getattr(trainer, name))
     return trainer
 
 

@@ -156,13 +156,21 @@ def _check_device_name(device) -> str:
 
 
 def _ensemble_text(chunk: Sequence[RunConfig]) -> str:
+    from parity_frontiers.verify.training.registry import get_init
+
+    def listed(values) -> str:
+        values = list(dict.fromkeys(values))
+        return values[0] if len(values) == 1 else "{" + ", ".join(values) + "}"
+
     c = chunk[0]
-    samples = "online" if c.samples is None else c.samples
-    init = f"sparse s={c.s}" if c.init == "sparse" else "dense"
+    ks = listed(str(x.k) for x in sorted(chunk, key=lambda x: x.k))
+    samples = listed("online" if x.samples is None else str(x.samples)
+                     for x in sorted(chunk, key=lambda x: x.samples or 0))
+    inits = listed(get_init(x.init).label(x.s) for x in chunk)
     seeds = sorted(x.seed for x in chunk)
     seed_text = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
-    return (f"ensemble of {len(chunk)} run(s) (n={c.n}, k={c.k}, width {c.width}, m {samples}, "
-            f"{init}, T {c.max_steps}, seeds {seed_text})")
+    return (f"ensemble of {len(chunk)} run(s) (n={c.n}, k={ks}, width {c.width}, m {samples}, "
+            f"{inits}, T {c.max_steps}, seeds {seed_text})")
 
 
 def _failure_text(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ results store, so many workers never contend on the SQLite file.
 ``dask`` / ``dask-local`` (:class:`verify.distributed.DaskExecutor`)
     Dask distributed: ``dask`` connects to a running scheduler (``scheduler="tcp://host:8786"``),
     ``dask-local`` starts a ``LocalCluster`` of ``workers`` processes on this machine. Workers
-    train whole ensembles (:func:`verify.sweep.plan_ensembles`) and return their results; a
+    train whole ensembles (:func:`verify.local.plan_ensembles`) and return their results; a
     worker that dies mid-task has its ensemble retrained elsewhere. Needs the optional extra
     ``pip install "parity-frontiers[distributed]"``.
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib.util
 
 from parity_frontiers.theory.checks import check_int
+from parity_frontiers.verify.experiments.checkpoints import check_checkpoint_options
 from parity_frontiers.verify.experiments.handoff import Executor, ResultHandoff
 from parity_frontiers.verify.experiments.local import plan_ensembles, train_runs
 from parity_frontiers.verify.training.device import check_device
@@ -50,13 +51,18 @@ class LocalExecutor(Executor):
         Memory cap of one ensemble (the trainer's default when None).
     max_ensemble : int, optional
         Upper bound on the runs trained together.
+    checkpoint_every, checkpoint_dir : optional
+        Parameter checkpoints (:func:`verify.local.train_runs`); default off.
     """
 
     name = "local"
 
     def __init__(self, device: str = "auto", memory_cap_bytes: int | None = None,
-                 max_ensemble: int | None = None):
+                 max_ensemble: int | None = None, checkpoint_every: int | None = None,
+                 checkpoint_dir=None):
         self.device = check_device(device)
+        self.checkpoint_every = check_checkpoint_options(checkpoint_every, checkpoint_dir)
+        self.checkpoint_dir = checkpoint_dir
         self.memory_cap_bytes = memory_cap_bytes
         self.max_ensemble = (None if max_ensemble is None
                              else check_int("max_ensemble", max_ensemble, strict=True))
@@ -64,7 +70,9 @@ class LocalExecutor(Executor):
     def train(self, configs, on_result=None, progress=True, _bar=None):
         return train_runs(configs, device=self.device, on_result=on_result, progress=progress,
                           memory_cap_bytes=self.memory_cap_bytes,
-                          max_ensemble=self.max_ensemble, _bar=_bar)
+                          max_ensemble=self.max_ensemble, _bar=_bar,
+                          checkpoint_every=self.checkpoint_every,
+                          checkpoint_dir=self.checkpoint_dir)
 
     def plan(self, configs):
         return plan_ensembles(configs, self.device, self.memory_cap_bytes, self.max_ensemble)
@@ -76,7 +84,8 @@ class LocalExecutor(Executor):
 def make_executor(kind: str = "local", *, device: str = "auto",
                   memory_cap_bytes: int | None = None, max_ensemble: int | None = None,
                   scheduler: str | None = None, workers: int | None = None,
-                  threads_per_worker: int | None = None) -> Executor:
+                  threads_per_worker: int | None = None, checkpoint_every: int | None = None,
+                  checkpoint_dir=None) -> Executor:
     """Build an executor by name (one of :data:`EXECUTORS`), validating its options.
 
     Parameters
@@ -91,6 +100,8 @@ def make_executor(kind: str = "local", *, device: str = "auto",
     threads_per_worker : int, optional
         Torch threads on each Dask worker (default 1: several torch processes on one machine
         oversubscribe its cores otherwise).
+    checkpoint_every, checkpoint_dir : optional
+        Parameter checkpoints, ``local`` only (:func:`verify.local.train_runs`).
 
     Raises ValueError on an unknown kind, options that do not belong to it, or the Dask
     executors without dask installed (naming the extra to install).
@@ -110,7 +121,10 @@ def make_executor(kind: str = "local", *, device: str = "auto",
     if kind == "local":
         if threads_per_worker is not None:
             raise ValueError("threads per worker go with the Dask executors only")
-        return LocalExecutor(device, memory_cap_bytes, max_ensemble)
+        return LocalExecutor(device, memory_cap_bytes, max_ensemble, checkpoint_every,
+                             checkpoint_dir)
+    if checkpoint_every is not None or checkpoint_dir is not None:
+        raise ValueError("--checkpoint-every goes with --executor local only")
     if kind == "dask" and not scheduler:
         raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786); "
                          "use --executor dask-local for a cluster on this machine")

@@ -3,9 +3,10 @@
 :func:`run_sweep` skips every config already in the
 :class:`~parity_frontiers.verify.experiments.store.ResultsStore`, hands the rest to an executor
 (:class:`~parity_frontiers.verify.experiments.executors.LocalExecutor` by default, which groups
-them by shape into ensembles that fit in memory), and stores each run the moment it finishes.
-Killing a sweep loses no finished run; running it again trains only what is missing. Grids come
-from :mod:`parity_frontiers.verify.experiments.grid`.
+them by ensemble key -- across cells of k, m, init and s -- into ensembles that fit in
+memory), and stores each run the moment it finishes. Killing a sweep loses no finished run;
+running it again trains only what is missing. Grids come from
+:mod:`parity_frontiers.verify.experiments.grid`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class SweepSummary:
 def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "auto",
               progress: bool = True, memory_cap_bytes: int | None = None,
               max_ensemble: int | None = None, executor=None,
-              lease_seconds: float | None = None) -> SweepSummary:
+              lease_seconds: float | None = None, checkpoint_every: int | None = None,
+              checkpoint_dir=None) -> SweepSummary:
     """Train every config not yet in ``store``, storing each run as it finishes.
 
     Parameters
@@ -98,6 +100,12 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
         claimed and trained here once the other's lease lapses (it died). Default
         :func:`~verify.experiments.leases.lease_seconds_from_env` (600 s).
 
+    checkpoint_every, checkpoint_dir : optional
+        Both or neither: every run's parameters at each evaluation step that is a multiple of
+        ``checkpoint_every``, written to ``checkpoint_dir/<run key>/step_<step>.npz``
+        (:mod:`verify.experiments.checkpoints`; 4 bytes per parameter and checkpoint). Local
+        executor only (given to it by this call). Default off.
+
     Returns
     -------
     SweepSummary
@@ -106,10 +114,13 @@ def run_sweep(configs: Sequence[RunConfig], store: ResultsStore, device: str = "
     """
     start = time.perf_counter()
     if executor is None:
-        executor = LocalExecutor(device, memory_cap_bytes, max_ensemble)
+        executor = LocalExecutor(device, memory_cap_bytes, max_ensemble, checkpoint_every,
+                                 checkpoint_dir)
     elif device != "auto" or memory_cap_bytes is not None or max_ensemble is not None:
         raise ValueError("give device, memory_cap_bytes and max_ensemble to the executor, not "
                          "to run_sweep (the executor carries its own)")
+    elif checkpoint_every is not None or checkpoint_dir is not None:
+        raise ValueError("--checkpoint-every goes with the local executor only")
     configs = unique_configs(configs)
     stored = store.completed_keys()
     todo = [c for c in configs if c.key() not in stored]
