@@ -7,6 +7,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+
 from parity_frontiers.cli import main
 from parity_frontiers.verify.config import RunConfig, RunResult
 from parity_frontiers.verify.experiments.store import ResultsStore

@@ -13,14 +13,14 @@ import sys
 import time
 from pathlib import Path
 
-import parity_frontiers.verify.experiments.local as local_module
 import pytest
+from test_verify_sweep import FakeTrainer, fake_outcome  # tests/ is on sys.path (rootdir)
+
+import parity_frontiers.verify.experiments.local as local_module
+from parity_frontiers.cli import main
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.config import RunConfig, RunResult
 from parity_frontiers.verify.experiments.store import COLUMNS, ResultsStore
-from test_verify_sweep import FakeTrainer, fake_outcome  # tests/ is on sys.path (rootdir)
-
-from parity_frontiers.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "verify" / "examples" / "sweep_small.toml"
@@ -292,7 +292,8 @@ def test_export_csv_round_trip(fake, capsys, tmp_path):
     store = _filled_store(capsys, tmp_path)
     out_path = tmp_path / "runs.csv"
     out = run_json(capsys, "results", "export", "--store", str(store), "--out", str(out_path))
-    assert out == {"store": str(store), "out": str(out_path), "format": "csv", "runs": 6}
+    assert out == {"store": str(store), "out": str(out_path), "format": "csv", "kind": "parity",
+                   "runs": 6}
     with open(out_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == list(COLUMNS)
