@@ -4,9 +4,9 @@ The console command's ``--max-seconds`` (default one hour) opens :func:`time_bud
 subcommand; library code asks :func:`check_seconds` about each estimate it can make:
 
 * a priori, from calibrated costs (:data:`SECONDS_PER_DRAW`, :data:`SECONDS_PER_SAMPLE_WORD`,
-  :data:`SECONDS_PER_ENUMERATED`), measured on one core of this project's 2-core machine with
-  the Numba kernels compiled (``tests/test_fuzz_cli.py`` checks they stay within 3x of measured
-  times on small cases);
+  :data:`SECONDS_PER_ENUMERATED` and the one-step ones), measured on one core of this
+  project's 2-core machine with the Numba kernels compiled (``tests/test_limits.py`` checks
+  they stay within 3x of measured times on small cases);
 * and while running, from the measured rate of the chunks done so far
   (:func:`simulate._config.run_in_chunks`), so a kernel without an a priori model is still
   stopped within a fraction of a second once its extrapolated total exceeds the budget.
@@ -24,7 +24,10 @@ import sys
 
 __all__ = ["time_budget", "current_budget", "check_seconds", "format_seconds",
            "parallel_speedup", "SECONDS_PER_DRAW", "SECONDS_PER_SAMPLE_WORD",
-           "SECONDS_PER_ENUMERATED", "ANNOUNCE_SECONDS"]
+           "SECONDS_PER_ENUMERATED", "SECONDS_PER_NEURON_VISIT", "SECONDS_PER_NEURON_EVALUATION",
+           "SECONDS_PER_ACTIVATION_WORD", "SECONDS_PER_SCAN_WORD", "SECONDS_PER_VISIBLE_EXACT_OP",
+           "SECONDS_PER_VISIBLE_SAMPLE_OP", "SECONDS_PER_NOISY_GD_OP", "SECONDS_PER_GUESS_OP",
+           "ANNOUNCE_SECONDS"]
 
 #: One support coordinate drawn by the lottery kernel (width x s per trial): 7e-9 to 1.2e-8 s
 #: measured on one core.
@@ -35,6 +38,25 @@ SECONDS_PER_SAMPLE_WORD = 5.0e-9
 #: One enumerated input pattern times its support size in the population-gradient enumeration
 #: (2^s x s per trial, s <= 20): about 3e-9 s measured.
 SECONDS_PER_ENUMERATED = 3.2e-9
+#: One-step selection (:mod:`simulate.onestep`), per trial and sample size: each neuron visited
+#: (:data:`SECONDS_PER_NEURON_VISIT`); each neuron evaluated (all for s >= k, the lucky ones for
+#: s = k - 1) costs :data:`SECONDS_PER_NEURON_EVALUATION` plus, per 64-sample word,
+#: :data:`SECONDS_PER_ACTIVATION_WORD` per support coordinate and
+#: :data:`SECONDS_PER_SCAN_WORD` per coordinate compared (k + 2 typically, all n for a lucky
+#: neuron). Fitted to 11 measured grids (one core): every estimate within 0.6x-2.3x.
+SECONDS_PER_NEURON_VISIT = 1.5e-8
+SECONDS_PER_NEURON_EVALUATION = 1.0e-7
+SECONDS_PER_ACTIVATION_WORD = 4.0e-9
+SECONDS_PER_SCAN_WORD = 1.2e-9
+#: The SQ game (:mod:`simulate.sq`), per operation of its work counts: the exact visible
+#: fraction (Walsh-Hadamard transforms of 2^n floats, this rate for n <= 14, 25% more per unit
+#: of n above as the transforms leave the caches), the sampled one, noisy GD and the guess
+#: game. Measured on one core: 5.9e-10 to 7.5e-10 (n = 10..14), 1.0e-9 (n = 16), 1.7e-9
+#: (n = 18); 1.6e-9 to 2.2e-9; 8e-10 to 4.9e-9; 1.5e-8 to 2.6e-8.
+SECONDS_PER_VISIBLE_EXACT_OP = 7.0e-10
+SECONDS_PER_VISIBLE_SAMPLE_OP = 2.0e-9
+SECONDS_PER_NOISY_GD_OP = 2.5e-9
+SECONDS_PER_GUESS_OP = 2.0e-8
 #: Estimates above this are printed on stderr (once per budget).
 ANNOUNCE_SECONDS = 60.0
 

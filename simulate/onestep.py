@@ -52,10 +52,19 @@ from parity_frontiers.simulate._neurons import (
     draw_weights,
 )
 from parity_frontiers.simulate._rng import trial_state
+from parity_frontiers.simulate.budget import (
+    SECONDS_PER_ACTIVATION_WORD,
+    SECONDS_PER_DRAW,
+    SECONDS_PER_NEURON_EVALUATION,
+    SECONDS_PER_NEURON_VISIT,
+    SECONDS_PER_SAMPLE_WORD,
+    SECONDS_PER_SCAN_WORD,
+    parallel_speedup,
+)
 from parity_frontiers.simulate.estimates import proportion_estimate
-from parity_frontiers.theory.lottery import p_at_least_one_lucky
+from parity_frontiers.theory.lottery import p_at_least_one_lucky, p_lucky
 
-__all__ = ["simulate_onestep"]
+__all__ = ["simulate_onestep", "onestep_seconds_per_trial"]
 
 
 @njit(cache=True, inline="always")
@@ -162,6 +171,36 @@ def _onestep_kernel(n, k, s, widths, samples, law, bias, seed, start, stop, sele
                         b += 1
 
 
+def onestep_seconds_per_trial(n: int, k: int, s: int, widths, samples) -> float:
+    """Estimated seconds of one trial of :func:`simulate_onestep` on one core (derived here).
+
+    Draws: r (s + 1) coordinates and weights; samples: 2 n words of 64 samples. Per sample
+    size m (w = ceil(m / 64) words): every neuron is visited; the evaluated ones (all for
+    s >= k; for s = k - 1 the lucky ones, r P(lucky) on average) cost a fixed overhead,
+    s w words of activation and (k + 2) w words of comparison; a lucky neuron that selects
+    compares all n coordinates. Constants in :mod:`simulate.budget`.
+
+    Examples
+    --------
+    >>> 1e-5 < onestep_seconds_per_trial(30, 3, 3, [100], [1000]) < 1e-3
+    True
+    """
+    widths, samples = list(widths), list(samples)
+    r = max(widths)
+    lucky = r * float(p_lucky(n, k, s))
+    evaluated = r if s >= k else lucky
+    seconds = (SECONDS_PER_DRAW * r * (s + 1)
+               + SECONDS_PER_SAMPLE_WORD * 2 * n * words_for(max(samples)))
+    for m in samples:
+        w = words_for(m)
+        seconds += (SECONDS_PER_NEURON_VISIT * r
+                    + evaluated * (SECONDS_PER_NEURON_EVALUATION
+                                   + w * (SECONDS_PER_ACTIVATION_WORD * s
+                                          + SECONDS_PER_SCAN_WORD * (k + 2)))
+                    + lucky * SECONDS_PER_SCAN_WORD * n * w)
+    return seconds
+
+
 def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=1000, seed=0,
                      threads=None, progress=False, memory_cap_bytes=None) -> dict:
     r"""Estimate P(some neuron of r selects S after one m-sample gradient step) over a grid.
@@ -242,8 +281,10 @@ def simulate_onestep(n, k, s, widths, samples, bias=0, weights="pm1", trials=100
         total_lucky_selecting[:] += lucky_selecting.sum(axis=0)
         total_lucky[:] += lucky.sum(axis=0)
 
+    cost = onestep_seconds_per_trial(n, k, s, widths.tolist(), samples.tolist())
     with numba_threads(threads):
-        run_in_chunks(step, trials, progress, "one-step")
+        run_in_chunks(step, trials, progress, "one-step",
+                      seconds_per_trial=cost / parallel_speedup(threads, trials))
 
     rows = []
     for b, r in enumerate(widths):

@@ -127,9 +127,10 @@ class LogProgress:
         if self._closed:
             return
         self._closed = True
-        if self.lines:  # short work stays silent; long work says it finished
+        if self.lines:  # short work stays silent; long work says it ended, and how
             count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
-            self._write(f"{self.desc}: done, {count} {self._units()} in "
+            ended = "stopped" if self.total and self.n < self.total else "done"
+            self._write(f"{self.desc}: {ended}, {count} {self._units()} in "
                         f"{_duration(self.clock() - self._start)}")
 
 

@@ -60,6 +60,11 @@ def test_open_ended_work_prints_every_ten_seconds():
                      "work: 30 runs, 30 s elapsed", "work: done, 30 runs in 30 s"]
 
 
+def test_work_stopped_early_says_so():
+    lines = _run(100, 40, 1.0)
+    assert lines[-1] == "work: stopped, 40/100 runs in 40 s"
+
+
 def test_postfix_is_appended_and_close_is_idempotent():
     clock, out = FakeClock(), io.StringIO()
     bar = LogProgress(10, unit="step", desc="train", stream=out, clock=clock)
@@ -70,7 +75,7 @@ def test_postfix_is_appended_and_close_is_idempotent():
     bar.close()
     assert out.getvalue().splitlines() == [
         "train: 5/10 steps (50%), 11 s elapsed, about 11 s left; round 3",
-        "train: done, 5/10 steps in 11 s"]
+        "train: stopped, 5/10 steps in 11 s"]
 
 
 class _Terminal(io.StringIO):

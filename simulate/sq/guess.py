@@ -22,6 +22,11 @@ from parity_frontiers.simulate._config import (
 from parity_frontiers.simulate._sq_kernels import (
     guess_kernel,
 )
+from parity_frontiers.simulate.budget import (
+    SECONDS_PER_GUESS_OP,
+    check_seconds,
+    parallel_speedup,
+)
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.simulate.sq.networks import (
     MAX_GUESS_N,
@@ -175,6 +180,11 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     check_memory(8 * (threads * 4 * query_list[-1] + 2 * min(trials, MAX_CHUNK_TRIALS)), None,
                  f"guess game (queries={query_list[-1]})")
 
+    def seconds_per_trial(q):
+        return SECONDS_PER_GUESS_OP * (q * (k + 2) + 64) / parallel_speedup(threads, trials)
+
+    check_seconds(trials * sum(seconds_per_trial(q) for q in query_list),
+                  f"the guess game ({len(query_list)} query counts x {trials:,} trials)")
     rows = []
     with numba_threads(threads):
         for q in query_list:
@@ -188,7 +198,8 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
                 tally["wins"] += int(wins.sum())
                 tally["asked"] += int(asked.sum())
 
-            run_in_chunks(step, trials, progress, f"sq guess q={q}")
+            run_in_chunks(step, trials, progress, f"sq guess q={q}",
+                          seconds_per_trial=seconds_per_trial(q))
             asked = proportion_estimate(tally["asked"], trials, seed).as_dict()
             asked["exact"] = q / binomial
             rows.append({"queries": q, "tau": tau, "oracle": oracle,

@@ -21,6 +21,7 @@ from parity_frontiers.simulate._config import (
 from parity_frontiers.simulate._sq_kernels import (
     subset_masks,
 )
+from parity_frontiers.simulate.budget import SECONDS_PER_NOISY_GD_OP, parallel_speedup
 from parity_frontiers.simulate.sq.networks import (
     MAX_GD_N,
     MAX_NETS,
@@ -191,7 +192,9 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
             tally["normalised"] += normalised
 
     with numba_threads(threads):
-        run_in_chunks(step, trials, progress, "sq noisy-gd")
+        run_in_chunks(step, trials, progress, "sq noisy-gd",
+                      seconds_per_trial=SECONDS_PER_NOISY_GD_OP * steps * step_work
+                      / parallel_speedup(threads, width))
 
     rows = []
     mean_curve = np.mean(np.asarray(curves), axis=0)

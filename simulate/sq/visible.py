@@ -23,6 +23,11 @@ from parity_frontiers.simulate._sq_kernels import (
     subset_masks,
     visible_sample_kernel,
 )
+from parity_frontiers.simulate.budget import (
+    SECONDS_PER_VISIBLE_EXACT_OP,
+    SECONDS_PER_VISIBLE_SAMPLE_OP,
+    parallel_speedup,
+)
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.simulate.sq.networks import (
     HOEFFDING_DELTA,
@@ -216,8 +221,10 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
                           + threads * (m + nwords + n)),
                      memory_cap_bytes,
                      f"sampled visible fraction (n={n}, width={r_max}, samples={m})")
-    check_total_work(trials, len(inits) * sum(net_work(w) for w in widths),
-                      "the visible fraction", MAX_NETS)
+    per_trial = len(inits) * sum(net_work(w) for w in widths)
+    check_total_work(trials, per_trial, "the visible fraction", MAX_NETS)
+    rate = (SECONDS_PER_VISIBLE_EXACT_OP * (1 + 0.25 * max(0, n - 14)) if method == "exact"
+            else SECONDS_PER_VISIBLE_SAMPLE_OP)
     binomial, log_binomial = sq_binomial(n, k)
 
     configs = [(init_name, width) for init_name in inits for width in widths]
@@ -256,7 +263,8 @@ def simulate_sq_visible(n, k, widths, taus, init="dense", s=None, method="auto",
                                         + np.quantile(values, list(QUANTILES.values())).tolist())
 
     with numba_threads(threads):
-        run_in_chunks(step, trials, progress, "sq visible")
+        run_in_chunks(step, trials, progress, "sq visible",
+                      seconds_per_trial=rate * per_trial / parallel_speedup(threads, r_max))
 
     rows = []
     for init_name, width in configs:
