@@ -15,9 +15,9 @@ This package may import :mod:`parity_frontiers.simulate` and :mod:`parity_fronti
 from parity_frontiers.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
-    "RunConfig": "config", "RunResult": "config",
+    "RunConfig": "config", "RunResult": "config", "RunTrace": "config",
     "ResultsStore": "experiments.store", "export": "experiments.export",
-    "load_dataframe": "experiments.export",
+    "load_dataframe": "experiments.export", "load_curves": "experiments.export",
     "build_grid": "experiments.grid", "grid_from_toml": "experiments.grid",
     "run_sweep": "experiments.sweep",
     "train_ensemble": "training.trainer",

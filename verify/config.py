@@ -250,6 +250,15 @@ class RunTrace:
     def __len__(self) -> int:
         return len(self.steps)
 
+    def __eq__(self, other) -> bool:
+        # Element-wise: NaN train errors (not measured) compare equal to NaN.
+        if not isinstance(other, RunTrace):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, name), getattr(other, name), equal_nan=True)
+                   for name in ("steps", "test_error", "test_samples", "train_error"))
+
+    __hash__ = None
+
 
 @dataclass
 class RunResult:
