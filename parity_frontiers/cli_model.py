@@ -14,6 +14,7 @@ import json
 import os
 
 from parity_frontiers.verify.config import INITS
+from parity_frontiers.verify.training.registry import get_init
 
 from .args import add_output_flags, positive_int_arg, real_arg, size_arg
 from .cli_figures import add_where_option, filtered_runs
@@ -60,7 +61,8 @@ def register(sub) -> None:
     q.add_argument("--k", type=size_arg, required=True, help="parity degree")
     q.add_argument("--width", type=size_arg, required=True, help="hidden width r")
     q.add_argument("--init", choices=INITS, required=True, help="first-layer init")
-    q.add_argument("--s", type=size_arg, help="sparse-init support size (with --init sparse)")
+    q.add_argument("--s", type=size_arg,
+                   help="sparse-init support size (with --init sparse or sparse-gaussian)")
     q.add_argument("--samples", type=samples_arg, nargs="+",
                    help="training-set sizes, 'online' for fresh data (default 100 .. 1e5 "
                         "and online)")
@@ -204,14 +206,17 @@ def _extrapolation(fitted, n: int, width: int) -> dict:
 
 def _cmd_predict(args) -> str:
     fitted = load_model(args.model)
-    if args.init == "sparse" and args.s is None:
-        raise ValueError("--init sparse needs --s")
-    if args.init == "dense" and args.s is not None:
-        raise ValueError("--s applies to --init sparse only")
+    sparse = get_init(args.init).sparse
+    if sparse and args.s is None:
+        raise ValueError(f"--init {args.init} needs --s")
+    if not sparse and args.s is not None:
+        raise ValueError(f"--s applies to a sparse --init only, not --init {args.init}")
     if not 0 < args.target < 1:
         raise ValueError(f"--target must be in (0, 1), got {args.target:g}")
-    if args.k > args.n or (args.s is not None and args.s > args.n):
-        raise ValueError("k and s must be <= n")
+    if args.k > args.n:
+        raise ValueError(f"--k must be <= --n, got --k {args.k} > --n {args.n}")
+    if args.s is not None and args.s > args.n:
+        raise ValueError(f"--s must be <= --n, got --s {args.s} > --n {args.n}")
     samples = DEFAULT_SAMPLES if args.samples is None else args.samples
     max_steps = args.max_steps or fitted.data["max_steps"][0]
     batch = args.batch_size or fitted.data["batch_size"][0]

@@ -132,3 +132,25 @@ def test_bad_input(files, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["model", "fit", "--store", held, "--model", "nope", "--out", "x.json"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--init", "sparse-gaussian"], "--init sparse-gaussian needs --s"),
+    (["--init", "dense", "--s", "2"], "--s applies to a sparse --init only, not --init dense"),
+    (["--init", "sparse", "--s", "31"], "--s must be <= --n, got --s 31 > --n 30"),
+    (["--init", "dense", "--k", "31"], "--k must be <= --n, got --k 31 > --n 30"),
+])
+def test_predict_checks_name_the_flags(files, capsys, extra, message):
+    _error(capsys, ["model", "predict", "--model", files["model"], "--n", "30", "--k", "3",
+                    "--width", "16", *extra], message)
+
+
+def test_help_renders_percent_signs(capsys):
+    texts = {}
+    for action in ("fit", "predict", "score"):
+        with pytest.raises(SystemExit):
+            main(["model", action, "--help"])
+        texts[action] = " ".join(capsys.readouterr().out.split())
+        assert "%%" not in texts[action] and "%(" not in texts[action]
+    assert "with its 95% bootstrap band" in texts["predict"]
+    assert "--where" in texts["fit"] and "--where" in texts["score"]
