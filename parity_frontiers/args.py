@@ -360,7 +360,8 @@ def flag_message(message: str, flags: dict) -> str:
 
     Library checks name parameters (``"solve_for"``, ``"init needs s"``); at the command line
     the user typed flags. A name is replaced where a message names a parameter: at its start,
-    before "must" or "is required", after "needs" or "than", and in "(... with NAME)".
+    before "must" or "is required", after "needs" or "than", and in "(NAME)" or
+    "(... with NAME)".
 
     Examples
     --------
@@ -374,11 +375,14 @@ def flag_message(message: str, flags: dict) -> str:
     '--m-max must be larger than --m-min, got s=2'
     >>> flag_message("--steps must be > 0; the steps taken", flags)
     '--steps must be > 0; the steps taken'
+    >>> flag_message("above the cap (steps) of 3", flags)
+    'above the cap (--steps) of 3'
     """
     for name in sorted(flags, key=len, reverse=True):
         word = re.escape(name)
         pattern = (rf"(?<![-\w])(?:^{word}\b|{word}(?= must\b| is required\b)"
-                   rf"|(?<=needs ){word}\b|(?<=than ){word}\b|(?<=with ){word}(?=\)))")
+                   rf"|(?<=needs ){word}\b|(?<=than ){word}\b|(?<=with ){word}(?=\))"
+                   rf"|(?<=\(){word}(?=\)))")
         message = re.sub(pattern, flags[name], message)
     return message
 

@@ -326,9 +326,8 @@ def _bound_cell(row: dict) -> str:
 def _cmd_sq_guess(args) -> str:
     from parity_frontiers.simulate.sq import simulate_sq_guess
 
-    opts = _run_options(args)
-    opts.pop("memory_cap_bytes")
-    out = simulate_sq_guess(args.n, args.k, args.queries, args.tau, oracle=args.oracle, **opts)
+    out = simulate_sq_guess(args.n, args.k, args.queries, args.tau, oracle=args.oracle,
+                            **_run_options(args))
     rows = [[r["queries"]] + _estimate_cells(r)
             + [format_number(r["exact"]), format_number(r["asked"]["exact"]),
                format_number(r["bound"])] for r in out["rows"]]

@@ -30,8 +30,23 @@ def check_memory(estimated_bytes: int, cap_bytes: int | None, what: str) -> None
            else check_int("memory_cap_bytes", cap_bytes, strict=True))
     if estimated_bytes > cap:
         raise ValueError(
-            f"{what} needs an estimated {estimated_bytes / 2**30:.3g} GiB, above the memory cap "
-            f"of {cap / 2**30:.3g} GiB; use fewer samples, neurons or threads, or raise the cap")
+            f"{what} needs an estimated {format_bytes(estimated_bytes)}, above the memory cap "
+            f"(memory_cap_bytes) of {format_bytes(cap)}; use fewer samples, neurons or threads, "
+            "or raise the cap")
+
+
+def format_bytes(count: float) -> str:
+    """``512 B``, ``14.6 MiB``, ``3.2 GiB``: a size for a message.
+
+    Examples
+    --------
+    >>> format_bytes(15_300_000), format_bytes(4 * 2**30)
+    ('14.6 MiB', '4 GiB')
+    """
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count:.0f} B"
 
 
 def check_threads(threads: int | None) -> int:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 
-import parity_frontiers.verify.experiments.lottery_ticket as lottery_module
 import pytest
 import torch
+
+import parity_frontiers.verify.experiments.lottery_ticket as lottery_module
+from parity_frontiers.cli import main
 from parity_frontiers.verify.experiments.lottery_ticket import (
     ARMS,
     PAPER_SETTINGS,
     LotteryTicketConfig,
 )
-
-from parity_frontiers.cli import main
 
 SMALL = ["--n", "12", "--k", "3", "--width", "32", "--keep", "4", "--seeds", "2",
          "--max-steps", "1500", "--retrain-steps", "200", "--eval-every", "50",

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numba
 import pytest
+
+from parity_frontiers.cli import main
 from parity_frontiers.simulate.lottery import simulate_lottery
 from parity_frontiers.simulate.onestep import simulate_onestep
 from parity_frontiers.theory.lottery import p_at_least_one_lucky
-
-from parity_frontiers.cli import main
 
 REQUIRED = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,3 +209,19 @@ def test_bad_input_subprocess_has_no_traceback():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "s >= k - 1" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["lottery", "--n", "1000", "--k", "3", "--s", "500", "--width", "1000"],
+    ["gradient", "--n", "1000", "--k", "3", "--s", "3", "--samples", "1e5"],
+    ["onestep", "--n", "30", "--k", "3", "--s", "3", "--width", "1000", "--samples", "1e6"],
+    ["sq", "visible", "--n", "16", "--k", "3", "--width", "64", "--tau", "0.1"],
+    ["sq", "guess", "--n", "40", "--k", "3", "--queries", "9000", "--tau", "0.5"],
+    ["sq", "noisy-gd", "--n", "12", "--k", "3", "--width", "16", "--tau", "0.1", "--steps",
+     "10"]])
+def test_every_memory_refusal_names_the_estimate_and_the_cap(capsys, argv):
+    code, out, err = run_error(capsys, *argv, "--memory-cap", "1e-5")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    estimate = re.search(r"needs an estimated ([\d.]+ [KMG]?i?B), above the memory cap "
+                         r"\(--memory-cap\) of 10.5 KiB", err)
+    assert estimate is not None, err

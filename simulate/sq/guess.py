@@ -123,7 +123,7 @@ def guess_success_probability(n, k, queries, tau, oracle="random") -> float:
 
 
 def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0, threads=None,
-                      progress=False) -> dict:
+                      progress=False, memory_cap_bytes=None) -> dict:
     r"""Monte Carlo of the lucky-guess SQ learner, against its exact value and the SQ bound.
 
     Each trial draws S, plays the game of :func:`guess_success_probability` and records whether
@@ -144,7 +144,7 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     tau : float
         Oracle tolerance, 0 < tau <= 1.
     oracle : {"random", "adversarial"}
-    trials, seed, threads, progress
+    trials, seed, threads, progress, memory_cap_bytes
         As in :func:`simulate.lottery.simulate_lottery`.
 
     Returns
@@ -177,7 +177,8 @@ def simulate_sq_guess(n, k, queries, tau, oracle="random", trials=10_000, seed=0
     check_total_work(trials, sum(q * (k + 2) + 64 for q in query_list), "the guess game")
     seed = check_seed(seed)
     threads = check_threads(threads)
-    check_memory(8 * (threads * 4 * query_list[-1] + 2 * min(trials, MAX_CHUNK_TRIALS)), None,
+    check_memory(8 * (threads * 4 * query_list[-1] + 2 * min(trials, MAX_CHUNK_TRIALS)),
+                 memory_cap_bytes,
                  f"guess game (queries={query_list[-1]})")
 
     def seconds_per_trial(q):
