@@ -17,13 +17,13 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402  (a dependency of distributed)
+
 import parity_frontiers.verify.experiments.distributed as dist_module  # noqa: E402
+from parity_frontiers.cli import main  # noqa: E402
 from parity_frontiers.verify.experiments.executors import make_executor  # noqa: E402
 from parity_frontiers.verify.experiments.grid import build_grid  # noqa: E402
 from parity_frontiers.verify.experiments.store import ResultsStore  # noqa: E402
 from parity_frontiers.verify.experiments.sweep import run_sweep  # noqa: E402
-
-from parity_frontiers.cli import main  # noqa: E402
 
 # The worker processes cannot import this test module: ship its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -311,7 +311,7 @@ def test_cli_sweep_on_dask_local_end_to_end(capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert out["executor"].startswith("dask-local: local cluster, 2 worker(s) x 1 thread(s)")
     assert (out["total"], out["trained"], out["skipped"]) == (4, 4, 0)
-    assert sum(p["runs"] for p in out["points"]) == 4
+    assert sum(p["runs"] for p in out["cells"]) == 4
     assert main(["sweep", "--store", str(local_db), *grid]) == 0
     table = capsys.readouterr().out
     assert "4 trained now" in table and "executor local (cpu)" in table
