@@ -39,8 +39,9 @@ in log m (derived here; the statistics are those of :func:`verify.analysis.fit_f
 Every finished run of the curve found in the results store at the start is reused (any seed,
 any m inside the lattice's range), and each new run is stored the moment it finishes, so a
 killed search resumes where it stopped. All curves advance in rounds: the proposals of one
-round go to the executor together (:mod:`verify.executors`), which trains runs of the same
-cell as one ensemble and, with Dask, many cells at once.
+round go to the executor together (:mod:`verify.executors`), which trains the runs of every
+cell that shares an ensemble key (:meth:`RunConfig.ensemble_key`: all m of a curve, offline)
+as one ensemble and, with Dask, many ensembles at once.
 
 Seeds: a new run takes the smallest seeds >= ``seed_start`` not used by *any* run of the curve.
 A seed fixes S, the initialisation, the minibatch stream and the training set, and the training
