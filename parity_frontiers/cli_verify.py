@@ -127,7 +127,7 @@ def set_threads(args) -> None:
 def register(sub) -> None:
     """Add this layer's subcommands to the top-level subparsers sub."""
     p = sub.add_parser("train", help="train one MLP config on sparse parity over several seeds",
-                       description="Trains an ensemble of 2-layer (or deeper) ReLU MLPs on "
+                       description="Trains an ensemble of 2-layer (or deeper) MLPs (ReLU by default) on "
                                    "(n, k)-sparse parity, one per seed, and reports each "
                                    "seed's outcome and the success rate with its Wilson 95% "
                                    "interval (docs/theory.md §5).")
