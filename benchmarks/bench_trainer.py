@@ -22,7 +22,11 @@ cores are busy, torch's OpenMP regions wait for descheduled threads at every bar
 2-core machine this was written on, with a stray process holding one core, two threads made
 both loops about 50x slower; use ``--threads 1`` there.
 
-    python benchmarks/bench_trainer.py [--quick] [--threads N] [--profile]
+``--traces``: end-to-end time of the reference ensemble with the learning-curve trace's train
+error counted (the default) and not (``ensemble.TRACE_TRAIN_STEPS = 0``), interleaved
+repetitions, best of each, and their ratio.
+
+    python benchmarks/bench_trainer.py [--quick] [--threads N] [--profile] [--traces]
 """
 
 from __future__ import annotations
@@ -104,6 +108,27 @@ def ensemble_steps_only(configs: list[RunConfig], steps: int) -> float:
     return time.perf_counter() - start
 
 
+def traces_ab(configs: list[RunConfig], repeats: int = 3) -> None:
+    """Print the end-to-end seconds with and without trace train-error counting."""
+    from parity_frontiers.verify.training import ensemble as vensemble
+
+    default = vensemble.TRACE_TRAIN_STEPS
+    times = {"traces on": [], "traces off": []}
+    try:
+        for rep in range(repeats):
+            order = ("traces on", "traces off") if rep % 2 == 0 else ("traces off", "traces on")
+            for mode in order:
+                vensemble.TRACE_TRAIN_STEPS = default if mode == "traces on" else 0
+                start = time.perf_counter()
+                train_ensemble(configs, device="cpu", early_stop=False)
+                times[mode].append(time.perf_counter() - start)
+    finally:
+        vensemble.TRACE_TRAIN_STEPS = default
+    on, off = min(times["traces on"]), min(times["traces off"])
+    print(f"traces on {on:.3f} s, off {off:.3f} s (best of {repeats}, interleaved): "
+          f"on/off = {on / off:.3f}")
+
+
 def profile_ensemble(configs: list[RunConfig], steps: int) -> None:
     from torch.profiler import ProfilerActivity, profile
 
@@ -121,6 +146,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch.set_num_threads (default 0: torch's own choice)")
     parser.add_argument("--profile", action="store_true", help="print a torch.profiler table")
+    parser.add_argument("--traces", action="store_true",
+                        help="only time traces on vs off (interleaved)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -135,6 +162,10 @@ def main(argv=None) -> None:
           f"m={base.samples} batch={base.batch_size}")
     peak = matmul_peak_gflops()
     print(f"float32 matmul peak (2048^3 torch.mm): {peak:.1f} GFLOP/s")
+    if args.traces:
+        train_ensemble(configs[:2], device="cpu", early_stop=False)  # warm-up
+        traces_ab(configs)
+        return
 
     train_ensemble(configs[:2], device="cpu", early_stop=False)  # warm-up
     start = time.perf_counter()
@@ -154,6 +185,8 @@ def main(argv=None) -> None:
     print(f"{'':40s} {'ensemble':>12s} {'per-run loop':>14s} {'ratio':>7s}")
     for name, ens_rate, base_rate in rows:
         print(f"{name:40s} {ens_rate:12,.0f} {base_rate:14,.0f} {ens_rate / base_rate:6.1f}x")
+    print(f"evaluation and overhead: {100 * (1 - ens_steps / ens_total):.0f}% of the ensemble's "
+          "end-to-end time")
     print("(run-steps/s; the per-run loop timed on "
           f"{base_runs} run(s), its rate does not depend on the number of runs)")
     print(f"successes at the end: {sum(r.success for r in results)}/{runs}")

@@ -37,7 +37,7 @@ __all__ = ["Ensemble", "init_state", "from_state", "TRACE_TRAIN_STEPS", "MIN_CHE
 
 
 #: Steps at the end of each evaluation window whose minibatch mistakes give a trace's train
-#: error (all of the window when it is shorter).
+#: error (all of the window when it is shorter; 0: not measured, NaN in the trace).
 TRACE_TRAIN_STEPS = 16
 #: Fewest test samples between two checks of whether a count may stop (a host sync each).
 MIN_CHECK_SAMPLES = 1024
@@ -108,6 +108,8 @@ class Ensemble:
 
     def train_trace(self) -> np.ndarray:
         """Per active run: the error on the minibatches of the last window's traced steps."""
+        if not self.traced_steps:
+            return np.full(len(self.active), np.nan)
         seen = self.traced_steps * self.cfg.batch_size
         return 1.0 - self.correct.cpu().numpy().astype(np.float64) / seen
 
