@@ -113,6 +113,15 @@ def test_sweep_stores_every_run_of_the_grid_once(executed):
     assert "second call: trained 0, skipped 48" in text
 
 
+def test_every_stored_run_has_a_learning_curve(executed):
+    text = _text(_tagged(executed[0], "curves"))
+    match = re.search(r"(\d+) runs, (\d+) evaluations", text)
+    assert match, text
+    runs, evaluations = map(int, match.groups())
+    # each run is evaluated every 50 steps until it succeeds or reaches its 1500 steps
+    assert runs == 48 and runs <= evaluations <= runs * 1500 // 50
+
+
 def test_summary_has_one_row_per_cell(executed):
     html = "".join(o["data"].get("text/html", "")
                    for o in _tagged(executed[0], "summary").outputs if "data" in o)
