@@ -91,6 +91,9 @@ def draw_search(found: Sequence, *, ax=None, fig=None):
         if few:
             add_caveat(left, f"cells with < {MIN_SEEDS_FOR_INTERVAL} runs: wide intervals "
                              "(marker area = runs)")
+            # Headroom above success 1, where the fitted curves end, for the caveat's box.
+            left.set_ylim(-0.05, 1.2)
+            left.set_yticks(np.linspace(0, 1, 6))
         _draw_frontier(right, curves)
         right.set_title(_title(key) + f": frontier m*(r), P(success) = {curves[0].target:g}",
                         fontsize=10)

@@ -3,7 +3,8 @@
 Each ``draw_*`` function is rendered on small synthetic rows or on a copy of a small committed
 store (never the committed file itself) and checked, after ``fig.canvas.draw()``, for
 
-(a) tick labels whose boxes overlap on any axis (and annotations that cover a tick label);
+(a) tick labels whose boxes overlap on any axis (and annotations that cover a tick label, or
+    a boxed note that hides a data marker);
 (b) a panel without data in view (an empty panel);
 (c) a legend entry that names nothing drawn;
 (d) the notebook API: it accepts ``ax=`` and returns the Figure it drew on.
@@ -36,7 +37,7 @@ from parity_frontiers.figures import (
     theory_plots,
 )
 from parity_frontiers.figures.layout import log_ticks
-from parity_frontiers.figures.style import subplots
+from parity_frontiers.figures.style import add_caveat, subplots
 
 REFERENCE = Path(__file__).resolve().parents[1] / "figures" / "reference"
 M_GRID = (100, 200, 300, 500, 700, 1000, 2000, 3000, 10000)
@@ -89,6 +90,20 @@ def _shows_data(artist, ax, renderer) -> bool:
             artist.get_offset_transform().transform(offsets), ax.bbox)
     box = artist.get_window_extent(renderer)
     return box.width > 0.5 and box.height > 0.5 and _overlap(box, ax.bbox)
+
+
+def _marker_points(ax):
+    """(label, display coordinates) of every drawn marker of ``ax``: line markers, scatters."""
+    from matplotlib.collections import PathCollection
+
+    for line in ax.lines:
+        if line.get_visible() and line.get_marker() not in (None, "None", "", " "):
+            yield line.get_label(), line.get_transform().transform(line.get_xydata())
+    for collection in ax.collections:
+        if isinstance(collection, PathCollection) and collection.get_visible() \
+                and len(collection.get_offsets()):
+            yield collection.get_label(), collection.get_offset_transform().transform(
+                collection.get_offsets())
 
 
 def _data_artists(ax):
@@ -146,6 +161,14 @@ def check_layout(fig, *, allow_empty=()):
             for label, tick in ticklabels:
                 if _overlap(box, tick):
                     problems.append(f"text {text.get_text()[:40]!r} covers tick label "
+                                    f"{label!r}")
+    for ax in _all_axes(fig):  # (a) a boxed note never hides a data marker
+        boxes = [text.get_bbox_patch().get_window_extent(renderer) for text in ax.texts
+                 if text.get_visible() and text.get_bbox_patch() is not None]
+        for box in boxes:
+            for label, points in _marker_points(ax):
+                if _inside(points, box, pad=-1.0):
+                    problems.append(f"{ax.get_title()!r}: a boxed note hides a marker of "
                                     f"{label!r}")
     for ax in fig.axes:  # (b) no empty panel
         if not ax.get_visible() or not ax.axison or ax.get_label() == "<colorbar>":
@@ -509,10 +532,14 @@ def test_the_checks_catch_what_they_claim():
     crowded.plot([1, 2], [1, 2], label="drawn")
     crowded.set_xticks([1, 1.02], ["one thousand", "two thousand"])
     crowded.legend(handles=[Line2D([], [], label="never drawn")])
+    crowded.plot([1.5], [1.9], marker="o", label="under the note")
+    crowded.set_ylim(0, 2)
+    add_caveat(crowded, "a note over the data")
     with pytest.raises(AssertionError) as caught:
         check_layout(fig)
     message = str(caught.value)
     assert "overlap" in message and "empty panel" in message and "never drawn" in message
+    assert "hides a marker of 'under the note'" in message
 
 
 def test_fig_subfigure_and_save_without_closing(tmp_path):
