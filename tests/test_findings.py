@@ -36,6 +36,8 @@ from parity_frontiers.verify.analysis.paired import (
     seeds_to_detect,
     sign_flip_test,
     tarone_threshold,
+    too_few_to_test,
+    two_way_sign_flip,
 )
 from parity_frontiers.verify.config import RunConfig, RunResult
 
@@ -141,6 +143,26 @@ def test_combine_needs_every_testable_problem():
     assert combine_verdicts(["reproduced", "not reproduced"]) == "not reproduced"
     assert combine_verdicts([NOT_TESTABLE, NOT_TESTABLE]) == NOT_TESTABLE
     assert combine_verdicts([]) == NOT_TESTABLE
+
+
+def test_two_way_sign_flip_and_the_too_few_screen():
+    up = [0.5, 1.0, 2.0, 0.3, 0.7, 1.1, 0.2, 0.9]
+    judged = two_way_sign_flip(up, 0.025)
+    assert judged["greater"] == sign_flip_test(up, "greater")
+    assert judged["less"] == sign_flip_test(up, "less")
+    assert judged["verdict"] == "reproduced" and "detectable_shift" not in judged
+    assert two_way_sign_flip([-v for v in up], 0.025)["verdict"] == "not reproduced"
+    mixed = two_way_sign_flip([0.5, -0.4, 0.3, -0.6, 0.2, -0.1, 0.4, -0.3], 0.025)
+    assert mixed["verdict"] == "inconclusive"
+    assert mixed["detectable_shift"] == detectable_shift(
+        [0.5, -0.4, 0.3, -0.6, 0.2, -0.1, 0.4, -0.3], 0.025)
+    # 2^-4 = 0.0625 > ALPHA: four seeds can never be significant; five can (0.03125 <= 0.05).
+    assert too_few_to_test(30, 3, [], 16, empty="none", what="drop", count="pairs") == \
+        {"n": 30, "k": 3, "verdict": NOT_TESTABLE, "reason": "none"}
+    row = too_few_to_test(30, 3, [{}, {}], 4, empty="none", what="drop", count="pairs")
+    assert row["verdict"] == NOT_TESTABLE and row["pairs"] == 2
+    assert row["reason"] == f"4 seeds: no drop can be significant at {ALPHA}"
+    assert too_few_to_test(30, 3, [{}], 5, empty="none", what="drop", count="pairs") is None
 
 
 def test_seed_cells_keep_each_seed():
