@@ -8,6 +8,8 @@ Figures of a sweep (one (n, k) per figure, one panel per init):
   file-writing wrappers of the heatmap;
 * :mod:`figures.sweep_cells` -- the rows, panels, labels and thin-cell caveats these share;
 * :mod:`figures.search_plots` -- the runs and the frontier of an adaptive m* search.
+* :mod:`figures.curves` -- learning curves: median test error against SGD step per cell, with
+  the interquartile band over seeds.
 
 Theory and mechanism figures:
 
