@@ -310,3 +310,18 @@ def test_n_scaling_verdict_consistent_refuted_untestable():
     one_n = _threshold_runs(30, base)
     theorem = theorem_frontier(frontier_table(success_points(one_n)))
     assert n_scaling_verdict(one_n, theorem, bootstrap=10)["verdict"] == "not testable here"
+
+
+def test_n_scaling_reads_a_sparse_gaussian_group_as_sparse():
+    from parity_frontiers.verify.analysis.frontier import frontier_table, success_points
+    from parity_frontiers.verify.analysis.prediction_verdicts import n_scaling_verdict
+
+    base = np.exp(np.random.default_rng(12).uniform(np.log(150), np.log(1500), 16))
+    runs = (_threshold_runs(30, base, init="sparse-gaussian")
+            + _threshold_runs(50, base, init="sparse-gaussian"))
+    theorem = theorem_frontier(frontier_table(success_points(runs)))
+    [group] = n_scaling_verdict(runs, theorem, seed=3, bootstrap=50)["groups"]
+    # Support s = 2 < k = 3: Theorem 5, predicted ratio 1, never "covered by neither theorem".
+    assert (group["init"], group["s"], group["theorem"]) == ("sparse-gaussian", 2, "Thm 5")
+    assert group["predicted_ratio"] == pytest.approx(1.0)
+    assert not any("neither theorem" in c for c in group["outside_conditions"])

@@ -22,6 +22,7 @@ from scipy import special, stats
 from parity_frontiers.theory.binomial import log10_comb
 from parity_frontiers.theory.lottery import p_at_least_one_lucky
 from parity_frontiers.verify.analysis.frontier import curve_key, fit_frontier, group_rows
+from parity_frontiers.verify.analysis.inits import is_sparse
 from parity_frontiers.verify.analysis.paired import ALPHA, NOT_TESTABLE, init_label, seed_cells
 from parity_frontiers.verify.analysis.predictions import (
     cell_param_count,
@@ -274,11 +275,12 @@ def n_scaling_verdict(results: Iterable, theorem: dict, target: float = 0.5, see
         predicted = rows[0]["predicted_ratio"]
         log_pred = math.log10(predicted)
         refuted = (lo is not None and log_pred < lo) or (hi is not None and log_pred > hi)
-        support = rows[0]["n_low"] if init == "dense" else s
-        theorem_name = "Thm 4" if (init == "dense" or s >= k) else "Thm 5"
+        dense = not is_sparse({"init": init, "s": s})
+        support = rows[0]["n_low"] if dense else s
+        theorem_name = "Thm 4" if (dense or s >= k) else "Thm 5"
         conditions = []
-        if init == "dense":
-            conditions.append("dense init is covered by neither theorem")
+        if dense:
+            conditions.append(f"{init} init is covered by neither theorem")
         if k % 2:
             conditions.append(f"k = {k} is odd ({theorem_name} assumes k even)")
         if theorem_name == "Thm 5" and support % 2:
