@@ -17,6 +17,7 @@ import sys
 
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import ACTIVATIONS, INITS, LOSSES, RunConfig
+from parity_frontiers.verify.experiments.executors import make_executor
 from parity_frontiers.verify.experiments.grid import (
     EXAMPLE_PREFIX,
     TRAIN_KEYS,
@@ -127,8 +128,9 @@ def set_threads(args) -> None:
 def register(sub) -> None:
     """Add this layer's subcommands to the top-level subparsers sub."""
     p = sub.add_parser("train", help="train one MLP config on sparse parity over several seeds",
-                       description="Trains an ensemble of 2-layer (or deeper) MLPs (ReLU by default) on "
-                                   "(n, k)-sparse parity, one per seed, and reports each "
+                       description="Trains an ensemble of 2-layer (or deeper) MLPs (ReLU by "
+                                   "default) on (n, k)-sparse parity, one per seed, and "
+                                   "reports each "
                                    "seed's outcome and the success rate with its Wilson 95% "
                                    "interval (docs/theory.md §5).")
     p.add_argument("--n", type=size_arg, required=True, help="input dimension")
@@ -183,6 +185,10 @@ def register(sub) -> None:
     g.add_argument("--seed-start", type=size_arg, help="first seed (default 0)")
     add_training_options(p, axes=True)
     add_run_options(p)
+    p.add_argument("--checkpoint-every", type=positive_int_arg, metavar="K",
+                   help="save each run's parameters at every evaluation step that is a "
+                        "multiple of K, to STORE.checkpoints/<run key>/step_<step>.npz (4 "
+                        "bytes per parameter and checkpoint; --executor local only)")
     add_executor_options(p)
     add_output_flags(p, latex=False)
     p.set_defaults(handler=_cmd_sweep)
@@ -265,7 +271,7 @@ def _cmd_sweep(args) -> str:
         configs = build_grid(**given_options(args, _GRID_OPTIONS + TRAIN_OPTIONS), flags=True)
     # The executor first: options that do not go together, or an unreachable scheduler, fail
     # before the store is created. Inside, a started cluster is shut down on every exit.
-    with executor_from_args(args) as executor:
+    with _sweep_executor(args) as executor:
         executor.check_fits(configs)  # before the store exists: bad input writes nothing
         executor_text = executor.describe()
         with ResultsStore(args.store) as store:
@@ -282,6 +288,7 @@ def _cmd_sweep(args) -> str:
                 raise
     # the per-cell aggregates are "cells", as in report.json
     out = {"store": str(args.store), "executor": executor_text,
+           **({"checkpoints": checkpoint_dir(args.store)} if args.checkpoint_every else {}),
            **{("cells" if k == "points" else k): v for k, v in summary.as_dict().items()}}
     if args.json:
         return dumps_json(out)
@@ -297,7 +304,9 @@ def _cmd_sweep(args) -> str:
             for p in summary.points]
     title = (f"Sweep into {args.store}: {summary.total} runs, {summary.skipped} already stored, "
              f"{summary.trained} trained now ({summary.wall_seconds:.1f} s); "
-             f"{summary.successes} successes; executor {executor_text}")
+             f"{summary.successes} successes; executor {executor_text}"
+             + (f"; checkpoints every {args.checkpoint_every} steps in "
+                f"{checkpoint_dir(args.store)}" if args.checkpoint_every else ""))
     table = format_table(["n", "k", "width", "samples", "init", "s",
                           *(["activation"] if activations else []), *varied, "runs", "successes",
                           "success rate [Wilson 95%]", "median steps to success (KM)"], rows,
@@ -305,6 +314,23 @@ def _cmd_sweep(args) -> str:
     return table + ("\n\nmedian steps to success: Kaplan-Meier median over all runs, a run "
                     "that did not succeed counting as censored at max_steps T ('> T': fewer "
                     "than half succeeded within T steps)")
+
+
+def checkpoint_dir(store) -> str:
+    """Where ``sweep --checkpoint-every`` writes: next to the store, ``STORE.checkpoints``."""
+    return f"{store}.checkpoints"
+
+
+def _sweep_executor(args):
+    """:func:`executor_from_args`, with the parameter checkpoints of ``--checkpoint-every``
+    (which the shared executor options do not have)."""
+    if args.checkpoint_every is None:
+        return executor_from_args(args)
+    return make_executor(args.executor, device=args.device, memory_cap_bytes=args.memory_cap,
+                         max_ensemble=args.max_ensemble, scheduler=args.scheduler,
+                         workers=args.workers, threads_per_worker=args.threads_per_worker,
+                         checkpoint_every=args.checkpoint_every,
+                         checkpoint_dir=checkpoint_dir(args.store))
 
 
 def median_text(median, budget) -> str:

@@ -25,6 +25,7 @@ from parity_frontiers.verify.experiments.grid import (
     example_path,
     grid_from_toml,
 )
+from parity_frontiers.verify.experiments.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(max_steps=200, eval_every=50, test_size=500)
@@ -224,3 +225,30 @@ def test_sweep_json_is_strict(fake, capsys, tmp_path):
                  str(tmp_path / "r.db"), "--json", *TINY_FLAGS]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "points" not in out and len(out["cells"]) == 1
+
+
+# --- sweep --checkpoint-every ------------------------------------------------------------------
+
+def test_sweep_checkpoints_next_to_the_store(capsys, tmp_path, one_torch_thread):
+    from parity_frontiers.verify.experiments.checkpoints import list_checkpoints, load_checkpoint
+
+    store = tmp_path / "runs.db"
+    # lr tiny: no run succeeds early, so each has a checkpoint at every multiple of 100
+    out = run_json(capsys, "sweep", "--n", "6", "--k", "2", "--width", "8", "--seeds", "2",
+                   "--lr", "1e-6", "--max-steps", "200", "--eval-every", "50", "--test-size",
+                   "200", "--device", "cpu", "--checkpoint-every", "100", "--store", str(store))
+    folder = tmp_path / "runs.db.checkpoints"
+    assert out["checkpoints"] == str(folder) and out["trained"] == 2
+    with ResultsStore(store, readonly=True) as s:
+        configs = [r.config for r in s.results()]
+    for config in configs:
+        assert list_checkpoints(folder, config) == [100, 200]
+        w1 = load_checkpoint(folder, config.key(), 200)[0]
+        assert w1.shape == (8, 6) and w1.dtype == "float32"
+
+
+def test_sweep_checkpoints_refused_off_the_local_executor(capsys, tmp_path):
+    err = run_error(capsys, "sweep", "--n", "6", "--k", "2", "--width", "8", "--executor",
+                    "dask-local", "--checkpoint-every", "100", "--store", str(tmp_path / "r.db"))
+    assert "--checkpoint-every goes with --executor local only" in err
+    assert list(tmp_path.iterdir()) == []
