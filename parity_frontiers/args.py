@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from parity_frontiers.theory import symbolic
+from parity_frontiers.theory.checks import check_int, check_rational, check_real
 
 from .output import dumps_json
 
@@ -57,48 +58,66 @@ class Parser(argparse.ArgumentParser):
 
 
 # --- argument types: integral sizes may be written 1e6 --------------------------------------
+# Each parses the text, then validates with parity_frontiers.theory.checks (the library's
+# vocabulary); argparse prefixes the message with the flag ("argument --n: must be ...").
+
+_NAME = "value"
+
+
+def _checked(check, value, *args, **kwargs):
+    """``check(name, value, ...)`` of theory.checks; its ValueError as argparse's error, worded
+    without the placeholder name."""
+    try:
+        return check(_NAME, value, *args, **kwargs)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix(_NAME + " ")) from None
+
 
 def size_arg(text: str) -> int:
+    """An integer, also written as an integral float (``1e6``); ranges are checked where the
+    value is used."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not math.isfinite(value) or not value.is_integer():
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}")
-    return int(value)
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    return _checked(check_int, value, minimum=-math.inf)
 
 
 def real_arg(text: str) -> float:
+    """A finite real number."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
+    return float(_checked(check_real, value))
 
 
 def rational_arg(text: str) -> Fraction:
-    try:
-        return Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"must be a number or a fraction like 1/2, got {text!r}") from None
+    """A number read exactly, or a fraction such as ``1/2``."""
+    return _checked(check_rational, text.strip())
 
 
 def probability_arg(text: str) -> Fraction:
     """A probability read exactly: ``0.1`` and ``1/10`` are both the rational 1/10, never the
     binary float nearest to it, so a bound solved at an exact boundary is not off by one.
     The range (0, 1) is checked where the value is used, which names the option."""
-    try:
-        return Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(
-            f"must be a number or a fraction like 1/10, got {text!r}") from None
+    return rational_arg(text)
+
+
+def positive_int_arg(text: str) -> int:
+    """An integer >= 1 (trials, threads, seeds...); accepts 1e4."""
+    return _checked(check_int, size_arg(text), minimum=1)
+
+
+def seed_arg(text: str) -> int:
+    """A seed: an integer in [0, 2**63), the store's integer range; accepts 1e6."""
+    value = _checked(check_int, size_arg(text), minimum=0)
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
+    return value
 
 
 def add_renamed(parser, group, flag: str, old: str, *, required: bool = False, **kwargs):
@@ -132,14 +151,6 @@ def add_output_flags(parser, latex: bool = True):
     if latex:
         parser.add_argument("--latex", action="store_true",
                             help="also print the formulas used, as LaTeX (sympy)")
-
-
-def positive_int_arg(text: str) -> int:
-    """An integer >= 1 (trials, threads, seeds...); accepts 1e4."""
-    value = size_arg(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
 
 
 def latex_block(formulas: dict) -> str:

@@ -10,8 +10,6 @@ to theory's value where one exists; ``--json`` prints one object whose keys alwa
 
 from __future__ import annotations
 
-import argparse
-
 from .args import (
     NO_PROGRESS_HELP,
     add_output_flags,
@@ -21,22 +19,16 @@ from .args import (
     positive_int_arg,
     rational_arg,
     real_arg,
+    seed_arg,
     size_arg,
 )
 from .output import format_number, format_table
 
 
-def _seed_arg(text: str) -> int:
-    value = size_arg(text)
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**63), got {text!r}")
-    return value
-
-
 def _common(p, trials: int) -> None:
     p.add_argument("--trials", type=positive_int_arg, default=trials,
                    help=f"independent Monte Carlo trials (default {trials})")
-    p.add_argument("--seed", type=_seed_arg, default=0,
+    p.add_argument("--seed", type=seed_arg, default=0,
                    help="random seed; the same seed gives the same numbers (default 0)")
     p.add_argument("--threads", type=positive_int_arg,
                    help="Numba worker threads (default: all cores)")
