@@ -46,8 +46,14 @@ def check_plot_dir(out_dir) -> Path:
     return out_dir
 
 
-def _series(ax, xs, rows, colour, init, label):
-    """Positive estimates with their intervals; zero estimates as arrows at ci_high.
+#: Decades between the zero-estimate arrows of neighbouring series: zero estimates over the
+#: same number of nets share one upper limit, so undodged arrows hide each other.
+ARROW_DODGE = 0.03
+
+
+def _series(ax, xs, rows, colour, init, label, dodge=1.0):
+    """Positive estimates with their intervals; zero estimates as arrows at ci_high, moved
+    sideways by the factor ``dodge`` (log axes) so that series sharing an upper limit all show.
 
     Returns True when an arrow was drawn.
     """
@@ -63,10 +69,17 @@ def _series(ax, xs, rows, colour, init, label):
     if zeros:
         # An upper limit: the marker sits at ci_high with an arrow pointing down.
         ys = [r["ci_high"] for _, r in zeros]
-        ax.errorbar([x for x, _ in zeros], ys, yerr=[[0.5 * y for y in ys], [0.0] * len(ys)],
+        ax.errorbar([x * dodge for x, _ in zeros], ys,
+                    yerr=[[0.5 * y for y in ys], [0.0] * len(ys)],
                     uplims=True, ls="none", mfc="none",
                     label=None if shown else label, **style)
     return bool(zeros)
+
+
+def _dodge(index: int, count: int) -> float:
+    """The sideways factor of series ``index`` of ``count``: centred, :data:`ARROW_DODGE`
+    decades apart."""
+    return 10 ** (ARROW_DODGE * (index - (count - 1) / 2))
 
 
 #: Most tolerances drawn against width (more make the panel unreadable).
@@ -129,13 +142,13 @@ def draw_sq_visible(result, title: str | None = None, *, ax=None, fig=None):
 
     width_colour = {w: PALETTE[i % len(PALETTE)] for i, w in enumerate(widths)}
     arrows = [False, False]
-    for init in inits:
-        for width in widths:
-            sel = sorted((r for r in rows if r["init"] == init and r["width"] == width),
-                         key=lambda r: r["tau"])
-            if sel:
-                arrows[0] |= _series(left, [r["tau"] for r in sel], sel, width_colour[width],
-                                     init, f"{init}, width {width}")
+    for i, (init, width) in enumerate((i, w) for i in inits for w in widths):
+        sel = sorted((r for r in rows if r["init"] == init and r["width"] == width),
+                     key=lambda r: r["tau"])
+        if sel:
+            arrows[0] |= _series(left, [r["tau"] for r in sel], sel, width_colour[width], init,
+                                 f"{init}, width {width}",
+                                 _dodge(i, len(inits) * len(widths)))
     for width in widths:  # the bound depends on the width only: once per width, any init
         sel = {r["tau"]: r["bound"] for r in rows if r["width"] == width and r["bound"] > 0}
         if sel:
@@ -149,13 +162,14 @@ def draw_sq_visible(result, title: str | None = None, *, ax=None, fig=None):
     right_taus = _spread(taus, [t for t in taus
                                 if any(r["estimate"] > 0 for r in rows if r["tau"] == t)])
     tau_colour = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(right_taus)}
-    for tau in right_taus:
-        for init in inits:
+    for t, tau in enumerate(right_taus):
+        for j, init in enumerate(inits):
             sel = sorted((r for r in rows if r["init"] == init and r["tau"] == tau),
                          key=lambda r: r["width"])
             if sel:
                 arrows[1] |= _series(right, [r["width"] for r in sel], sel, tau_colour[tau],
-                                     init, f"{init}, tau {tau:g}")
+                                     init, f"{init}, tau {tau:g}",
+                                     _dodge(t * len(inits) + j, len(right_taus) * len(inits)))
         sel = {r["width"]: r["bound"] for r in rows if r["tau"] == tau and r["bound"] > 0}
         if sel:
             right.plot(sorted(sel), [sel[w] for w in sorted(sel)], color=tau_colour[tau],
