@@ -329,3 +329,39 @@ def test_lottery_table_with_too_long_law(capsys):
     assert "500000000001 entries, not shown" in text
     out = run_json(capsys, "lottery", "--n", "1e12", "--k", "5e11", "--s", "5e11")
     assert out["overlap_pmf"] is None and out["log10_p_lucky"] < -3e11
+
+
+def _leaf_parsers(parser, words=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for word, child in action.choices.items():
+                yield from _leaf_parsers(child, (*words, word))
+            return
+    yield " ".join(words), parser
+
+
+def test_no_help_or_description_shows_a_doubled_percent_sign():
+    # argparse expands % in option help but prints descriptions as they are written
+    from parity_frontiers.cli import build_parser
+
+    for name, parser in _leaf_parsers(build_parser()):
+        assert "%%" not in parser.format_help(), name
+
+
+OWN_COMMANDS = ("bound", "lottery", "gap", "upper", "demo", "simulate", "frontier",
+                "lottery-ticket", "tabular")
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from parity_frontiers.cli import build_parser
+
+    for name, parser in _leaf_parsers(build_parser()):
+        if name.split()[0] not in OWN_COMMANDS:
+            continue
+        for action in parser._actions:
+            if action.option_strings and action.help is not argparse.SUPPRESS:
+                assert action.help, (name, action.option_strings)
