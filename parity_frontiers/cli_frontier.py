@@ -147,11 +147,12 @@ def _render(args, found, settings, executor_text) -> str:
     title = (f"Adaptive frontier search into {args.store}: {len(found)} curve(s), {trained} "
              f"runs trained, {reused} reused; executor {executor_text}")
     table = format_table(["n", "k", "width", "init", "s", "status",
-                          f"m* at P = {settings.target:g} [95%]", "half-width log10", "runs",
-                          "trained", "reused", "sizes"], rows, title=title)
+                          "m star [ci low, ci high]", "half width log10", "runs", "trained",
+                          "reused", "cells"], rows, title=title)
     lattice = len(settings.lattice())
     notes = [
-        f"m*: Firth logistic fit in log10 m, Fieller 95% interval ('open' = unbounded); "
+        f"m star: the m where P(success) = {settings.target:g}, from a Firth logistic fit "
+        f"in log10 m, Fieller 95% interval ('open' = unbounded); cells: sizes sampled; "
         f"converged = half-width <= {settings.tol:g}.",
         "statuses: " + ", ".join(SEARCH_STATUSES)
         + " (parity_frontiers.verify.experiments.frontier_search).",

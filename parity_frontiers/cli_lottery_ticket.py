@@ -155,12 +155,12 @@ def _text(out: dict) -> str:
                      f"{sum(r['test_error'] for r in runs) / len(runs):.3f}",
                      f"{entry['mean_overlap']:.2f}"])
     parts.append(format_table(
-        ["arm", "neurons", "runs", "successes", "success rate [Wilson 95%]",
-         "median steps (KM)", "steps to success per SGD seed", "mean final test error",
-         "mean |U n S|"], rows,
+        ["arm", "label", "runs", "successes", "success rate [ci low, ci high]",
+         "median steps to success", "steps to success (per SGD seed)", "test error (mean)",
+         "mean overlap"], rows,
         title=f"Retrained width-{cfg['keep']} nets, {cfg['retrain_steps']} steps each"))
     parts.append(format_table(
-        ["neuron", "trained score", "initial score", "initial support U", "|U n S|"],
+        ["neurons", "scores", "initial scores", "supports", "overlaps"],
         [[j, f"{score:.4g}", f"{init:.4g}", str(support), overlap]
          for j, score, init, support, overlap in zip(
              winners["neurons"], winners["scores"], winners["initial_scores"],
@@ -170,7 +170,7 @@ def _text(out: dict) -> str:
     lucky = "U inside S" if cfg["s"] < cfg["k"] else "S inside U"
     parts.append(format_table(
         ["test (one-sided: winners overlap S more than chance)", "observed", "expected",
-         "p-value"],
+         "p value"],
         [["overlap sum vs K i.i.d. hypergeometric draws (exact)", test["overlap_sum"],
           f"{test['expected_sum']:.3g}", _p_text(test["p_value"])],
          [f"lucky winners ({lucky}) vs Bin(K, P(lucky)) (exact)", test["lucky"],
@@ -181,7 +181,9 @@ def _text(out: dict) -> str:
         title=f"Winners' initial supports vs S (theory: overlap law of a random s-subset; "
               f"the net has {wide['lucky_neurons']} lucky neurons, "
               f"{wide['expected_lucky_neurons']:.2f} expected)"))
-    footer = ("median steps (KM): Kaplan-Meier median over the SGD seeds, a run that never "
+    footer = ("success rate: Wilson 95% interval; supports: initial supports U; overlaps: "
+              "|U n S|; mean overlap: its mean over the retrained neurons.\n"
+              "median steps to success: Kaplan-Meier median over the SGD seeds, a run that never "
               "reached the threshold counting as censored at the budget ('> T': fewer than "
               "half succeeded). Success rates and their Wilson intervals are over the SGD "
               "seeds of one wide run and its one set of winners: they measure SGD noise, not "

@@ -74,7 +74,8 @@ def test_table_output(capsys):
     text = capsys.readouterr().out
     assert text.startswith("Lottery tickets: online (12, 3)-parity, width 32, s = 2, keep K = 4")
     for needle in ("wide net: ", "winners", "random_rewound", "fresh", "The winners (best first)",
-                   "overlap sum vs K i.i.d. hypergeometric draws (exact)", "Kaplan-Meier"):
+                   "overlap sum vs K i.i.d. hypergeometric draws (exact)", "Kaplan-Meier",
+                   "median steps to success", "mean overlap", "initial scores"):
         assert needle in text
 
 
