@@ -108,8 +108,9 @@ def ensemble_steps_only(configs: list[RunConfig], steps: int) -> float:
     return time.perf_counter() - start
 
 
-def traces_ab(configs: list[RunConfig], repeats: int = 3) -> None:
-    """Print the end-to-end seconds with and without trace train-error counting."""
+def traces_ab(configs: list[RunConfig], repeats: int = 5) -> None:
+    """Print the end-to-end CPU seconds (``time.process_time``: with one thread, other
+    processes' load hardly enters) with and without trace train-error counting."""
     from parity_frontiers.verify.training import ensemble as vensemble
 
     default = vensemble.TRACE_TRAIN_STEPS
@@ -119,14 +120,31 @@ def traces_ab(configs: list[RunConfig], repeats: int = 3) -> None:
             order = ("traces on", "traces off") if rep % 2 == 0 else ("traces off", "traces on")
             for mode in order:
                 vensemble.TRACE_TRAIN_STEPS = default if mode == "traces on" else 0
-                start = time.perf_counter()
+                start = time.process_time()
                 train_ensemble(configs, device="cpu", early_stop=False)
-                times[mode].append(time.perf_counter() - start)
+                times[mode].append(time.process_time() - start)
+        on, off = min(times["traces on"]), min(times["traces off"])
+        print(f"end to end: traces on {on:.3f} CPU s, off {off:.3f} CPU s (best of {repeats}, "
+              f"interleaved): on/off = {on / off:.3f}; all: on "
+              f"{[round(t, 2) for t in times['traces on']]}, off "
+              f"{[round(t, 2) for t in times['traces off']]}")
+        # The trace's only cost is in the steps: one window at a time, tightly interleaved,
+        # is a sharper measure than whole trainings on a shared machine.
+        ens = vtrainer._Ensemble(configs, torch.device("cpu"))
+        ens.train_window(20)
+        windows = {default: [], 0: []}
+        for rep in range(4 * repeats):
+            for traced in ((default, 0) if rep % 2 else (0, default)):
+                vensemble.TRACE_TRAIN_STEPS = traced
+                start = time.process_time()
+                ens.train_window(configs[0].eval_every)
+                ens.train_trace()
+                windows[traced].append(time.process_time() - start)
+        on, off = min(windows[default]), min(windows[0])
+        print(f"one window of {configs[0].eval_every} steps: traces on {on * 1e3:.1f} ms, off "
+              f"{off * 1e3:.1f} ms (best of {4 * repeats}): on/off = {on / off:.3f}")
     finally:
         vensemble.TRACE_TRAIN_STEPS = default
-    on, off = min(times["traces on"]), min(times["traces off"])
-    print(f"traces on {on:.3f} s, off {off:.3f} s (best of {repeats}, interleaved): "
-          f"on/off = {on / off:.3f}")
 
 
 def profile_ensemble(configs: list[RunConfig], steps: int) -> None:
