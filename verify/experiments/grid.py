@@ -122,10 +122,6 @@ _COLLECTIONS = (list, tuple, set, frozenset, range, dict)
 Label = Callable[[str], str]
 
 
-def _key_label(name: str) -> str:
-    return name
-
-
 def _flag_label(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -215,7 +211,7 @@ def build_grid(n, k, width, samples=None, init="dense", s=None, seeds=1, seed_st
     list of RunConfig
         Grid points in order, each with all its seeds consecutive; no duplicates.
     """
-    label = _flag_label if flags else _key_label
+    label = _flag_label if flags else str
     unknown = sorted(set(train) - set(TRAIN_KEYS))
     if unknown:
         raise ValueError(f"unknown training setting(s): {', '.join(map(label, unknown))}; "
