@@ -349,7 +349,7 @@ def add_safety_options(parser) -> None:
 #: Library parameter names that differ from the option's dest: translated when the option
 #: exists in the command.
 _LIBRARY_NAMES = {"memory_cap_bytes": "memory_cap", "sgd_seeds": "seeds", "learning_rate": "lr",
-                  "widths": "width"}
+                  "widths": "width", "model": "models"}
 
 
 def _option_flags(parser) -> dict:

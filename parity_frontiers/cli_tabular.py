@@ -188,12 +188,18 @@ def _cmd_run(args) -> str:
     if unused and not any(m.startswith("mlp") for m in args.models):
         # Silently ignoring them would let a run look like it tested something it did not.
         raise ValueError(f"{', '.join(unused)} only apply to MLPs, and --models has none")
-    out = run_benchmark(args.store, args.datasets, args.fractions, trials=args.trials,
-                        models=args.models, seed=args.seed, test_fraction=args.test_fraction,
-                        max_test=args.max_test, min_per_class=args.min_per_class,
-                        mlp_settings=settings, forest_trees=args.forest_trees,
-                        cache_dir=args.cache_dir, download=not args.no_download,
-                        device=args.device or "auto", progress=not args.no_progress)
+    try:
+        out = run_benchmark(args.store, args.datasets, args.fractions, trials=args.trials,
+                            models=args.models, seed=args.seed,
+                            test_fraction=args.test_fraction, max_test=args.max_test,
+                            min_per_class=args.min_per_class, mlp_settings=settings,
+                            forest_trees=args.forest_trees, cache_dir=args.cache_dir,
+                            download=not args.no_download, device=args.device or "auto",
+                            progress=not args.no_progress)
+    except ValueError as exc:  # the library speaks of "training fraction": name the flag
+        if str(exc).startswith("training fraction"):
+            raise ValueError(f"--fractions: {exc}") from None
+        raise
     if args.json:
         return dumps_json({"store": args.store, **out})
     return _summary_table(out["cells"], f"Tabular benchmark in {args.store}: {out['trained']} "

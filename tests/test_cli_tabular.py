@@ -68,9 +68,10 @@ def test_run_resume_summary_and_plot(tmp_path, capsys):
 
 @pytest.mark.parametrize("extra, message", [
     (["--datasets", "nope"], "unknown dataset 'nope'"),
-    (["--datasets", "wine", "--fractions", "0.01"], "leaves class"),
+    (["--datasets", "wine", "--fractions", "0.01"],
+     "--fractions: training fraction 0.01 of dataset wine leaves class"),
     (["--datasets", "openml-44089", "--no-download"], "is not cached"),
-    (["--models", "mlp:0"], "model must be"),
+    (["--models", "mlp:0"], "--models must be"),
 ])
 def test_run_errors_are_one_line_and_write_nothing(tmp_path, capsys, extra, message):
     store = tmp_path / "results.db"
