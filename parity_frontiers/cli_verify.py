@@ -13,7 +13,11 @@ and :mod:`verify.experiments.store`; torch is imported only when something is tr
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import shutil
 import sys
+from pathlib import Path
 
 from parity_frontiers.verify.analysis.summaries import summarize
 from parity_frontiers.verify.config import ACTIVATIONS, INITS, LOSSES, RunConfig
@@ -273,6 +277,8 @@ def _cmd_sweep(args) -> str:
     # before the store is created. Inside, a started cluster is shut down on every exit.
     with _sweep_executor(args) as executor:
         executor.check_fits(configs)  # before the store exists: bad input writes nothing
+        if args.checkpoint_every:
+            check_checkpoint_space(configs, args.store, args.checkpoint_every)
         executor_text = executor.describe()
         with ResultsStore(args.store) as store:
             try:
@@ -319,6 +325,43 @@ def _cmd_sweep(args) -> str:
 def checkpoint_dir(store) -> str:
     """Where ``sweep --checkpoint-every`` writes: next to the store, ``STORE.checkpoints``."""
     return f"{store}.checkpoints"
+
+
+def checkpoint_bytes(config: RunConfig, every: int) -> int:
+    """Bytes of one run's checkpoints when it trains to ``max_steps``: float32 parameters
+    r (n + 1) + (depth - 1) r (r + 1) + r + 1 (layers with biases, derived here) at each
+    evaluation step (the multiples of eval_every below max_steps, and max_steps) that is a
+    multiple of ``every``.
+
+    Examples
+    --------
+    >>> checkpoint_bytes(RunConfig(n=6, k=2, width=8, max_steps=200, eval_every=50), 100)
+    520
+    """
+    step = math.lcm(config.eval_every, every)
+    count = (config.max_steps - 1) // step + (config.max_steps % every == 0)
+    r = config.width
+    params = r * (config.n + 1) + (config.depth - 1) * r * (r + 1) + r + 1
+    return 4 * params * count
+
+
+def check_checkpoint_space(configs, store, every: int) -> int:
+    """The checkpoints' worst case (every run not yet stored trains to max_steps), refused
+    (ValueError) when it exceeds the free space where they go; returns it in bytes."""
+    stored = set()
+    if os.path.isfile(store) and os.path.getsize(store):
+        with ResultsStore(store, readonly=True) as existing:
+            stored = existing.completed_keys()
+    total = sum(checkpoint_bytes(c, every) for c in configs if c.key() not in stored)
+    folder = Path(checkpoint_dir(store)).absolute()
+    while not folder.exists():  # the nearest existing folder holds them
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if total > free:
+        raise ValueError(f"--checkpoint-every {every}: the checkpoints may take up to "
+                         f"{total / 2**30:.3g} GiB, more than the {free / 2**30:.3g} GiB free "
+                         f"under {folder}; raise K or sweep fewer runs")
+    return total
 
 
 def _sweep_executor(args):

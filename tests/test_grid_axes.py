@@ -15,6 +15,7 @@ from test_verify_sweep import FakeTrainer
 
 import parity_frontiers.verify.experiments.local as local_module
 from parity_frontiers.cli import main
+from parity_frontiers.cli_verify import checkpoint_bytes
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.experiments.grid import (
     AXIS_KEYS,
@@ -243,8 +244,26 @@ def test_sweep_checkpoints_next_to_the_store(capsys, tmp_path, one_torch_thread)
         configs = [r.config for r in s.results()]
     for config in configs:
         assert list_checkpoints(folder, config) == [100, 200]
-        w1 = load_checkpoint(folder, config.key(), 200)[0]
-        assert w1.shape == (8, 6) and w1.dtype == "float32"
+        params = load_checkpoint(folder, config.key(), 200)
+        assert params[0].shape == (8, 6) and params[0].dtype == "float32"
+        # the disk estimate counts what the trainer writes: every parameter, both steps
+        written = sum(p.nbytes for step in (100, 200)
+                      for p in load_checkpoint(folder, config.key(), step))
+        assert checkpoint_bytes(config, 100) == written
+
+
+def test_sweep_checkpoints_refused_beyond_the_free_disk(capsys, tmp_path, monkeypatch):
+    import shutil
+
+    import parity_frontiers.cli_verify as cli_verify
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(cli_verify.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    err = run_error(capsys, "sweep", "--n", "6", "--k", "2", "--width", "8", "--seeds", "2",
+                    *TINY_FLAGS, "--checkpoint-every", "50", "--store", str(tmp_path / "r.db"))
+    # 65 parameters x 4 bytes x 4 checkpoints x 2 runs
+    assert f"may take up to {2080 / 2**30:.3g} GiB, more than the" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sweep_checkpoints_refused_off_the_local_executor(capsys, tmp_path):
