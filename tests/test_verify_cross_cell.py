@@ -248,3 +248,23 @@ def test_plan_ensembles_groups_across_cells_without_torch():
     assert out.stdout.split() == ["24", "[8,", "16]", "False"]
     grid = build_grid(n=10, k=[2, 3], width=8, samples=[100, 200], seeds=3)
     assert [len(p) for p in plan_ensembles(grid, "cpu", max_ensemble=5)] == [5, 5, 2]
+
+
+def test_checkpoint_options_go_to_the_local_executor_only(tmp_path):
+    from parity_frontiers.verify.experiments.executors import LocalExecutor, make_executor
+    from parity_frontiers.verify.experiments.store import ResultsStore
+    from parity_frontiers.verify.experiments.sweep import run_sweep
+
+    grid = build_grid(n=8, k=2, width=8, samples=50, seeds=2, max_steps=100, eval_every=50,
+                      test_size=50)
+    with ResultsStore(tmp_path / "runs.db") as store:
+        run_sweep(grid, store, device="cpu", progress=False, checkpoint_every=100,
+                  checkpoint_dir=tmp_path / "ckpt")
+        assert [list_checkpoints(tmp_path / "ckpt", c) for c in grid] == [[100], [100]]
+        with pytest.raises(ValueError, match="checkpoint-every"):
+            run_sweep(grid, store, executor=LocalExecutor("cpu"), progress=False,
+                      checkpoint_every=100, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="checkpoint-every goes with --executor local"):
+        make_executor("dask-local", checkpoint_every=10, checkpoint_dir=tmp_path)
+    executor = make_executor("local", device="cpu", checkpoint_every=10, checkpoint_dir=tmp_path)
+    assert executor.checkpoint_every == 10

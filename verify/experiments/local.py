@@ -75,7 +75,8 @@ def plan_ensembles(configs: Sequence[RunConfig], device: str = "auto",
     plan = []
     for group in group_by_ensemble(configs):
         # Refuse with both numbers: over the cap, or over what this machine has free now.
-        largest = max(group, key=lambda c: estimate_ensemble_bytes(c, 1, device))
+        # the group shares n and test_size: its largest run has the largest m, then k
+        largest = max(group, key=lambda c: (c.samples or 0, c.k))
         one = estimate_ensemble_bytes(largest, 1, device)
         check_memory_fits(one, cap, f"one run of {describe_point(largest.as_dict())}", device)
         limit = cap if available is None else max(min(cap, available), one)

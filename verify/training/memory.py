@@ -175,15 +175,27 @@ def plan_chunks(configs, memory_cap_bytes: int, device="auto",
     chunks: list[list[RunConfig]] = []
     current: list[RunConfig] = []
     data = 0
+    shared: dict[int, int] = {}  # by ensemble size: the runs share every setting it reads
+
+    def shared_bytes(config, size):
+        if size not in shared:
+            shared[size] = _shared_bytes(config, size, device)
+        return shared[size]
+
+    key = None
     for config in configs:
+        if key is None:
+            key = config.ensemble_key()
+        elif config.ensemble_key() != key:
+            raise ValueError("plan_chunks takes runs of one ensemble key")
         own = _data_bytes(config)
         full = max_ensemble is not None and len(current) >= max_ensemble
-        if current and (full or _total(_shared_bytes(config, len(current) + 1, device)
+        if current and (full or _total(shared_bytes(config, len(current) + 1)
                                        + data + own) > cap):
             chunks.append(current)
             current, data = [], 0
         if not current:
-            alone = _total(_shared_bytes(config, 1, device) + own)
+            alone = _total(shared_bytes(config, 1) + own)
             if alone > cap:
                 raise ValueError(f"one run needs about {format_bytes(alone)}, over the memory "
                                  f"cap of {format_bytes(cap)}")
