@@ -336,21 +336,25 @@ def test_export_errors(fake, capsys, tmp_path):
 
 @pytest.mark.parametrize("command", ["train", "sweep"])
 def test_memory_cap_in_gib(fake, capsys, tmp_path, command, monkeypatch):
+    import parity_frontiers.verify.experiments.executors as executors_module
+
     caps = []
-    real = fake.max_ensemble_size
+    real = local_module.plan_ensembles
 
-    def spy(config, memory_cap_bytes=None, device="cpu"):
+    def spy(configs, device="auto", memory_cap_bytes=None, max_ensemble=None):
         caps.append(memory_cap_bytes)
-        return real(config, memory_cap_bytes, device)
+        return real(configs, device, memory_cap_bytes, max_ensemble)
 
-    monkeypatch.setattr(fake, "max_ensemble_size", spy)
+    # planned where the runs are trained, and (sweep) where the executor checks they fit
+    monkeypatch.setattr(local_module, "plan_ensembles", spy)
+    monkeypatch.setattr(executors_module, "plan_ensembles", spy)
     argv = [command, "--n", "6", "--k", "2", "--width", "8", "--seeds", "2", *TINY,
             "--memory-cap", "0.5"]
     if command == "sweep":
         argv += ["--store", str(tmp_path / "runs.db")]
     run_json(capsys, *argv)
-    # 0.5 GiB in bytes, as simulate --memory-cap takes it (sweep also checks one run fits
-    # before it opens the store)
+    # 0.5 GiB in bytes, as simulate --memory-cap takes it (sweep also checks the plan before
+    # it opens the store)
     assert caps == [2**29] * (1 if command == "train" else 2)
 
 
