@@ -51,11 +51,12 @@ SECONDS_PER_SCAN_WORD = 1.2e-9
 #: The SQ game (:mod:`simulate.sq`), per operation of its work counts: the exact visible
 #: fraction (Walsh-Hadamard transforms of 2^n floats, this rate for n <= 14, 25% more per unit
 #: of n above as the transforms leave the caches), the sampled one, noisy GD and the guess
-#: game. Measured on one core: 5.9e-10 to 7.5e-10 (n = 10..14), 1.0e-9 (n = 16), 1.7e-9
-#: (n = 18); 1.6e-9 to 2.2e-9; 8e-10 to 4.9e-9; 1.5e-8 to 2.6e-8.
+#: game. Noisy GD's rate likewise grows 25% per unit of n above 10. Measured on one core:
+#: 5.9e-10 to 7.5e-10 (n = 10..14), 1.0e-9 (n = 16), 1.7e-9 (n = 18); 1.6e-9 to 2.2e-9;
+#: 8e-10 to 1.7e-9 (n = 8..10), 1.6e-9 to 4.9e-9 (n = 12), 2.8e-9 (n = 14); 1.5e-8 to 2.6e-8.
 SECONDS_PER_VISIBLE_EXACT_OP = 7.0e-10
 SECONDS_PER_VISIBLE_SAMPLE_OP = 2.0e-9
-SECONDS_PER_NOISY_GD_OP = 2.5e-9
+SECONDS_PER_NOISY_GD_OP = 1.2e-9
 SECONDS_PER_GUESS_OP = 2.0e-8
 #: Estimates above this are printed on stderr (once per budget).
 ANNOUNCE_SECONDS = 60.0

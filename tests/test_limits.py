@@ -319,7 +319,8 @@ def _sq_estimate(kind, n, k, width, trials, steps=1, queries=1):
         rate = budget.SECONDS_PER_VISIBLE_EXACT_OP * (1 + 0.25 * max(0, n - 14))
         return trials * rate * (width * (2 * n + 2) * 2**n + width * count * (n + 2))
     if kind == "noisy-gd":
-        return trials * budget.SECONDS_PER_NOISY_GD_OP * steps * (
+        rate = budget.SECONDS_PER_NOISY_GD_OP * (1 + 0.25 * max(0, n - 10))
+        return trials * rate * steps * (
             width * (4 * n + 2) * 2**n + width * count * (n + 2))
     return trials * budget.SECONDS_PER_GUESS_OP * (queries * (k + 2) + 64)
 
@@ -328,6 +329,7 @@ def _sq_estimate(kind, n, k, width, trials, steps=1, queries=1):
     ("visible", dict(n=12, k=3, width=64, trials=40)),
     ("visible", dict(n=14, k=3, width=32, trials=10)),
     ("noisy-gd", dict(n=10, k=3, width=16, trials=6, steps=50)),
+    ("noisy-gd", dict(n=12, k=3, width=32, trials=2, steps=30)),
     ("guess", dict(n=30, k=3, width=0, trials=3000, queries=1000))])
 def test_sq_time_estimates_within_3x(kind, case):
     from parity_frontiers.simulate import sq

@@ -14,8 +14,9 @@ from fractions import Fraction
 
 import numba
 import numpy as np
-import parity_frontiers.simulate.gradients as gradients_module
 import pytest
+
+import parity_frontiers.simulate.gradients as gradients_module
 from parity_frontiers.simulate.gradients import MAX_ENUM_S, population_gradient, simulate_gradient
 from parity_frontiers.theory.fourier_gaps import (
     fourier_gap,
@@ -344,7 +345,8 @@ def test_bad_input(args, kwargs, match):
 
 
 def test_memory_cap():
-    with pytest.raises(ValueError, match="GiB") as info:
+    with pytest.raises(ValueError, match=r"needs an estimated [\d.]+ KiB, above the memory "
+                       r"cap \(memory_cap_bytes\) of 1000 B") as info:
         simulate_gradient(10, 2, 3, samples=1000, trials=10, memory_cap_bytes=1000)
     assert "cap" in str(info.value)
     with pytest.raises(ValueError, match="memory cap"):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-import parity_frontiers.simulate.lottery as lottery_module
 import pytest
+from scipy import stats
+
+import parity_frontiers.simulate.lottery as lottery_module
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.simulate.lottery import MAX_LOTTERY_OVERLAPS, simulate_lottery
 from parity_frontiers.theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky
-from scipy import stats
 
 ALPHA = 1e-7
 KEYS = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}
@@ -206,7 +207,8 @@ def test_largest_seed_is_accepted():
 
 
 def test_memory_cap():
-    with pytest.raises(ValueError, match="GiB") as info:
+    with pytest.raises(ValueError, match=r"needs an estimated [\d.]+ KiB, above the memory "
+                       r"cap \(memory_cap_bytes\) of 1000 B") as info:
         simulate_lottery(10, 2, 3, trials=1000, memory_cap_bytes=1000)
     assert "cap" in str(info.value)
 

@@ -13,13 +13,14 @@ import math
 
 import numba
 import numpy as np
-import parity_frontiers.simulate.onestep as onestep_module
 import pytest
+from scipy import stats
+
+import parity_frontiers.simulate.onestep as onestep_module
 from parity_frontiers.simulate.gradients import simulate_gradient
 from parity_frontiers.simulate.onestep import simulate_onestep
 from parity_frontiers.theory.fourier_gaps import selection_gap
 from parity_frontiers.theory.lottery import p_at_least_one_lucky, p_lucky
-from scipy import stats
 
 Z = 4.5
 KEYS = {"estimate", "stderr", "ci_low", "ci_high", "trials", "seed"}
@@ -265,7 +266,8 @@ def test_bad_input(args, kwargs, match):
 
 
 def test_memory_cap():
-    with pytest.raises(ValueError, match="GiB") as info:
+    with pytest.raises(ValueError, match=r"needs an estimated [\d.]+ KiB, above the memory "
+                       r"cap \(memory_cap_bytes\) of 1000 B") as info:
         simulate_onestep(10, 2, 3, widths=10, samples=100, trials=10, memory_cap_bytes=1000)
     assert "cap" in str(info.value)
     with pytest.raises(ValueError, match="memory cap"):

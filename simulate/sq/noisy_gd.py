@@ -193,8 +193,8 @@ def simulate_sq_noisy_gd(n, k, width, taus, steps, lr=0.1, weight_decay=0.0, ini
 
     with numba_threads(threads):
         run_in_chunks(step, trials, progress, "sq noisy-gd",
-                      seconds_per_trial=SECONDS_PER_NOISY_GD_OP * steps * step_work
-                      / parallel_speedup(threads, width))
+                      seconds_per_trial=SECONDS_PER_NOISY_GD_OP * (1 + 0.25 * max(0, n - 10))
+                      * steps * step_work / parallel_speedup(threads, width))
 
     rows = []
     mean_curve = np.mean(np.asarray(curves), axis=0)
