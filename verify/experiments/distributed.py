@@ -132,7 +132,7 @@ def ensemble_task_key(configs: Sequence[RunConfig]) -> str:
 
     Examples
     --------
-    >>> from verify.config import RunConfig
+    >>> from parity_frontiers.verify.config import RunConfig
     >>> a = [RunConfig(n=6, k=2, width=8, seed=s) for s in range(3)]
     >>> ensemble_task_key(a) == ensemble_task_key(list(a))
     True
