@@ -23,7 +23,8 @@ import os
 import signal
 import sys
 
-from .args import PROG, command_name, flag_message, validate_args
+from .args import PROG, command_name, validate_args
+from .flag_names import flag_message
 
 __all__ = ["run_command", "one_line", "interrupt_message"]
 
