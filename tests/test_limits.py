@@ -387,3 +387,29 @@ def test_validate_args_directly():
     with pytest.raises(ValueError, match=r"--seed must be an integer in \[0, 2\*\*63\)"):
         validate_args(args)
     validate_args(argparse.Namespace(command="report", seed=2**63 - 1, store=None))
+
+
+def test_onestep_predictions_estimated_before_the_analysis():
+    from types import SimpleNamespace
+
+    from parity_frontiers.simulate.onestep import onestep_seconds_per_trial
+    from parity_frontiers.work_estimates import (
+        check_onestep_predictions,
+        onestep_predictions_seconds,
+    )
+
+    def run(width, samples, init="sparse", s=2):
+        return SimpleNamespace(config=SimpleNamespace(n=20, k=3, init=init, s=s, width=width,
+                                                      samples=samples))
+
+    results = [run(w, m) for w in (8, 64) for m in (100, 1000)] + [run(8, None)]  # online: none
+    results += [run(8, 100, s=1)]  # s < k - 1: no prediction, no cost
+    results += [run(w, 1000, init="dense", s=None) for w in (8, 32)]  # support n = 20
+    expected = 50 * (onestep_seconds_per_trial(20, 3, 2, [8, 64], [100, 1000])
+                     + onestep_seconds_per_trial(20, 3, 20, [8, 32], [1000]))
+    assert onestep_predictions_seconds(results, 50) == pytest.approx(expected, rel=1e-12)
+    with time_budget(expected / 2):
+        with pytest.raises(ValueError, match="--onestep-trials"):
+            check_onestep_predictions(results, 50)
+    with time_budget(expected * 2):
+        check_onestep_predictions(results, 50)
