@@ -13,7 +13,14 @@ both); each is timed in CPU seconds of this process (``time.process_time``; one 
 so other processes' load hardly enters) and wall seconds. Every run's outcome must be the same
 in both (checked). Printed: a table per repetition, the best of each, and the ratio.
 
-    python benchmarks/bench_cross_cell.py [--repeats 2] [--threads 1]
+``--eval-work``: instead, the test samples the evaluations count on a grid with a test set of
+1e4 ((30, 3), widths 64 and 256, m 300..3000 and online, dense and s = 2, 4 seeds, T = 4000):
+with per-run settled counts (each run's count stops once its decision is certain), under the
+rule they replace (a per-cell ensemble's count stopped only once every active run had failed;
+modelled from the traces: at each evaluation, the cell's active runs times the most samples any
+of them needed, or the full test set when one was not a settled failure), and in full.
+
+    python benchmarks/bench_cross_cell.py [--repeats 2] [--threads 1] [--eval-work]
 """
 
 from __future__ import annotations
@@ -43,13 +50,45 @@ def train_plan(plan) -> tuple[float, float, dict]:
     return time.process_time() - cpu, time.perf_counter() - wall, outcomes
 
 
+def eval_work() -> None:
+    """Print the test samples counted: settled per run, the all-fail rule (model), in full."""
+    from parity_frontiers.verify.experiments.grid import build_grid
+
+    grid = build_grid(n=30, k=3, width=[64, 256], samples=[300, 1000, 3000, None],
+                      init=["dense", "sparse"], s=[2], seeds=4, max_steps=4000,
+                      eval_every=100, test_size=10_000)
+    results = [r for chunk in plan_ensembles(grid, "cpu")
+               for r in train_ensemble(chunk, device="cpu")]
+    total = grid[0].test_size
+    settled = sum(int(r.trace.test_samples.sum()) for r in results)
+    full = sum(len(r.trace) * total for r in results)
+    all_fail = 0
+    for cell in group_by_shape(results, lambda r: r.config):
+        at: dict[int, list[int]] = {}
+        for r in cell:
+            for step, samples in zip(r.trace.steps.tolist(), r.trace.test_samples.tolist(),
+                                     strict=True):
+                at.setdefault(step, []).append(samples)
+        for samples in at.values():
+            stopped = all(count < total for count in samples)
+            all_fail += len(samples) * (max(samples) if stopped else total)
+    print(f"{len(grid)} runs, test samples counted: settled per run {settled:,}, all-fail rule "
+          f"{all_fail:,}, full {full:,}; settled / all-fail = {settled / all_fail:.3f}, "
+          f"settled / full = {settled / full:.3f}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--scale", default="smoke")
+    parser.add_argument("--eval-work", action="store_true",
+                        help="count the evaluation's test samples instead (see the docstring)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.eval_work:
+        eval_work()
+        return
     grid = scale_grid(args.scale)
     plans = {"per cell": group_by_shape(grid), "cross cell": plan_ensembles(grid, "cpu")}
     print(f"{len(grid)} runs; per cell: {len(plans['per cell'])} ensembles, cross cell: "
