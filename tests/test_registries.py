@@ -335,7 +335,7 @@ def test_cli_train_and_sweep_with_the_new_entries(tmp_path, capsys):
                  "--activation", "relu", "abs", "--store", str(store), *TINY]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["total"] == 8 and out["skipped"] == 1  # the train run above is one of them
-    assert {(p["init"], p["activation"]) for p in out["points"]} == {
+    assert {(p["init"], p["activation"]) for p in out["cells"]} == {
         ("dense", "relu"), ("dense", "abs"), ("sparse-gaussian", "relu"),
         ("sparse-gaussian", "abs")}
     with ResultsStore(store, readonly=True) as s:
