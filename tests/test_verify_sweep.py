@@ -235,12 +235,13 @@ def test_toml_wrong_types_name_the_key(tmp_path, line, match):
 
 @pytest.mark.parametrize("line, match", [
     ("lr = '0.1'", "lr must be a number, got '0.1'"),
-    ("lr = [0.1]", "lr must be a number"),
+    ("lr = [0.1, '0.2']", "lr must be a number, got '0.2'"),
     ("weight_decay = true", "weight_decay must be a number, got True"),
-    ("max_steps = {a = 1}", "max_steps must be an integer"),
+    ("max_steps = {a = 1}", "max_steps must be a value or a list of values, not a table"),
     ("depth = false", "depth must be an integer, got False"),
-    ("loss = {a = 1}", "loss must be a string"),
-    ("loss = ['hinge']", "loss must be a string"),
+    ("loss = {a = 1}", "loss must be a value or a list of values, not a table"),
+    ("loss = [['hinge']]", "loss: each value must be a single value, not a list"),
+    ("loss = 1", "loss must be one of"),
 ])
 def test_toml_train_wrong_types(tmp_path, line, match):
     path = write(tmp_path, f"[grid]\nn = 10\nk = 2\nwidth = 8\n[train]\n{line}\n")
