@@ -19,7 +19,7 @@ import sys
 from parity_frontiers.figures.report import PLOT_KINDS
 from parity_frontiers.figures.reproduce import SCALES
 
-from .args import PROG, positive_int_arg, size_arg
+from .args import NO_PROGRESS_HELP, PROG, positive_int_arg, size_arg
 from .cli_verify import add_run_options, path_arg, set_threads
 from .output import dumps_json, format_table
 
@@ -40,7 +40,7 @@ def _add_analysis_options(p) -> None:
                    help="seed of the Monte Carlo predictions (default 0)")
     add_where_option(p)
     p.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is off anyway when stderr is not a terminal)")
+                   help=NO_PROGRESS_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -81,7 +81,9 @@ def register(sub) -> None:
                                    "SQ frontier with the grid's cells), lottery (P(lucky) vs "
                                    "width, exact and Monte Carlo), or all; per group of equal "
                                    "training settings when the runs' differ.")
-    p.add_argument("kind", choices=PLOT_KINDS, help="figure kind")
+    p.add_argument("kind", choices=(*PLOT_KINDS, "curves"),
+                   help="figure kind (curves: test error against step per cell, from the "
+                        "learning curves the runs stored; not part of all)")
     _add_analysis_options(p)
     p.set_defaults(handler=_cmd_plot)
 
@@ -147,6 +149,10 @@ def _analysis(args) -> dict:
 
         for group in groups:
             check_lottery_figure(group.items, args.lottery_trials)
+    from .work_estimates import check_onestep_predictions
+
+    for group in groups:  # the analysis runs the one-step predictions' Monte Carlo
+        check_onestep_predictions(group.items, args.onestep_trials)
     analysed = analyze_groups(groups, expected=expected, onestep_trials=args.onestep_trials,
                               seed=args.seed, progress=not args.no_progress)
     return {"groups": analysed, "where": where,
@@ -208,8 +214,16 @@ def _group_json(result: dict, keys: tuple[str, ...]) -> dict:
 
 
 def _cmd_plot(args) -> str:
-    from parity_frontiers.figures.report import make_figures
+    from parity_frontiers.figures.report import check_out_dir, make_figures
 
+    if args.kind == "curves":
+        from parity_frontiers.figures.curves import plot_curves
+
+        check_out_dir(args.out, create=False)
+        paths = plot_curves(args.store, args.out, where=args.where, fmt=None)
+        if args.json:
+            return dumps_json({"figures": paths})
+        return "wrote:\n" + "\n".join(f"  {p}" for p in paths)
     result = _analysis(args)
     paths = []
     for group in result["groups"]:

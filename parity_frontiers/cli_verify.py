@@ -36,6 +36,7 @@ from parity_frontiers.verify.training.device import DEVICES, set_torch_threads
 from parity_frontiers.verify.training.registry import DEFAULT_ACTIVATION, get_init
 
 from .args import (
+    NO_PROGRESS_HELP,
     PROG,
     add_output_flags,
     emit,
@@ -122,7 +123,7 @@ def add_run_options(p) -> None:
                    help=f"CPU threads for torch, at most {MAX_THREADS} (default: torch's "
                         "choice; 1 helps on a machine whose other cores are busy)")
     g.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is off anyway when stderr is not a terminal)")
+                   help=NO_PROGRESS_HELP)
 
 
 def set_threads(args) -> None:

@@ -56,11 +56,13 @@ def flag_message(message: str, flags: dict) -> str:
     '--steps must be > 0; the steps taken'
     >>> flag_message("above the cap (steps) of 3", flags)
     'above the cap (--steps) of 3'
+    >>> flag_message("12 point(s) x 4 seeds", {"s": "--s"})
+    '12 point(s) x 4 seeds'
     """
     for name in sorted(flags, key=len, reverse=True):
         word = re.escape(name)
         pattern = (rf"(?<![-\w])(?:^{word}\b|{word}(?= must\b| is required\b)"
                    rf"|(?<=needs ){word}\b|(?<=than ){word}\b|(?<=with ){word}(?=\))"
-                   rf"|(?<=\(){word}(?=\)))")
+                   rf"|(?<=\()(?<!\w\(){word}(?=\)))")
         message = re.sub(pattern, flags[name], message)
     return message

@@ -217,3 +217,16 @@ def test_curves_figure_notebook_api_linear_axis_and_errors(store, tmp_path):
                                                                                     "pdf"]
     with pytest.raises(ValueError, match="fmt must be"):
         plot_curves(store, tmp_path, fmt="svg")
+
+
+def test_plot_curves_cli(store, tmp_path, capsys):
+    out = tmp_path / "figs"
+    assert main(["plot", "curves", "--store", str(store), "--out", str(out), "--where", "n=10",
+                 "--json"]) == 0
+    paths = json.loads(capsys.readouterr().out)["figures"]
+    assert sorted(p.rsplit(".", 1)[1] for p in paths) == ["pdf", "png"]
+    assert all((out / p.rsplit("/", 1)[1]).stat().st_size > 0 for p in paths)
+    code = main(["plot", "curves", "--store", str(store), "--out", str(out), "--where",
+                 "n=999"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
