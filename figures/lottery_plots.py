@@ -62,7 +62,7 @@ def lottery_curves(n, k, s_values, widths, trials, seed, *, threads=None) -> dic
 
     grid = log_int_grid(width_arr)
     if len(grid) == 1:  # one width: show a decade either side of it
-        grid = log_int_grid(np.array([max(1.0, grid[0] / 10), grid[0] * 10]))
+        grid = log_int_grid(np.array([max(1.0, np.floor(grid[0] / 10)), grid[0] * 10]))
     exact_rows, mc_rows = [], []
     for s in s_arr.astype(int):
         p = np.atleast_1d(p_at_least_one_lucky(n, k, int(s), grid))

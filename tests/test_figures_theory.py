@@ -284,3 +284,10 @@ def test_lottery_figure_rejects_bad_input_without_writing(tmp_path, kwargs, mess
     with pytest.raises(ValueError, match=message):
         lottery_figure(**args)
     assert not (tmp_path / "out").exists()
+
+
+def test_lottery_curves_around_a_single_width():
+    # one width: a decade either side of it, on integer widths (6.4 was refused)
+    curves = lottery_plots.lottery_curves(20, 3, [3], [64], trials=10, seed=0)
+    widths = sorted({row["width"] for row in curves["exact"]})
+    assert widths[0] == 6 and widths[-1] == 640

@@ -64,6 +64,15 @@ def test_kaplan_meier_median_agrees_with_sweep_median(seed):
     assert kaplan_meier(runs).median == median_steps_to_success(runs)
 
 
+def test_median_steps_is_an_integer_where_the_midpoint_is_one():
+    # JSON keeps counts integral: 230, not 230.0; a half step stays a float
+    even = median_steps_to_success([_run(0, 220), _run(1, 240)])
+    half = median_steps_to_success([_run(0, 150), _run(1, 161)])
+    assert (even, type(even)) == (230, int) and half == 155.5
+    km = kaplan_meier([_run(s, 100 * (s + 1)) for s in range(4)])
+    assert all(isinstance(end, int) for end in km.median_ci if end is not None)
+
+
 def test_kaplan_meier_median_interval_brackets_median():
     runs = [_run(i, 100 * (i + 1)) for i in range(12)] + [_run(20 + i, None) for i in range(4)]
     km = kaplan_meier(runs)

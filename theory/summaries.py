@@ -258,7 +258,7 @@ def _check_at_most_n(name: str, value, n: int) -> int:
 
 
 def _frac(value) -> str:
-    return f"{value.numerator}/{value.denominator}"
+    return str(value)  # "1/4", and "0" rather than "0/1"
 
 
 def demo_summary(n: int = 50, k: int = 3, *, steps: int = 100_000, delta: float = 0.5,

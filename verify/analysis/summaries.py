@@ -38,7 +38,7 @@ def summarize(results: Iterable[RunResult]) -> list[dict]:
     return points
 
 
-def median_steps_to_success(results: Sequence[RunResult]) -> float | None:
+def median_steps_to_success(results: Sequence[RunResult]) -> int | float | None:
     """Kaplan-Meier median of the steps to success of runs of one config (and max_steps).
 
     A run that succeeded is an event at its ``steps_to_success``; any other run (max_steps,
@@ -60,5 +60,7 @@ def median_steps_to_success(results: Sequence[RunResult]) -> float | None:
     if median == math.inf:
         return None
     if len(times) % 2 == 0 and times[half] != math.inf:
-        return (median + times[half]) / 2
+        total = median + times[half]
+        # an integer step where the midpoint is one (JSON keeps counts integral)
+        return total // 2 if total % 2 == 0 else total / 2
     return median

@@ -121,6 +121,6 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
         runs=len(results), successes=len(events), max_steps=max_steps)
 
 
-def _first_at_most_half(times: np.ndarray, curve: np.ndarray) -> float | None:
+def _first_at_most_half(times: np.ndarray, curve: np.ndarray) -> int | None:
     below = np.flatnonzero(curve <= 0.5 + 1e-12)
-    return float(times[below[0]]) if below.size else None
+    return int(times[below[0]]) if below.size else None
