@@ -78,7 +78,7 @@ def kaplan_meier(results: Sequence[RunResult]) -> KaplanMeier:
     ...                      "success" if steps else "max_steps", steps or 1000)
     >>> km = kaplan_meier([run(0, 100), run(1, 300), run(2, None), run(3, 200)])
     >>> km.times, km.survival, km.median
-    ((100, 200, 300), (0.75, 0.5, 0.25), 250.0)
+    ((100, 200, 300), (0.75, 0.5, 0.25), 250)
     """
     results = list(results)
     if not results:
