@@ -24,13 +24,14 @@ from pathlib import Path
 
 from parity_frontiers.figures.report_text import render_markdown
 from parity_frontiers.simulate.progress import progress_bar
-from parity_frontiers.verify.analysis.report_tables import analyze, completeness, load_results
+from parity_frontiers.verify.analysis.report_tables import analyze, completeness
 from parity_frontiers.verify.analysis.settings_groups import (
     SettingsGroup,
     settings_text,
     split_by_settings,
 )
 from parity_frontiers.verify.experiments.export import write_replacing
+from parity_frontiers.verify.experiments.stored_runs import load_results
 
 __all__ = ["PLOT_KINDS", "analyze", "analyze_groups", "completeness", "make_figures",
            "missing_groups", "render_markdown", "write_report", "write_group_report",

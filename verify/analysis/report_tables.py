@@ -3,14 +3,15 @@
 :func:`analyze` turns stored runs into the report's tables: cells, measured frontier, its power
 law in the width, the three predictions with their verdicts, the paper's findings judged per
 (n, k), and what the store lacks. :mod:`figures.report` draws and writes them; the
-``report`` and ``plot`` commands call both.
+``report`` and ``plot`` commands call both. The runs come from
+:func:`~parity_frontiers.verify.experiments.stored_runs.load_results`: nothing here opens a
+store, so the analysis never imports the experiments layer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 from parity_frontiers.verify.analysis.findings import judge_findings
 from parity_frontiers.verify.analysis.frontier import (
@@ -31,22 +32,7 @@ from parity_frontiers.verify.analysis.predictions import (
 )
 from parity_frontiers.verify.config import RunConfig, RunResult
 
-__all__ = ["GRID_AXES", "analyze", "completeness", "load_results", "power_law_table"]
-
-
-def load_results(store_path) -> list[RunResult]:
-    """Every run of a results store, read-only; a clear error for a missing or empty store."""
-    from parity_frontiers.verify.experiments.store import ResultsStore
-
-    path = Path(store_path)
-    if not path.exists():
-        raise ValueError(f"no results store at {path} (run `parity-frontiers sweep` or "
-                         "`parity-frontiers reproduce` first)")
-    with ResultsStore(path, readonly=True) as store:
-        results = store.results()
-    if not results:
-        raise ValueError(f"the results store {path} holds no runs yet: nothing to analyse")
-    return results
+__all__ = ["GRID_AXES", "analyze", "completeness", "power_law_table"]
 
 
 def completeness(results: Sequence[RunResult],
