@@ -25,6 +25,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from parity_frontiers.figures.heatmap import draw_success_heatmap, theorem_applies
 from parity_frontiers.figures.layout import log_axis, panel_axes, place_legend
 from parity_frontiers.figures.style import MARKERS, PALETTE, root_figure, save_figure

@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+
 from parity_frontiers.figures.layout import log_axis, log_edges, panel_axes, place_legend
 from parity_frontiers.figures.style import PALETTE, root_figure
 from parity_frontiers.figures.sweep_cells import (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from parity_frontiers.theory.checks import check_int, check_real, check_size
 
 __all__ = ["CURVE_POINTS", "pretty_count", "check_unit", "check_problem", "check_problems",

@@ -37,6 +37,7 @@ from matplotlib.ticker import (
     NullFormatter,
     NullLocator,
 )
+
 from parity_frontiers.figures.style import PALETTE, subplots
 
 __all__ = ["panel_axes", "place_legend", "log_edges", "log_ticks", "format_number",

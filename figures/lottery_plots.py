@@ -10,6 +10,7 @@ with plain-number labels that never run together (30, 40, 50, not 3x10^1 4x10^1)
 from __future__ import annotations
 
 import numpy as np
+
 from parity_frontiers.figures.inputs import check_problem, check_sizes, log_int_grid
 from parity_frontiers.figures.layout import log_axis, panel_axes
 from parity_frontiers.figures.style import (

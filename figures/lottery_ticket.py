@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from parity_frontiers.figures.layout import panel_axes, place_legend
 from parity_frontiers.figures.style import (
     MIN_TRIALS_FOR_INTERVAL,

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import special
+
 from parity_frontiers.figures.frontier_plots import MIN_SEEDS_FOR_INTERVAL
 from parity_frontiers.figures.layout import log_axis, panel_axes
 from parity_frontiers.figures.style import (
@@ -31,7 +33,6 @@ from parity_frontiers.figures.style import (
 from parity_frontiers.simulate.estimates import proportion_estimate
 from parity_frontiers.verify.analysis.frontier import group_rows
 from parity_frontiers.verify.analysis.inits import is_sparse
-from scipy import special
 
 __all__ = ["draw_search", "search_figure", "stored_search", "logistic_curve"]
 

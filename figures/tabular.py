@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from parity_frontiers.figures.layout import log_axis, panel_axes, place_legend
 from parity_frontiers.figures.style import (
     MARKERS,

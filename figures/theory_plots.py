@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from parity_frontiers.figures.layout import log_axis, panel_axes, place_legend
+
 from parity_frontiers.figures.inputs import (
     check_problem,
     check_problems,
@@ -32,6 +32,7 @@ from parity_frontiers.figures.inputs import (
     log_int_grid,
     pretty_count,
 )
+from parity_frontiers.figures.layout import log_axis, panel_axes, place_legend
 from parity_frontiers.figures.lottery_plots import draw_lottery, lottery_curves, lottery_figure
 from parity_frontiers.figures.style import (
     MARKERS,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from parity_frontiers.theory.binomial import comb_exact, comb_is_cheap, log10_comb, log_comb
 
 EPS = 2.0**-52

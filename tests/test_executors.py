@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from parity_frontiers.verify.config import RunConfig
 from parity_frontiers.verify.experiments.executors import LocalExecutor, make_executor
 from parity_frontiers.verify.experiments.grid import build_grid

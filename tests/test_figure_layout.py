@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from parity_frontiers.figures import (
     frontier_plots,
     heatmap,
@@ -556,6 +557,7 @@ def test_the_checks_catch_what_they_claim():
 def test_fig_subfigure_and_save_without_closing(tmp_path):
     """fig= fills an empty (sub)figure; save_figure(close=False) keeps it for the notebook."""
     from matplotlib.figure import Figure
+
     from parity_frontiers.figures.style import save_figure
 
     root, _ = subplots(figsize=(12, 8))

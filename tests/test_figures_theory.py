@@ -12,11 +12,12 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pytest
+
 import parity_frontiers.figures.layout as layout
 import parity_frontiers.figures.lottery_plots as lottery_plots
 import parity_frontiers.figures.style as style
 import parity_frontiers.figures.theory_plots as theory_plots
-import pytest
 from parity_frontiers.figures.style import figure_path, save_figure, subplots
 from parity_frontiers.figures.theory_plots import (
     lottery_figure,

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
+
 from parity_frontiers.verify.analysis.models import (
     MODEL_NAMES,
     FittedModel,
@@ -21,7 +23,6 @@ from parity_frontiers.verify.analysis.models.scoring import (
     score_model,
 )
 from parity_frontiers.verify.config import RunConfig, RunResult
-from scipy import stats
 
 T = 2000
 
@@ -41,7 +42,7 @@ def make_runs(prob, ns, widths, inits, samples, seeds, rng, rho=0.0):
     u = stats.norm.cdf(math.sqrt(rho) * z + math.sqrt(1 - rho) * rng.normal(size=z.size))
     return [RunResult(c, bool(win), 100 if win else None, 0.0 if win else 0.5, 0.0,
                       "success" if win else "max_steps", 100 if win else T)
-            for c, win in zip(configs, u < p)]
+            for c, win in zip(configs, u < p, strict=True)]
 
 
 def truth(name, params, runs):

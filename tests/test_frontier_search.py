@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
+
 from parity_frontiers.verify.analysis.frontier import fit_frontier
 from parity_frontiers.verify.config import RunConfig, RunResult
 from parity_frontiers.verify.experiments.frontier_search import (
@@ -25,7 +27,6 @@ from parity_frontiers.verify.experiments.frontier_search import (
 from parity_frontiers.verify.experiments.handoff import Executor
 from parity_frontiers.verify.experiments.oracles import LogisticOracle, ReplayExecutor
 from parity_frontiers.verify.experiments.store import ResultsStore
-from scipy import stats
 
 TEMPLATE = curve_templates(30, 3, 16)
 

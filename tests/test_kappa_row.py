@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 
 import pytest
+
 from parity_frontiers.theory import kappa, kappa_exact, kappa_row_exact
 from parity_frontiers.theory.fourier_gaps import MAX_KAPPA_ROW_S, MAX_KAPPA_S
 

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import hypergeom
+
 from parity_frontiers.theory.lottery import (
     log10_width_needed,
     log_overlap_pmf,
@@ -20,7 +22,6 @@ from parity_frontiers.theory.lottery import (
     p_lucky,
     width_needed,
 )
-from scipy.stats import hypergeom
 
 SMALL_NKS = [(n, k, s) for n in range(1, 10) for k in range(1, n + 1) for s in range(1, n + 1)]
 

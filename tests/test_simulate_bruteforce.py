@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from parity_frontiers.simulate._bits import sample_parity_bits, words_for
 from parity_frontiers.simulate._neurons import WEIGHT_LAWS, draw_subset, draw_weights
 from parity_frontiers.simulate._rng import trial_state

@@ -14,6 +14,8 @@ from itertools import combinations
 import numpy as np
 import pytest
 from numba import njit
+from scipy import stats
+
 from parity_frontiers.simulate._bits import (
     correlation_counts,
     popcount64,
@@ -31,7 +33,6 @@ from parity_frontiers.simulate._neurons import (
 )
 from parity_frontiers.simulate._rng import below, next_u64, normal, trial_state, uniform
 from parity_frontiers.simulate.estimates import Estimate, mean_estimate, proportion_estimate
-from scipy import stats
 
 #: Chi-square / KS p-values below this fail (false-failure probability 1e-6 per test).
 P_MIN = 1e-6

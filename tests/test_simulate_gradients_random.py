@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+
 from parity_frontiers.simulate.gradients import simulate_gradient
 from parity_frontiers.theory.fourier_gaps import neuron_gradient_by_class
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from parity_frontiers.cli import main
 from parity_frontiers.simulate.estimates import ExactMean, mean_estimate
 from parity_frontiers.simulate.gradients import simulate_gradient
 from parity_frontiers.simulate.lottery import simulate_lottery
 from parity_frontiers.simulate.onestep import simulate_onestep
-
-from parity_frontiers.cli import main
 
 
 def test_exact_mean_matches_mean_estimate_and_ignores_chunking():

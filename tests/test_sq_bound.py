@@ -10,6 +10,7 @@ import pytest
 import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
 from parity_frontiers.theory import symbolic
 from parity_frontiers.theory.binomial import comb_is_cheap
 from parity_frontiers.theory.sq_bound import (

@@ -10,6 +10,7 @@ import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from parity_frontiers.theory import (
     demo_summary,
     gap_summary,

@@ -10,6 +10,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from parity_frontiers.theory import symbolic
 from parity_frontiers.theory.fourier_gaps import hoeffding_sample_size, kappa, kappa_exact
 from parity_frontiers.theory.lottery import overlap_pmf, p_at_least_one_lucky, p_lucky, width_needed

@@ -15,9 +15,10 @@ import pytest
 pytest.importorskip("sklearn")
 torch = pytest.importorskip("torch")
 
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
 from parity_frontiers.verify.experiments.tabular.datasets import make_sparse_parity  # noqa: E402
 from parity_frontiers.verify.experiments.tabular.estimator import SparseInitMLPClassifier  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

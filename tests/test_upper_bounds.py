@@ -8,6 +8,7 @@ import mpmath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from parity_frontiers.theory import symbolic
 from parity_frontiers.theory.upper_bounds import (
     thm4_log10_samples,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from parity_frontiers import theory
 from parity_frontiers.theory import (
     comb_exact,
     demo_summary,
@@ -49,8 +51,6 @@ from parity_frontiers.theory import (
     upper_bound_frontier,
     width_needed,
 )
-
-from parity_frontiers import theory
 
 NAN, INF = float("nan"), float("inf")
 # bad values for a size/integer parameter (>= 1), a probability, a positive real, a rational

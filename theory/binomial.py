@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from parity_frontiers.theory.checks import LN10, check_int, check_size, check_subset_size
 from scipy.special import gammaln
+
+from parity_frontiers.theory.checks import LN10, check_int, check_size, check_subset_size
 
 __all__ = ["log_comb", "log10_comb", "comb_exact", "EXACT_DIGITS_LIMIT", "comb_is_cheap"]
 

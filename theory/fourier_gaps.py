@@ -35,6 +35,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+
 from parity_frontiers.theory.checks import (
     check_int,
     check_probability,

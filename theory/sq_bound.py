@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
 from parity_frontiers.theory.binomial import comb_exact, comb_is_cheap, log_comb
 from parity_frontiers.theory.checks import (
     LN10,

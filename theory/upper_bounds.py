@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from parity_frontiers.theory.binomial import log10_comb
 from parity_frontiers.theory.checks import (
     LN10,

@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
+from scipy import special
+
 from parity_frontiers.verify.config import RunConfig, RunResult
 from parity_frontiers.verify.experiments.handoff import Executor, ResultHandoff
-from scipy import special
 
 __all__ = ["LogisticOracle", "ReplayExecutor"]
 

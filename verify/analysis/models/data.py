@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
 from parity_frontiers.verify.analysis.frontier import CELL_FIELDS
 from parity_frontiers.verify.analysis.inits import is_sparse
 from parity_frontiers.verify.config import RunResult
@@ -51,8 +52,10 @@ def covariates(n, k, width, init, s, samples, max_steps, batch_size) -> dict:
     s = np.broadcast_to(s, (size,)).copy() if s.size == 1 else s
     steps, batch = arr(max_steps), arr(batch_size)
     dense = np.array([not is_sparse({"init": i, "s": v}) for i, v in zip(init, s, strict=True)])
-    sparse_s = np.array([0.0 if d or v is None else float(v) for d, v in zip(dense, s)])
-    m = np.array([effective_samples(v, t, b) for v, t, b in zip(samples, steps, batch)])
+    sparse_s = np.array([0.0 if d or v is None else float(v)
+                         for d, v in zip(dense, s, strict=True)])
+    m = np.array([effective_samples(v, t, b)
+                  for v, t, b in zip(samples, steps, batch, strict=True)])
     return {"n": n, "k": arr(k), "width": arr(width), "init": init.astype(str), "dense": dense,
             "s": sparse_s, "support": np.where(dense, n, sparse_s),
             "online": np.array([v is None for v in samples]), "log_m": np.log(m),
@@ -107,7 +110,7 @@ class RunTable:
     def summary(self) -> dict:
         """What the table holds: run count, (n, k) pairs, n range, widths, inits, seeds."""
         c = self.cells
-        pairs = sorted({(int(n), int(k)) for n, k in zip(c["n"], c["k"])})
+        pairs = sorted({(int(n), int(k)) for n, k in zip(c["n"], c["k"], strict=True)})
         inits = sorted({(str(i), None) if d else (str(i), int(s))
                         for i, d, s in zip(c["init"], c["dense"], c["s"], strict=True)}, key=str)
         return {"runs": self.runs, "cells": len(self.keys), "nk": [list(p) for p in pairs],

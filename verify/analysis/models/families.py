@@ -66,12 +66,13 @@ Only ``sq`` uses T; the others were fitted at one budget and do not extrapolate 
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
+
 from parity_frontiers.theory.binomial import log_comb
 from parity_frontiers.theory.checks import LN10
 from parity_frontiers.theory.lottery import log_p_lucky
 from parity_frontiers.theory.sq_bound import two_layer_param_count
 from parity_frontiers.theory.upper_bounds import thm4_log10_samples, thm5_log10_samples
-from scipy import special
 
 __all__ = ["MODEL_NAMES", "get_model", "FrontierModel"]
 

@@ -36,7 +36,7 @@ LOG_CLIP = 1e-6
 
 
 def _negloglik(theta, names, model, cells, succ, trials, constants):
-    params = dict(zip(names, theta))
+    params = dict(zip(names, theta, strict=True))
     log_p, log_q = model.log_probs(params, cells, constants)
     value = -np.sum(succ * log_p + (trials - succ) * log_q)
     return float(value) if np.isfinite(value) else 1e300
@@ -74,7 +74,7 @@ class FittedModel:
         return get_model(self.model)
 
     def _params(self, theta) -> dict:
-        return dict(zip(self.names, theta))
+        return dict(zip(self.names, theta, strict=True))
 
     # --- probabilities ------------------------------------------------------------------------
 
@@ -113,7 +113,7 @@ class FittedModel:
         low, high = self._band(cells)
         return [{"samples": m, "effective_samples": float(np.exp(x)), "p_success": float(pi),
                  "p_low": lo, "p_high": hi}
-                for m, x, pi, lo, hi in zip(samples, cells["log_m"], p, low, high)]
+                for m, x, pi, lo, hi in zip(samples, cells["log_m"], p, low, high, strict=True)]
 
     def _band(self, cells):
         if not len(self.draws):
@@ -176,7 +176,7 @@ class FittedModel:
     def as_dict(self) -> dict:
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "model": self.model,
                 "formula": self.family.summary, "docs": "docs/theory.md §6",
-                "parameters": dict(zip(self.names, map(float, self.theta))),
+                "parameters": dict(zip(self.names, map(float, self.theta), strict=True)),
                 "constants": self.constants,
                 "bootstrap": {"draws": [[float(v) for v in row] for row in self.draws],
                               "count": int(len(self.draws)), "unit": "seed",

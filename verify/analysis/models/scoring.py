@@ -36,14 +36,14 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import stats
+
 from parity_frontiers.verify.analysis.frontier import (
     CURVE_FIELDS,
     frontier_table,
-    group_rows,
     success_points,
 )
 from parity_frontiers.verify.config import RunResult
-from scipy import stats
 
 from .data import RunTable
 from .fit import LOG_CLIP, FittedModel
