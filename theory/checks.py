@@ -19,6 +19,7 @@ __all__ = [
     "as_result",
     "MAX_EXACT_SIZE",
     "check_size",
+    "check_in_interval",
     "check_int",
     "check_probability",
     "check_positive",
@@ -169,6 +170,31 @@ def check_positive(name: str, value) -> np.ndarray:
 def check_real(name: str, value) -> np.ndarray:
     """Validate a finite real number (scalar or array)."""
     return _as_real_array(name, value)
+
+
+def check_in_interval(name: str, value, low: float, high: float | None = None,
+                      low_open: bool = False, high_open: bool = False) -> float:
+    """Validate one finite real in an interval and return it as a float.
+
+    The interval is ``[low, high]``, each end open when ``low_open`` / ``high_open``, and
+    unbounded above when ``high`` is None (learning rates, fractions, decay factors).
+
+    >>> check_in_interval("momentum", 0.9, 0, 1, high_open=True)
+    0.9
+    >>> check_in_interval("lr", 0, 0, low_open=True)
+    Traceback (most recent call last):
+    ValueError: lr must be in (0, inf), got 0
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
+            or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    bad_low = value <= low if low_open else value < low
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        interval = ("(" if low_open else "[") + f"{low:g}, " + (
+            "inf)" if high is None else f"{high:g}" + (")" if high_open else "]"))
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return float(value)
 
 
 def check_rational(name: str, value) -> Fraction:

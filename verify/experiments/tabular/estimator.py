@@ -53,7 +53,7 @@ float32 weights, so they do not depend on how the rows are batched.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -61,6 +61,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
+from parity_frontiers.theory.checks import check_in_interval, check_int
 from parity_frontiers.verify.config import ACTIVATIONS, INITS
 from parity_frontiers.verify.training.registry import DEFAULT_ACTIVATION, get_activation, get_init
 
@@ -81,22 +82,11 @@ _PREDICT_CHUNK_BYTES = 64 * 2**20
 
 
 def _check_positive_int(name, value, minimum=1):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name, value, low, high, low_open=False, high_open=False):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real) \
-            or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    bad_low = value <= low if low_open else value < low
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        interval = ("(" if low_open else "[") + f"{low:g}, " + (
-            "inf)" if high is None else f"{high:g}" + (")" if high_open else "]"))
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-    return float(value)
+    # integers only (an sklearn parameter of 3.0 is a caller's bug), with the bound in words
+    try:
+        return check_int(name, value, minimum, strict=True)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
 
 
 class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
@@ -232,16 +222,16 @@ class SparseInitMLPClassifier(ClassifierMixin, BaseEstimator):
         return dict(
             sizes=sizes,
             s=_check_positive_int("s", self.s) if law.sparse else None,
-            learning_rate=_check_real("learning_rate", self.learning_rate, 0, None, True),
-            momentum=_check_real("momentum", self.momentum, 0, 1, high_open=True),
-            weight_decay=_check_real("weight_decay", self.weight_decay, 0, None),
+            learning_rate=check_in_interval("learning_rate", self.learning_rate, 0, None, True),
+            momentum=check_in_interval("momentum", self.momentum, 0, 1, high_open=True),
+            weight_decay=check_in_interval("weight_decay", self.weight_decay, 0, None),
             batch_size=_check_positive_int("batch_size", self.batch_size),
             max_epochs=_check_positive_int("max_epochs", self.max_epochs),
-            validation_fraction=_check_real("validation_fraction", self.validation_fraction,
+            validation_fraction=check_in_interval("validation_fraction", self.validation_fraction,
                                             0, 1, True, True),
             patience=_check_positive_int("patience", self.patience),
             min_steps=_check_positive_int("min_steps", self.min_steps, minimum=0),
-            tol=_check_real("tol", self.tol, 0, None),
+            tol=check_in_interval("tol", self.tol, 0, None),
         )
 
     # --- fitting ------------------------------------------------------------------------------
