@@ -156,7 +156,9 @@ def progress_bar(total: int | None, *, unit: str, desc: str, enabled: bool = Tru
     """
     if enabled and not _is_terminal(sys.stderr):
         return LogProgress(total, unit=unit, desc=desc, initial=initial)
-    from tqdm.auto import tqdm  # tqdm.auto pulls in ipywidgets detection: only when a bar runs
+    # the plain terminal bar: a notebook's stderr is no terminal (LogProgress above), and
+    # tqdm.auto would warn there about missing ipywidgets even for a disabled bar
+    from tqdm.std import tqdm
 
     return tqdm(total=total, initial=initial, unit=unit, desc=desc, file=sys.stderr,
                 disable=not enabled, smoothing=smoothing, dynamic_ncols=True, leave=leave)

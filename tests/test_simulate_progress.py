@@ -115,3 +115,20 @@ def test_monte_carlo_off_a_terminal_reports_progress(monkeypatch, capsys):
     assert loud == quiet
     assert len(err) >= 2 and err[-1].startswith("lottery: done, 20000/20000 trials")
     assert all(line.startswith("lottery: ") for line in err)
+
+
+
+def test_bar_never_loads_tqdm_auto():
+    # tqdm.auto warned "IProgress not found" in every notebook without ipywidgets, even for a
+    # disabled bar: the plain tqdm serves the terminal, LogProgress everything else
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from parity_frontiers.simulate.progress import progress_bar\n"
+            "with progress_bar(3, unit='run', desc='quiet', enabled=False) as bar:\n"
+            "    bar.update(3)\n"
+            "print('tqdm.auto' in sys.modules, 'tqdm' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True"]
