@@ -8,6 +8,7 @@ old spellings kept for one release) are exempt; they must not be taught.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from pathlib import Path
 
@@ -67,3 +68,22 @@ def test_hidden_old_spellings_are_not_taught(words, parser):
     _, hidden = _options(parser)
     taught = sorted(o for o in hidden - visible_anywhere if _mentioned(o))
     assert not taught, f"{' '.join(words)}: docs/cli.md teaches hidden options {taught}"
+
+
+def _sections() -> dict[str, str]:
+    """Top-level sections of docs/cli.md (``## `` headings, subsections included)."""
+    parts = re.split(r"^## ", DOC, flags=re.M)[1:]
+    return {part.splitlines()[0]: part for part in parts}
+
+
+JSON_KEYS = json.loads((Path(__file__).resolve().parent / "data" / "json_keys.json")
+                       .read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("command", sorted(JSON_KEYS))
+def test_every_json_key_is_documented_in_its_command_section(command):
+    word = command.split()[0]
+    sections = [text for head, text in _sections().items() if f"`{word}`" in head]
+    assert len(sections) == 1, f"no single section of docs/cli.md is headed by `{word}`"
+    missing = [key for key in JSON_KEYS[command] if f"`{key}`" not in sections[0]]
+    assert not missing, f"{command} --json keys missing from its section: {missing}"
