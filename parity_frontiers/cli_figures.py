@@ -71,6 +71,12 @@ def filtered_runs(results, texts, store) -> tuple[list, str]:
     return kept, text
 
 
+def _where_text(texts) -> str:
+    from parity_frontiers.verify.experiments.where import describe_where, parse_where
+
+    return describe_where(parse_where(texts))
+
+
 def register(sub) -> None:
     """Add plot, report and reproduce to the top-level subparsers ``sub``."""
     p = sub.add_parser("plot", help="theory-vs-experiment figures from a results store",
@@ -221,9 +227,11 @@ def _cmd_plot(args) -> str:
 
         check_out_dir(args.out, create=False)
         paths = plot_curves(args.store, args.out, where=args.where, fmt=None)
+        where = _where_text(args.where)
         if args.json:
-            return dumps_json({"figures": paths})
-        return "wrote:\n" + "\n".join(f"  {p}" for p in paths)
+            return dumps_json({"figures": paths, **({"where": where} if where else {})})
+        return "wrote:\n" + "\n".join(f"  {p}" for p in paths) + (
+            f"\nruns filtered by --where {where}" if where else "")
     result = _analysis(args)
     paths = []
     for group in result["groups"]:

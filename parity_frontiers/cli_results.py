@@ -88,5 +88,6 @@ def _cmd_curves(args) -> str:
     if where:
         text += f" where {describe_where(where)}"
     if not runs:
-        text += " (no stored run has a learning curve)"
+        text += (" (no stored run with a learning curve passes the filter)" if where
+                 else " (no stored run has a learning curve)")
     return emit(args, out, text)
