@@ -1,6 +1,12 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules, and the Hypothesis profile of every test run."""
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw their examples from a fixed seed and keep no example database: a test
+# run is reproducible, and CI cannot fail on a case that the last run did not try.
+settings.register_profile("reproducible", derandomize=True, database=None)
+settings.load_profile("reproducible")
 
 
 @pytest.fixture
