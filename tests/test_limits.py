@@ -254,6 +254,7 @@ def _measured(function, *args, **kwargs) -> float:
     return best
 
 
+@pytest.mark.slow  # wall-clock against a rate calibrated on another machine
 @pytest.mark.parametrize("case", [(1000, 10, 100, 4000), (10**6, 100, 1000, 300),
                                   (100, 3, 10**5, 30)])
 def test_lottery_time_estimate_within_3x(case):
@@ -267,6 +268,7 @@ def test_lottery_time_estimate_within_3x(case):
     assert estimate / 3 <= measured <= 3 * estimate, (measured, estimate)
 
 
+@pytest.mark.slow  # wall-clock against a rate calibrated on another machine
 @pytest.mark.parametrize("case", [(200, 3, 1000, 600), (1000, 3, 10**5, 6), (30, 16, 1000, 20)])
 def test_gradient_time_estimate_within_3x(case):
     from parity_frontiers.simulate.budget import SECONDS_PER_ENUMERATED, SECONDS_PER_SAMPLE_WORD
@@ -280,6 +282,7 @@ def test_gradient_time_estimate_within_3x(case):
     assert estimate / 3 <= measured <= 3 * estimate, (measured, estimate)
 
 
+@pytest.mark.slow  # wall-clock against a rate calibrated on another machine
 @pytest.mark.parametrize("case", [dict(n=50, k=6, width=512, max_steps=600),
                                   dict(n=50, k=6, width=64, max_steps=1000, depth=2),
                                   dict(n=100, k=6, width=1024, max_steps=300)])
@@ -295,6 +298,7 @@ def test_training_time_estimate_within_3x(case, one_torch_thread):
 
 
 # Each case takes about 0.2 s, so that fixed costs (thread starts, chunking) do not dominate.
+@pytest.mark.slow  # wall-clock against a rate calibrated on another machine
 @pytest.mark.parametrize("case", [(30, 3, 2, [1000], [1000], 4000), (30, 3, 3, [100], [1000], 4000),
                                   (30, 3, 3, [1000], [30, 100, 300], 300),
                                   (100, 3, 4, [1000], [10000], 40)])
@@ -325,6 +329,7 @@ def _sq_estimate(kind, n, k, width, trials, steps=1, queries=1):
     return trials * budget.SECONDS_PER_GUESS_OP * (queries * (k + 2) + 64)
 
 
+@pytest.mark.slow  # wall-clock against a rate calibrated on another machine
 @pytest.mark.parametrize("kind,case", [
     ("visible", dict(n=12, k=3, width=64, trials=40)),
     ("visible", dict(n=14, k=3, width=32, trials=10)),
