@@ -10,6 +10,21 @@ settings.load_profile("reproducible")
 
 
 @pytest.fixture
+def fresh_python():
+    """Run Python source in a fresh interpreter (what a module pulls in at import shows only
+    there) and return its stdout split into words; a failing script fails the test."""
+    import subprocess
+    import sys
+
+    def run(code: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        return out.stdout.split()
+
+    return run
+
+
+@pytest.fixture
 def one_torch_thread():
     """Torch on one CPU thread for the test, restored after.
 

@@ -118,17 +118,12 @@ def test_monte_carlo_off_a_terminal_reports_progress(monkeypatch, capsys):
 
 
 
-def test_bar_never_loads_tqdm_auto():
+def test_bar_never_loads_tqdm_auto(fresh_python):
     # tqdm.auto warned "IProgress not found" in every notebook without ipywidgets, even for a
     # disabled bar: the plain tqdm serves the terminal, LogProgress everything else
-    import subprocess
-    import sys
-
     code = ("import sys\n"
             "from parity_frontiers.simulate.progress import progress_bar\n"
             "with progress_bar(3, unit='run', desc='quiet', enabled=False) as bar:\n"
             "    bar.update(3)\n"
             "print('tqdm.auto' in sys.modules, 'tqdm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["False", "True"]
+    assert fresh_python(code) == ["False", "True"]

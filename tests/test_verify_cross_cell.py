@@ -5,8 +5,6 @@ ensemble-key planner."""
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -235,7 +233,7 @@ def test_mixed_memory_estimate_counts_each_runs_data():
         plan_chunks([b], estimate_configs_bytes([a], "cpu"), "cpu")
 
 
-def test_plan_ensembles_groups_across_cells_without_torch():
+def test_plan_ensembles_groups_across_cells_without_torch(fresh_python):
     code = ("import sys\n"
             "from parity_frontiers.verify.experiments.grid import build_grid\n"
             "from parity_frontiers.verify.experiments.local import plan_ensembles\n"
@@ -243,9 +241,7 @@ def test_plan_ensembles_groups_across_cells_without_torch():
             "init=['dense', 'sparse'], s=[2], seeds=2)\n"
             "plan = plan_ensembles(grid, 'cpu')\n"
             "print(len(grid), sorted(len(p) for p in plan), 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["24", "[8,", "16]", "False"]
+    assert fresh_python(code) == ["24", "[8,", "16]", "False"]
     grid = build_grid(n=10, k=[2, 3], width=8, samples=[100, 200], seeds=3)
     assert [len(p) for p in plan_ensembles(grid, "cpu", max_ensemble=5)] == [5, 5, 2]
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -531,16 +529,14 @@ def test_windows_drawn_in_blocks_train_identically(monkeypatch):
 # (9) The memory plan: torch-free, and it counts what the activation keeps.
 
 
-def test_memory_plan_does_not_import_torch():
+def test_memory_plan_does_not_import_torch(fresh_python):
     code = ("import sys\n"
             "from parity_frontiers.verify.config import RunConfig\n"
             "from parity_frontiers.verify.training.memory import max_ensemble_size\n"
             "size = max_ensemble_size(RunConfig(n=50, k=3, width=1000, samples=10_000), "
             "device='cpu')\n"
             "print(size > 0, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.split() == ["True", "False"]
+    assert fresh_python(code) == ["True", "False"]
 
 
 def test_memory_estimate_counts_pre_activations():
